@@ -1,0 +1,25 @@
+// All I/O of the broker's durable work lives in activities, built from injected dependencies
+// (the downstream pool and a Temporal client). Workflows import the *type* only.
+import type { Client } from '@temporalio/client';
+import type { DownstreamPool } from '../downstream/pool.js';
+import type { Logger } from '../observability/log.js';
+import { createCallToolActivity } from './call-tool.js';
+import { createLaneActivities } from './lane.js';
+
+export interface ActivityDeps {
+  pool: DownstreamPool;
+  client: Client;
+  taskQueue: string;
+  log: Logger;
+  /** Largest result that is stored in history; Temporal rejects payloads above 2 MB. */
+  maxResultBytes?: number;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    callTool: createCallToolActivity(deps),
+    ...createLaneActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,183 @@
+// The `switchyard` command: dev (embedded Temporal + worker + gateway), gateway, worker.
+// The only place that reads argv and the environment; everything below gets injected values.
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import { isLoopback, type Config } from '../config/schema.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { DownstreamPool } from '../downstream/pool.js';
+import { startGateway, type RunningGateway } from '../gateway/server.js';
+import { createLogger, type Logger, type LogLevel } from '../observability/log.js';
+import { findTemporalCli, INSTALL_HINT } from '../temporal/cli-path.js';
+import { connectClient, ensureSearchAttributes } from '../temporal/client.js';
+import { DevServer } from '../temporal/dev-server.js';
+import { createWorker, prebuiltWorkflowBundle } from '../workers/worker.js';
+
+const USAGE = `Usage: switchyard <command> [--config PATH] [--log-level debug|info|warn|error]
+
+Commands:
+  dev       embedded Temporal dev server (with Web UI), worker and gateway in one process
+  gateway   the MCP front door only (many may run against one Temporal cluster)
+  worker    the Temporal worker only (many may run against one Temporal cluster)
+
+Config: --config PATH, else $SWITCHYARD_CONFIG, else ./switchyard.yaml, else the built-in demo config.`;
+
+type Command = 'dev' | 'gateway' | 'worker';
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    process.stderr.write(`switchyard: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const command = parsed.positionals[0];
+  if (parsed.values.help || command === undefined || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined && !parsed.values.help ? 2 : 0;
+  }
+  if (command !== 'dev' && command !== 'gateway' && command !== 'worker') {
+    process.stderr.write(`switchyard: unknown command "${command}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  const level = (parsed.values['log-level'] ?? env.SWITCHYARD_LOG_LEVEL ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) {
+    process.stderr.write(`switchyard: --log-level must be debug, info, warn or error\n`);
+    return 2;
+  }
+  const log = createLogger(level);
+
+  let config: Config;
+  let source: string;
+  try {
+    ({ config, source } = loadConfig(parsed.values.config, env, process.cwd()));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`switchyard: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  try {
+    return await run(command, config, source, env, log);
+  } catch (error) {
+    process.stderr.write(`switchyard: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function run(command: Command, config: Config, source: string, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((e: unknown) => log.warn('error during shutdown', { error: String(e) }));
+  };
+
+  let address = config.temporal.address;
+  let devServer: DevServer | undefined;
+  if (command === 'dev' && address === 'embedded') {
+    const cliPath = findTemporalCli(env);
+    if (cliPath === undefined) throw new Error(INSTALL_HINT);
+    devServer = new DevServer({
+      cliPath,
+      dataDir: config.temporal.dataDir,
+      namespace: config.temporal.namespace,
+      port: config.temporal.port,
+      uiPort: config.temporal.uiPort,
+      log: log.child('temporal'),
+    });
+    log.info('starting the embedded Temporal dev server', { address: devServer.address });
+    await devServer.start();
+    stops.push(() => devServer!.stop());
+    address = devServer.address;
+  } else if (address === 'embedded') {
+    address = `127.0.0.1:${config.temporal.port}`;
+  }
+
+  let connection: Connection;
+  let client: Client;
+  try {
+    ({ connection, client } = await connectClient(address, config.temporal.namespace, log));
+    stops.push(() => connection.close());
+    if (devServer === undefined) await ensureSearchAttributes(client, config.temporal.namespace, log);
+
+    const pool = new DownstreamPool(config.servers, log.child('downstream'));
+    stops.push(() => pool.close());
+    await pool.start();
+
+    let worker: { worker: Worker; connection: NativeConnection } | undefined;
+    let workerRun: Promise<void> | undefined;
+    if (command !== 'gateway') {
+      // The SDK's own logs: warnings and errors only, unless debugging.
+      Runtime.install({ logger: new DefaultLogger(log.level === 'debug' ? 'DEBUG' : 'WARN') });
+      worker = await createWorker({
+        config,
+        address,
+        client,
+        pool,
+        log: log.child('worker'),
+        workflowBundlePath: env.SWITCHYARD_WORKFLOW_BUNDLE || prebuiltWorkflowBundle(),
+      });
+      workerRun = worker.worker.run();
+      const w = worker;
+      stops.push(async () => {
+        if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
+        await workerRun;
+        await w.connection.close();
+      });
+    }
+    let gateway: RunningGateway | undefined;
+    if (command !== 'worker') {
+      gateway = await startGateway({ config, client, pool, log: log.child('gateway') });
+      const g = gateway;
+      stops.push(() => g.close());
+    }
+
+    printBanner(command, config, source, address, devServer, gateway, pool);
+
+    const stopped = new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    const reason = await Promise.race([stopped, workerRun?.then(() => 'worker stopped') ?? new Promise<string>(() => undefined)]);
+    log.info('shutting down', { reason });
+    await stopAll();
+    return 0;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function printBanner(command: Command, config: Config, source: string, address: string, devServer: DevServer | undefined, gateway: RunningGateway | undefined, pool: DownstreamPool): void {
+  const lines = [`Switchyard ${command} is running (config: ${source})`];
+  if (gateway) lines.push(`  MCP endpoint:  ${gateway.url}`);
+  if (devServer?.uiUrl) lines.push(`  Temporal UI:   ${devServer.uiUrl}`);
+  lines.push(`  Temporal:      ${address}${devServer ? ` (embedded dev server, data in ${config.temporal.dataDir}/temporal.db)` : ''}, namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`);
+  for (const s of pool.status()) lines.push(`  Downstream:    ${s.id} (${s.transport}) ${s.state}${s.state === 'ready' ? `, ${s.tools} tools` : s.lastError ? `: ${s.lastError}` : ''}`);
+  if (gateway) {
+    lines.push(
+      config.tenants.length === 0
+        ? `  Auth:          none: one "default" tenant without API keys (allowed because the gateway is bound to loopback ${isLoopback(config.gateway.host) ? config.gateway.host : ''})`
+        : `  Auth:          API keys for ${config.tenants.length} tenant(s): ${config.tenants.map((t) => t.id).join(', ')}`,
+    );
+  }
+  lines.push('Press Ctrl-C to stop.');
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`switchyard: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,261 @@
+// One downstream MCP server: connects over stdio or Streamable HTTP, keeps its (filtered) tool
+// list fresh, reconnects with backoff when it drops, restarts stdio servers that exit.
+import { EventEmitter } from 'node:events';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { CallToolResultSchema, ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { ServerConfig } from '../config/schema.js';
+import type { Logger } from '../observability/log.js';
+import type { ToolResult } from '../shared/envelope.js';
+import { classifyDownstreamError, DownstreamError } from './errors.js';
+
+export type ConnectionState = 'connecting' | 'ready' | 'down' | 'closed';
+
+export interface ConnectionStatus {
+  id: string;
+  transport: ServerConfig['transport'];
+  state: ConnectionState;
+  tools: number;
+  lastError?: string;
+  since: string;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+  meta?: Record<string, unknown>;
+  onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
+}
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+  healthCheckMs: number;
+  connectTimeoutMs: number;
+}
+
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 15_000, healthCheckMs: 5_000, connectTimeoutMs: 15_000 };
+
+export class DownstreamConnection extends EventEmitter<{ change: [] }> {
+  private client: Client | undefined;
+  private state: ConnectionState = 'connecting';
+  private since = new Date();
+  private lastError: string | undefined;
+  private tools: Tool[] = [];
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private stderrTail: string[] = [];
+  private generation = 0;
+
+  constructor(
+    readonly config: ServerConfig,
+    private readonly log: Logger,
+    private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
+  ) {
+    super();
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  status(): ConnectionStatus {
+    return {
+      id: this.id,
+      transport: this.config.transport,
+      state: this.state,
+      tools: this.state === 'ready' ? this.tools.length : 0,
+      lastError: this.lastError,
+      since: this.since.toISOString(),
+    };
+  }
+
+  /** The server's tools after the allow/deny filter; empty while the server is not ready. */
+  listTools(): Tool[] {
+    return this.state === 'ready' ? this.tools : [];
+  }
+
+  isToolAllowed(name: string): boolean {
+    const { allow, deny } = this.config.tools;
+    if (deny.includes(name)) return false;
+    return allow === undefined || allow.includes(name);
+  }
+
+  /** Starts connecting; resolves once the first attempt finished (ready or not). Never throws. */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  async close(): Promise<void> {
+    this.setState('closed');
+    clearTimeout(this.retryTimer);
+    clearInterval(this.healthTimer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.close().catch(() => undefined);
+  }
+
+  async callTool(name: string, args: Record<string, unknown>, options: CallOptions): Promise<ToolResult> {
+    const client = this.client;
+    if (this.state !== 'ready' || client === undefined) {
+      throw new DownstreamError('unavailable', this.id, `downstream server "${this.id}" is not connected${this.lastError ? ` (${this.lastError})` : ''}`);
+    }
+    try {
+      // client.request, not client.callTool: a proxy must pass structuredContent through even
+      // when it does not match the tool's outputSchema; validating is the end client's job.
+      const result = await client.request(
+        { method: 'tools/call', params: { name, arguments: args, ...(options.meta ? { _meta: options.meta } : {}) } },
+        CallToolResultSchema,
+        {
+          signal: options.signal,
+          timeout: options.timeoutMs,
+          onprogress: options.onProgress,
+        },
+      );
+      return result as ToolResult;
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      const classified = classifyDownstreamError(this.id, error);
+      if (classified.kind === 'unavailable') this.markDown(classified.message);
+      throw classified;
+    }
+  }
+
+  private async connect(): Promise<void> {
+    if (this.state === 'closed') return;
+    const generation = ++this.generation;
+    this.setState('connecting');
+    const client = new Client({ name: 'switchyard', version: '0.1.0' }, { capabilities: {} });
+    const transport = this.createTransport();
+    client.onclose = () => {
+      if (generation === this.generation && this.state !== 'closed') this.markDown(this.describeExit('connection closed'));
+    };
+    client.onerror = (error) => this.log.debug('transport error', { server: this.id, error: error.message });
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      if (generation !== this.generation) return;
+      try {
+        await this.refreshTools(client);
+        this.emit('change');
+      } catch (error) {
+        this.log.warn('could not refresh tools after list_changed', { server: this.id, error: String(error) });
+      }
+    });
+    try {
+      await withTimeout(client.connect(transport), this.backoff.connectTimeoutMs, `connect timed out after ${this.backoff.connectTimeoutMs} ms`);
+      await this.refreshTools(client);
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      if (generation !== this.generation) return;
+      this.markDown(this.describeExit(classifyDownstreamError(this.id, error).message));
+      return;
+    }
+    if (generation !== this.generation || (this.state as ConnectionState) === 'closed') {
+      await client.close().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.attempt = 0;
+    this.lastError = undefined;
+    this.setState('ready');
+    this.log.info('downstream server ready', { server: this.id, tools: this.tools.length });
+    this.startHealthCheck(client, generation);
+  }
+
+  private createTransport(): Transport {
+    const config = this.config;
+    if (config.transport === 'stdio') {
+      this.stderrTail = [];
+      const transport = new StdioClientTransport({
+        command: config.command,
+        args: config.args,
+        // The SDK merges a minimal safe environment (PATH, HOME, …) under this; the broker's own
+        // environment (and its secrets) is not inherited.
+        env: config.env,
+        cwd: config.cwd,
+        stderr: 'pipe',
+      });
+      transport.stderr?.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+          this.stderrTail.push(line);
+          if (this.stderrTail.length > 5) this.stderrTail.shift();
+          this.log.debug('stderr', { server: this.id, line });
+        }
+      });
+      return transport;
+    }
+    return new StreamableHTTPClientTransport(new URL(config.url), {
+      requestInit: { headers: config.headers },
+      // Reconnection of the optional GET stream; request-level failures are handled here.
+      reconnectionOptions: { initialReconnectionDelay: 500, maxReconnectionDelay: 10_000, reconnectionDelayGrowFactor: 1.5, maxRetries: 2 },
+    });
+  }
+
+  private async refreshTools(client: Client): Promise<void> {
+    const tools: Tool[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor === undefined ? undefined : { cursor });
+      tools.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    this.tools = tools.filter((tool) => this.isToolAllowed(tool.name));
+  }
+
+  private startHealthCheck(client: Client, generation: number): void {
+    clearInterval(this.healthTimer);
+    // stdio servers report their exit through onclose; HTTP servers can vanish silently.
+    if (this.config.transport !== 'http') return;
+    this.healthTimer = setInterval(() => {
+      if (generation !== this.generation || this.state !== 'ready') return;
+      client.ping({ timeout: Math.min(5_000, this.backoff.healthCheckMs) }).catch((error: unknown) => {
+        if (generation === this.generation) this.markDown(classifyDownstreamError(this.id, error).message);
+      });
+    }, this.backoff.healthCheckMs);
+    this.healthTimer.unref();
+  }
+
+  private markDown(reason: string): void {
+    if (this.state === 'closed' || this.state === 'down') return;
+    this.generation++;
+    clearInterval(this.healthTimer);
+    const client = this.client;
+    this.client = undefined;
+    void client?.close().catch(() => undefined);
+    this.lastError = reason;
+    this.setState('down');
+    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
+    this.attempt++;
+    this.log.warn('downstream server down; reconnecting', { server: this.id, reason, retryInMs: Math.round(delay) });
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer.unref();
+  }
+
+  private describeExit(reason: string): string {
+    const tail = this.config.transport === 'stdio' && this.stderrTail.length > 0 ? `; last stderr: ${this.stderrTail.at(-1)}` : '';
+    return `${reason}${tail}`;
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.since = new Date();
+    this.emit('change');
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

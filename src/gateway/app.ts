@@ -1,0 +1,68 @@
+// The HTTP front door: /mcp (MCP Streamable HTTP), /healthz (alive), /readyz (Temporal reachable,
+// and the state of every downstream server).
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { DownstreamPool } from '../downstream/pool.js';
+import type { HandlerDeps } from './handlers.js';
+import { jsonRpcErrorResponse } from './jsonrpc.js';
+import { apiKeyAuth } from './middleware/auth.js';
+import { hostOrigin } from './middleware/host-origin.js';
+import { SessionRegistry } from './sessions.js';
+import type { GatewayEnv } from './types.js';
+
+export interface GatewayAppDeps extends HandlerDeps {
+  pool: DownstreamPool;
+  /** True when Temporal answers; must not throw. */
+  temporalReachable: () => Promise<boolean>;
+  allowedHosts: string[];
+  allowedOrigins: string[];
+}
+
+export function createGatewayApp(deps: GatewayAppDeps) {
+  const { config, log } = deps;
+  const sessions = new SessionRegistry(deps);
+  const app = new Hono<GatewayEnv>();
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    const temporal = await deps.temporalReachable();
+    const servers = deps.pool.status();
+    const degraded = servers.some((s) => s.state !== 'ready');
+    const status = !temporal ? 'not_ready' : degraded ? 'degraded' : 'ready';
+    return c.json({ status, temporal: { reachable: temporal }, servers, sessions: sessions.size }, temporal ? 200 : 503);
+  });
+
+  app.use('/mcp', hostOrigin({ allowedHosts: deps.allowedHosts, allowedOrigins: deps.allowedOrigins }));
+  app.use('/mcp', apiKeyAuth(config.tenants));
+  app.use(
+    '/mcp',
+    bodyLimit({
+      maxSize: config.gateway.maxBodyBytes,
+      onError: () => jsonRpcErrorResponse(413, null, -32600, `Request body larger than ${config.gateway.maxBodyBytes} bytes`),
+    }),
+  );
+
+  app.on(['GET', 'POST', 'DELETE'], '/mcp', async (c) => {
+    let parsedBody: unknown;
+    if (c.req.method === 'POST') {
+      const text = await c.req.text();
+      try {
+        parsedBody = JSON.parse(text);
+      } catch {
+        return jsonRpcErrorResponse(400, null, -32700, 'Parse error: body is not valid JSON');
+      }
+    }
+    return sessions.handle(c.req.raw, c.get('principal'), parsedBody);
+  });
+
+  app.all('/mcp', () => jsonRpcErrorResponse(405, null, -32000, 'Method not allowed', { allow: 'GET, POST, DELETE' }));
+  app.notFound((c) => c.json({ error: 'not found' }, 404));
+  app.onError((error, c) => {
+    // One place maps unexpected faults; the client never sees a stack trace or internal detail.
+    log.error('unhandled gateway error', { path: c.req.path, error: error.message });
+    return c.req.path === '/mcp' ? jsonRpcErrorResponse(500, null, -32603, 'Internal error') : c.json({ error: 'internal error' }, 500);
+  });
+
+  return { app, sessions };
+}

@@ -1,0 +1,85 @@
+// The aggregated tool list the gateway shows clients: every ready downstream server's tools
+// under their public names, then the broker's own tools. Pagination uses an opaque cursor.
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { DownstreamPool } from '../downstream/pool.js';
+import type { Logger } from '../observability/log.js';
+import { BROKER_TOOLS } from './broker-tools.js';
+import { brokerToolName, isValidToolName, publicToolName, splitToolName, type NamingOptions } from './tool-names.js';
+
+export interface ResolvedTool {
+  serverId: string;
+  tool: string;
+  publicName: string;
+  definition: Tool;
+}
+
+export class InvalidCursorError extends Error {}
+
+export class ToolCatalog {
+  private readonly serverIds: ReadonlySet<string>;
+
+  constructor(
+    private readonly pool: DownstreamPool,
+    readonly naming: NamingOptions,
+    private readonly pageSize: number,
+    private readonly log: Logger,
+  ) {
+    this.serverIds = new Set(pool.all().map((c) => c.id));
+  }
+
+  /** Every tool a client sees, in a stable order. */
+  all(): Tool[] {
+    const tools: Tool[] = [];
+    for (const connection of this.pool.all()) {
+      for (const tool of connection.listTools()) {
+        const name = publicToolName(connection.id, tool.name, this.naming);
+        if (!isValidToolName(name)) {
+          this.log.warn('skipping a downstream tool whose public name is not a valid MCP tool name', { server: connection.id, tool: tool.name });
+          continue;
+        }
+        tools.push({ ...tool, name });
+      }
+    }
+    for (const tool of BROKER_TOOLS) tools.push({ ...tool, name: brokerToolName(tool.name, this.naming) });
+    return tools;
+  }
+
+  page(cursor: string | undefined): { tools: Tool[]; nextCursor?: string } {
+    const offset = cursor === undefined ? 0 : decodeCursor(cursor);
+    const tools = this.all();
+    const slice = tools.slice(offset, offset + this.pageSize);
+    const next = offset + this.pageSize;
+    return next < tools.length ? { tools: slice, nextCursor: encodeCursor(next) } : { tools: slice };
+  }
+
+  /** A downstream tool by public name, or undefined when no ready server offers it. */
+  resolve(name: string): ResolvedTool | undefined {
+    const split = splitToolName(name, this.serverIds, this.naming);
+    if (split === undefined) return undefined;
+    const connection = this.pool.get(split.serverId);
+    if (connection === undefined || !connection.isToolAllowed(split.tool)) return undefined;
+    const definition = connection.listTools().find((t) => t.name === split.tool);
+    if (definition === undefined) return undefined;
+    return { serverId: split.serverId, tool: split.tool, publicName: name, definition };
+  }
+
+  /** The broker tool's short name ("get_call") if `name` is one of ours. */
+  brokerTool(name: string): string | undefined {
+    for (const tool of BROKER_TOOLS) if (brokerToolName(tool.name, this.naming) === name) return tool.name;
+    return undefined;
+  }
+}
+
+function encodeCursor(offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset }), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown };
+    if (typeof value.o === 'number' && Number.isInteger(value.o) && value.o >= 0) return value.o;
+  } catch {
+    // fall through
+  }
+  throw new InvalidCursorError('invalid cursor');
+}

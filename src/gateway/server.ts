@@ -1,0 +1,71 @@
+// Gateway bootstrap: builds the app from its dependencies, listens, and keeps connected clients
+// told about tool list changes.
+import { serve, type ServerType } from '@hono/node-server';
+import type { Client } from '@temporalio/client';
+import { isLoopback, type Config } from '../config/schema.js';
+import type { DownstreamPool } from '../downstream/pool.js';
+import type { Logger } from '../observability/log.js';
+import { isTemporalReachable } from '../temporal/client.js';
+import { createGatewayApp } from './app.js';
+import { CallService } from './call-service.js';
+import { ToolCatalog } from './catalog.js';
+import { loopbackHosts, loopbackOrigins } from './middleware/host-origin.js';
+
+export interface RunningGateway {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(deps: { config: Config; client: Client; pool: DownstreamPool; log: Logger }): Promise<RunningGateway> {
+  const { config, pool, log } = deps;
+  const { host, port } = config.gateway;
+  const loopback = isLoopback(host);
+  const naming = {
+    separator: config.gateway.toolSeparator,
+    unprefixed: new Set(config.servers.filter((s) => s.unprefixed).map((s) => s.id)),
+  };
+  const catalog = new ToolCatalog(pool, naming, config.gateway.pageSize, log.child('catalog'));
+  const { app, sessions } = createGatewayApp({
+    config,
+    catalog,
+    calls: new CallService(deps.client, config.temporal.taskQueue),
+    log,
+    pool,
+    temporalReachable: () => isTemporalReachable(deps.client),
+    allowedHosts: config.gateway.allowedHosts.length > 0 || loopback ? [...config.gateway.allowedHosts, ...(loopback ? loopbackHosts(port) : [])] : [],
+    allowedOrigins: [...config.gateway.allowedOrigins, ...(loopback ? loopbackOrigins(port) : [])],
+  });
+
+  // Tell clients when the visible tool list changes (a server came or went, or list_changed).
+  let signature = toolSignature(catalog);
+  const onChange = () => {
+    const next = toolSignature(catalog);
+    if (next === signature) return;
+    signature = next;
+    sessions.notifyToolsChanged();
+  };
+  pool.on('change', onChange);
+
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/mcp`;
+  log.info('gateway listening', { url });
+  return {
+    url,
+    async close() {
+      pool.off('change', onChange);
+      await sessions.closeAll();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // SSE streams can hold the server open; they were closed with the sessions above.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+    },
+  };
+}
+
+function toolSignature(catalog: ToolCatalog): string {
+  return JSON.stringify(catalog.all().map((t) => [t.name, t.description, t.inputSchema]));
+}

@@ -1,0 +1,160 @@
+// MCP sessions of the front door. One low-level MCP Server + Streamable HTTP transport per
+// session (an SDK protocol object serves one transport). A session belongs to the tenant that
+// opened it; another tenant's request with that id gets the same 404 as an unknown id.
+import { randomUUID } from 'node:crypto';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { callTool, listTools, type HandlerDeps } from './handlers.js';
+import { INTERNAL_ERROR, JsonRpcError, jsonRpcErrorResponse } from './jsonrpc.js';
+import type { Principal } from './middleware/auth.js';
+
+export const SERVER_INFO = { name: 'switchyard', version: '0.1.0' };
+
+const INSTRUCTIONS =
+  'Switchyard runs every tool call as durable work. If a result says the call was accepted and is still running, ' +
+  'fetch it later with switchyard.get_call and the correlation_id from the result.';
+
+interface Session {
+  tenant: string;
+  server: Server;
+  transport: WebStandardStreamableHTTPServerTransport;
+  lastSeen: number;
+}
+
+export interface SessionOptions {
+  idleMs: number;
+  maxSessions: number;
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, Session>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly deps: HandlerDeps,
+    private readonly options: SessionOptions = { idleMs: 60 * 60_000, maxSessions: 10_000 },
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, options.idleMs));
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  async handle(request: Request, principal: Principal, parsedBody: unknown): Promise<Response> {
+    const authInfo: AuthInfo = { token: '', clientId: principal.subject, scopes: [], extra: { tenant: principal.tenant } };
+    const sessionId = request.headers.get('mcp-session-id');
+    if (sessionId !== null) {
+      const session = this.sessions.get(sessionId);
+      if (session === undefined || session.tenant !== principal.tenant) {
+        return jsonRpcErrorResponse(404, requestId(parsedBody), -32001, 'Session not found; start a new session with initialize');
+      }
+      session.lastSeen = Date.now();
+      return session.transport.handleRequest(request, { parsedBody, authInfo });
+    }
+    if (request.method === 'POST' && isInitialize(parsedBody)) {
+      if (this.sessions.size >= this.options.maxSessions) {
+        return jsonRpcErrorResponse(503, requestId(parsedBody), -32000, 'Too many sessions; retry later', { 'retry-after': '5' });
+      }
+      const session = await this.open(principal.tenant);
+      return session.transport.handleRequest(request, { parsedBody, authInfo });
+    }
+    if (request.method === 'POST') {
+      return jsonRpcErrorResponse(400, requestId(parsedBody), -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
+    }
+    return jsonRpcErrorResponse(400, null, -32000, 'Bad Request: Mcp-Session-Id header is required');
+  }
+
+  /** Tells every connected client that the tool list changed. */
+  notifyToolsChanged(): void {
+    for (const session of this.sessions.values()) {
+      session.server.sendToolListChanged().catch(() => undefined);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    clearInterval(this.sweeper);
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map((s) => s.transport.close().catch(() => undefined)));
+  }
+
+  private async open(tenant: string): Promise<Session> {
+    const server = this.createServer();
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      // Runs inside handleRequest, after `session` below exists.
+      onsessioninitialized: (id) => {
+        this.sessions.set(id, session);
+      },
+      onsessionclosed: (id) => {
+        this.sessions.delete(id);
+      },
+    });
+    const session: Session = { tenant, server, transport, lastSeen: Date.now() };
+    transport.onclose = () => {
+      if (transport.sessionId !== undefined) this.sessions.delete(transport.sessionId);
+    };
+    await server.connect(transport);
+    return session;
+  }
+
+  private createServer(): Server {
+    const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: true } }, instructions: INSTRUCTIONS });
+    server.setRequestHandler(ListToolsRequestSchema, (request) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor)));
+    server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+      this.guard('tools/call', async () => {
+        const result = await callTool(this.deps, request.params, {
+          principal: principalOf(extra.authInfo),
+          headers: (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>,
+          signal: extra.signal,
+        });
+        return result as CallToolResult;
+      }),
+    );
+    return server;
+  }
+
+  /** Expected errors pass through; anything else is logged and answered as a bare internal error. */
+  private async guard<T>(method: string, fn: () => T | Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof JsonRpcError) throw error;
+      this.deps.log.error('handler failed', { method, error: error instanceof Error ? error.message : String(error) });
+      throw new JsonRpcError(INTERNAL_ERROR, 'Internal error');
+    }
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.options.idleMs;
+    for (const [id, session] of this.sessions) {
+      if (session.lastSeen < cutoff) {
+        this.sessions.delete(id);
+        void session.transport.close().catch(() => undefined);
+      }
+    }
+  }
+}
+
+function principalOf(authInfo: AuthInfo | undefined): Principal {
+  const tenant = authInfo?.extra?.tenant;
+  if (typeof tenant !== 'string' || authInfo === undefined) throw new Error('request reached a handler without a principal');
+  return { tenant, subject: authInfo.clientId };
+}
+
+function isInitialize(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'initialize');
+}
+
+function requestId(body: unknown): string | number | null {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const id = (body as { id?: unknown }).id;
+    if (typeof id === 'string' || typeof id === 'number') return id;
+  }
+  return null;
+}

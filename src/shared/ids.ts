@@ -1,0 +1,13 @@
+// Workflow ids are the namespace-wide keys of the broker. Every id starts with the tenant, so
+// every lookup is tenant-scoped: a caller can only ever address its own tenant's workflows.
+
+export function callWorkflowId(tenant: string, correlationId: string): string {
+  return `switchyard/${tenant}/call/${correlationId}`;
+}
+
+export function laneWorkflowId(tenant: string, orderingKey: string): string {
+  return `switchyard/${tenant}/lane/${encodeURIComponent(orderingKey)}`;
+}
+
+/** Correlation ids are UUID-shaped; anything else is rejected before it reaches Temporal. */
+export const CORRELATION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

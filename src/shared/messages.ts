@@ -1,0 +1,30 @@
+// Signals, updates, queries and search attributes: the one vocabulary shared by the gateway,
+// the activities and the workflows.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import type { CallStatus } from './envelope.js';
+
+/** Ordered calls: completes once the call is durably in its key's queue (the acknowledgement). */
+export const admitUpdate = defineUpdate<{ phase: string }>('admit');
+/** Lane → call: your turn. */
+export const goSignal = defineSignal('go');
+export const statusQuery = defineQuery<CallStatus>('status');
+
+export interface LaneEntry {
+  callWorkflowId: string;
+}
+/** Call → lane (through an activity, by signal-with-start). */
+export const enqueueSignal = defineSignal<[LaneEntry]>('enqueue');
+/** Call → lane when the call ends, whether or not it ran. */
+export const releaseSignal = defineSignal<[LaneEntry]>('release');
+export const laneStateQuery = defineQuery<{ holder?: string; queued: string[] }>('laneState');
+
+// Custom search attributes (Keyword). The dev server registers them at start-up; on a real
+// cluster the worker registers missing ones (see temporal/search-attributes.ts).
+export const SA_CORRELATION_ID = defineSearchAttributeKey('SwitchyardCorrelationId', 'KEYWORD');
+export const SA_TENANT = defineSearchAttributeKey('SwitchyardTenant', 'KEYWORD');
+export const SA_TOOL = defineSearchAttributeKey('SwitchyardTool', 'KEYWORD');
+export const SA_ORDERING_KEY = defineSearchAttributeKey('SwitchyardOrderingKey', 'KEYWORD');
+export const SA_OUTCOME = defineSearchAttributeKey('SwitchyardOutcome', 'KEYWORD');
+
+export const SEARCH_ATTRIBUTES = [SA_CORRELATION_ID, SA_TENANT, SA_TOOL, SA_ORDERING_KEY, SA_OUTCOME] as const;

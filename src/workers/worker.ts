@@ -1,0 +1,53 @@
+// Worker bootstrap: connect, build the activities from their dependencies, run the workflows.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import type { Config } from '../config/schema.js';
+import type { DownstreamPool } from '../downstream/pool.js';
+import type { Logger } from '../observability/log.js';
+
+export interface WorkerDeps {
+  config: Config;
+  address: string;
+  client: Client;
+  pool: DownstreamPool;
+  log: Logger;
+  /** A prebuilt workflow bundle (npm run build writes dist/workflow-bundle.js); else bundled at start. */
+  workflowBundlePath?: string;
+}
+
+export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const { config } = deps;
+  const connection = await NativeConnection.connect({ address: deps.address });
+  const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = deps.workflowBundlePath
+    ? { workflowBundle: { codePath: deps.workflowBundlePath } }
+    : { workflowsPath: workflowsEntry() };
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    ...workflowSource,
+    activities: createActivities({ pool: deps.pool, client: deps.client, taskQueue: config.temporal.taskQueue, log: deps.log.child('activity') }),
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+    // Drain in-flight calls on Ctrl-C; whatever does not finish is retried by another worker.
+    shutdownGraceTime: '5 seconds',
+  });
+  return { worker, connection };
+}
+
+/** The prebuilt bundle next to the compiled code, if `npm run build` made one. */
+export function prebuiltWorkflowBundle(): string | undefined {
+  const path = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+  return existsSync(path) ? path : undefined;
+}
+
+function workflowsEntry(): string {
+  for (const name of ['../workflows/index.ts', '../workflows/index.js']) {
+    const path = fileURLToPath(new URL(name, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error('workflow sources not found next to the worker');
+}

@@ -1,0 +1,3 @@
+// The workflow bundle's entry point: only deterministic code is reachable from here.
+export { callWorkflow } from './call.js';
+export { laneWorkflow } from './lane.js';
