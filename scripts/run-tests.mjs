@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Runs the test suites with Node's test runner (TypeScript through tsx), one file at a time:
+// integration tests each start their own Temporal dev server and must not fight over the 2 cores.
+// Usage: node scripts/run-tests.mjs [unit|integration|all] [file filters...]
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [suite = 'all', ...filters] = process.argv.slice(2);
+const dirs = suite === 'all' ? ['test/unit', 'test/integration'] : [`test/${suite}`];
+const files = dirs
+  .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(dir, f)))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  { stdio: 'inherit', env: { ...process.env, SWITCHYARD_TEST: '1' } },
+);
+process.exit(result.status ?? 1);

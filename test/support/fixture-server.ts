@@ -1,0 +1,157 @@
+// A real MCP server over Streamable HTTP, written for the tests: it records every execution so
+// tests can check what ran, how often and in which order, and it can be stopped and restarted on
+// the same port to play a downstream outage. It is outside the product, so it is ours to control.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+
+export interface Execution {
+  tool: string;
+  args: Record<string, unknown>;
+  correlationId?: string;
+  idempotencyKey?: string;
+  attempt?: number;
+  startedAt: number;
+  finishedAt?: number;
+  cancelled?: boolean;
+}
+
+export class FixtureServer {
+  readonly executions: Execution[] = [];
+  private http: HttpServer | undefined;
+  private port = 0;
+  /** Extra tools appear only when true (to test list_changed / reconnection). */
+  extraTool = false;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/mcp`;
+  }
+
+  async start(port = 0): Promise<void> {
+    this.http = createServer((req, res) => {
+      if (req.url !== '/mcp') {
+        res.writeHead(404).end();
+        return;
+      }
+      void this.route(req, res);
+    });
+    await new Promise<void>((resolve) => this.http!.listen(port || this.port, '127.0.0.1', resolve));
+    this.port = (this.http.address() as AddressInfo).port;
+  }
+
+  /** Stateful sessions, so notifications/cancelled reaches the request it names. */
+  private readonly sessions = new Map<string, StreamableHTTPServerTransport>();
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sessionId = req.headers['mcp-session-id'];
+    const existing = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
+    if (existing) return existing.handleRequest(req, res);
+    if (typeof sessionId === 'string') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
+      return;
+    }
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        this.sessions.set(id, transport);
+      },
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) this.sessions.delete(transport.sessionId);
+    };
+    await this.build().connect(transport);
+    await transport.handleRequest(req, res);
+  }
+
+  async stop(): Promise<void> {
+    for (const transport of this.sessions.values()) await transport.close().catch(() => undefined);
+    this.sessions.clear();
+    const http = this.http;
+    this.http = undefined;
+    if (!http) return;
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+  }
+
+  executionsOf(tool: string): Execution[] {
+    return this.executions.filter((e) => e.tool === tool);
+  }
+
+  private record(tool: string, args: Record<string, unknown>, meta: Record<string, unknown> | undefined): Execution {
+    const execution: Execution = {
+      tool,
+      args,
+      correlationId: meta?.['switchyard/correlation_id'] as string | undefined,
+      idempotencyKey: meta?.['switchyard/idempotency_key'] as string | undefined,
+      attempt: meta?.['switchyard/attempt'] as number | undefined,
+      startedAt: Date.now(),
+    };
+    this.executions.push(execution);
+    return execution;
+  }
+
+  private build(): McpServer {
+    const server = new McpServer({ name: 'fixture', version: '1.0.0' });
+    server.registerTool(
+      'echo',
+      { description: 'Echoes the message back.', inputSchema: { message: z.string() }, annotations: { readOnlyHint: true } },
+      async ({ message }, extra) => {
+        const execution = this.record('echo', { message }, extra._meta);
+        execution.finishedAt = Date.now();
+        return { content: [{ type: 'text', text: message }] };
+      },
+    );
+    server.registerTool(
+      'add',
+      {
+        description: 'Adds two numbers; returns structured content.',
+        inputSchema: { a: z.number(), b: z.number() },
+        outputSchema: { sum: z.number() },
+      },
+      async ({ a, b }, extra) => {
+        this.record('add', { a, b }, extra._meta).finishedAt = Date.now();
+        return { content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } };
+      },
+    );
+    server.registerTool(
+      'fail',
+      { description: 'Always answers with a tool error (isError).', inputSchema: { reason: z.string().optional() } },
+      async ({ reason }, extra) => {
+        this.record('fail', { reason }, extra._meta).finishedAt = Date.now();
+        return { content: [{ type: 'text', text: `failed: ${reason ?? 'on purpose'}` }], isError: true };
+      },
+    );
+    server.registerTool(
+      'slow',
+      { description: 'Waits ms milliseconds (cancellable), then answers.', inputSchema: { ms: z.number(), tag: z.string().optional() } },
+      async ({ ms, tag }, extra) => {
+        const execution = this.record('slow', { ms, tag }, extra._meta);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          extra.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            execution.cancelled = true;
+            resolve();
+          });
+        });
+        execution.finishedAt = Date.now();
+        return { content: [{ type: 'text', text: `slept ${ms} ms${tag ? ` (${tag})` : ''}` }] };
+      },
+    );
+    server.registerTool(
+      'record',
+      { description: 'Records a step of a key, for ordering checks.', inputSchema: { key: z.string(), step: z.number() } },
+      async ({ key, step }, extra) => {
+        this.record('record', { key, step }, extra._meta).finishedAt = Date.now();
+        return { content: [{ type: 'text', text: `${key}#${step}` }] };
+      },
+    );
+    if (this.extraTool) {
+      server.registerTool('extra', { description: 'Appears only sometimes.' }, async () => ({ content: [{ type: 'text', text: 'extra' }] }));
+    }
+    return server;
+  }
+}

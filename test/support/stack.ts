@@ -1,0 +1,194 @@
+// A whole Switchyard deployment for integration tests, all real: a Temporal dev server (the
+// product's own embedded-server launcher, headless, on free ports), the worker and the gateway
+// as separate `switchyard` processes (so they can be killed with SIGKILL), server-everything over
+// stdio, and the fixture server over Streamable HTTP.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client, Connection } from '@temporalio/client';
+import { stringify } from 'yaml';
+import { everythingServerEntry } from '../../src/config/demo.js';
+import { createLogger } from '../../src/observability/log.js';
+import { findTemporalCli } from '../../src/temporal/cli-path.js';
+import { DevServer } from '../../src/temporal/dev-server.js';
+import { FixtureServer } from './fixture-server.js';
+import { freePort, waitFor } from './ports.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const BIN = join(ROOT, 'bin', 'switchyard.js');
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+export interface StackOptions {
+  syncWaitMs?: number;
+  deadlineMs?: number;
+  retry?: { maxAttempts?: number; initialIntervalMs?: number; maxIntervalMs?: number };
+  heartbeatTimeoutMs?: number;
+  tenants?: Array<{ id: string; apiKeys: string[] }>;
+  withEverything?: boolean;
+}
+
+export class Stack {
+  readonly dir = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
+  readonly fixture = new FixtureServer();
+  temporal!: DevServer;
+  temporalClient!: Client;
+  private temporalConnection!: Connection;
+  gatewayPort = 0;
+  configPath = '';
+  worker: ChildProcess | undefined;
+  gateway: ChildProcess | undefined;
+  private readonly output: string[] = [];
+
+  constructor(private readonly options: StackOptions = {}) {}
+
+  get mcpUrl(): string {
+    return `http://127.0.0.1:${this.gatewayPort}/mcp`;
+  }
+
+  async start(): Promise<this> {
+    const cliPath = findTemporalCli(process.env);
+    if (cliPath === undefined) throw new Error('no Temporal CLI: run `npm run provision` first');
+    const temporalPort = await freePort();
+    this.gatewayPort = await freePort();
+    this.temporal = new DevServer({
+      cliPath,
+      dataDir: join(this.dir, 'temporal'),
+      namespace: 'default',
+      port: temporalPort,
+      uiPort: 1,
+      headless: true,
+      log: createLogger('silent'),
+    });
+    await this.fixture.start();
+    await this.temporal.start();
+    this.temporalConnection = await Connection.connect({ address: this.temporal.address });
+    this.temporalClient = new Client({ connection: this.temporalConnection, namespace: 'default' });
+
+    const o = this.options;
+    const config = {
+      gateway: { port: this.gatewayPort },
+      temporal: { address: this.temporal.address },
+      worker: { heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? 2_000 },
+      servers: [
+        ...(o.withEverything === false
+          ? []
+          : [{ id: 'everything', transport: 'stdio', command: process.execPath, args: [everythingServerEntry(), 'stdio'], tools: { deny: ['get-env'] } }]),
+        { id: 'fixture', transport: 'http', url: this.fixture.url, timeoutMs: 60_000 },
+      ],
+      tenants: o.tenants ?? [],
+      defaults: {
+        syncWaitMs: o.syncWaitMs ?? 10_000,
+        deadlineMs: o.deadlineMs ?? 120_000,
+        retry: { maxAttempts: 5, initialIntervalMs: 200, maxIntervalMs: 1_000, ...o.retry },
+      },
+    };
+    this.configPath = join(this.dir, 'switchyard.yaml');
+    writeFileSync(this.configPath, stringify(config));
+    await Promise.all([this.startWorker(), this.startGateway()]);
+    return this;
+  }
+
+  async startWorker(): Promise<void> {
+    this.worker = this.spawn('worker');
+    await this.waitForLine(this.worker, 'Switchyard worker is running', 60_000);
+  }
+
+  async startGateway(): Promise<void> {
+    this.gateway = this.spawn('gateway');
+    await this.waitForLine(this.gateway, 'Switchyard gateway is running', 60_000);
+  }
+
+  /** SIGKILL: no shutdown hooks, no drain; as a crash. */
+  async kill(which: 'worker' | 'gateway'): Promise<void> {
+    const child = this[which];
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    this[which] = undefined;
+  }
+
+  async restartTemporal(): Promise<void> {
+    await this.temporal.kill();
+    await this.temporal.start();
+  }
+
+  async client(headers: Record<string, string> = {}): Promise<McpClient> {
+    const client = new McpClient({ name: 'switchyard-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(this.mcpUrl), { requestInit: { headers } }));
+    return client;
+  }
+
+  async waitForReady(): Promise<Record<string, unknown>> {
+    return waitFor('gateway ready', async () => {
+      const response = await fetch(`http://127.0.0.1:${this.gatewayPort}/readyz`);
+      const body = (await response.json()) as { status: string };
+      return body.status === 'ready' ? body : undefined;
+    });
+  }
+
+  logs(): string {
+    return this.output.join('');
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.kill('worker'), this.kill('gateway')]);
+    await this.temporalConnection?.close().catch(() => undefined);
+    await this.temporal?.stop().catch(() => undefined);
+    await this.fixture.stop();
+    if (!process.env.KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private spawn(command: 'worker' | 'gateway'): ChildProcess {
+    const child = spawn(process.execPath, [BIN, command, '--config', this.configPath, '--log-level', process.env.SWITCHYARD_TEST_LOG ?? 'warn'], {
+      cwd: this.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    const tag = (chunk: Buffer) => {
+      this.output.push(`[${command}] ${chunk.toString('utf8')}`);
+      if (process.env.SWITCHYARD_TEST_LOG) process.stderr.write(`[${command}] ${chunk.toString('utf8')}`);
+    };
+    child.stdout?.on('data', tag);
+    child.stderr?.on('data', tag);
+    return child;
+  }
+
+  private async waitForLine(child: ChildProcess, text: string, timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for "${text}"; output:\n${seen}`)), timeoutMs);
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString('utf8');
+        if (seen.includes(text)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`process exited (${code}) before "${text}"; output:\n${seen}`));
+      });
+    });
+  }
+}
+
+export function textOf(result: object): string {
+  const content = ((result as { content?: unknown }).content ?? []) as Array<{ type: string; text?: string }>;
+  return content.map((c) => c.text ?? '').join('');
+}
+
+export function correlationIdOf(result: object): string {
+  const id = (result as { _meta?: Record<string, unknown> })._meta?.['switchyard/correlation_id'];
+  if (typeof id !== 'string') throw new Error(`result has no correlation id: ${JSON.stringify(result)}`);
+  return id;
+}

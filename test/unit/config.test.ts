@@ -1,0 +1,417 @@
+// Configuration: schema defaults and refusals (src/config/schema.ts), loading, ${VAR} expansion
+// and error reporting (src/config/load.ts), and how the CLI reports a bad config.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, formatPath, loadConfig, locateConfig, parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { DownstreamConnection } from '../../src/downstream/connection.js';
+import { createLogger } from '../../src/observability/log.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const stdio = (id: string, extra: Record<string, unknown> = {}) => ({ id, transport: 'stdio', command: 'node', ...extra });
+
+function parse(raw: unknown, env: NodeJS.ProcessEnv = {}): Config {
+  return parseConfig({ source: 'test.yaml', raw }, env);
+}
+
+/** The ConfigError thrown for `raw`; fails the test when parsing succeeds or throws something else. */
+function refuse(raw: unknown, env: NodeJS.ProcessEnv = {}): ConfigError {
+  let thrown: unknown;
+  try {
+    parse(raw, env);
+  } catch (error) {
+    thrown = error;
+  }
+  assert.ok(thrown instanceof ConfigError, `expected a ConfigError, got ${thrown === undefined ? 'a parsed config' : String(thrown)}`);
+  return thrown;
+}
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'switchyard-config-test-'));
+});
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function writeConfig(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text, 'utf8');
+  return path;
+}
+
+describe('built-in demo config', () => {
+  it('is used when nothing else is configured, parses, and denies get-env', () => {
+    const empty = mkdtempSync(join(dir, 'empty-'));
+    const { config, source } = loadConfig(undefined, {}, empty);
+    assert.equal(source, 'built-in demo config');
+    assert.equal(config.servers.length, 1);
+    const server = config.servers[0]!;
+    assert.equal(server.id, 'everything');
+    assert.equal(server.transport, 'stdio');
+    assert.deepEqual(server.tools.deny, ['get-env']);
+    const connection = new DownstreamConnection(server, createLogger('silent'));
+    assert.equal(connection.isToolAllowed('get-env'), false);
+    assert.equal(connection.isToolAllowed('echo'), true);
+  });
+});
+
+describe('defaults', () => {
+  it('fills every section from an empty document', () => {
+    const config = parse({});
+    assert.equal(config.gateway.host, '127.0.0.1');
+    assert.equal(config.gateway.port, 3000);
+    assert.equal(config.gateway.toolSeparator, '.');
+    assert.equal(config.temporal.address, 'embedded');
+    assert.equal(config.temporal.namespace, 'default');
+    assert.equal(config.defaults.deadlineMs, 30_000);
+    assert.equal(config.defaults.syncWaitMs, 20_000);
+    assert.equal(config.defaults.retry.maxAttempts, 5);
+    assert.deepEqual(config.servers, []);
+    assert.deepEqual(config.tenants, []);
+  });
+
+  it('fills server defaults', () => {
+    const server = parse({ servers: [stdio('files')] }).servers[0]!;
+    assert.equal(server.timeoutMs, 30_000);
+    assert.equal(server.unprefixed, false);
+    assert.deepEqual(server.tools, { deny: [] });
+    assert.ok(server.transport === 'stdio');
+    assert.deepEqual(server.args, []);
+    assert.deepEqual(server.env, {});
+  });
+
+  it('keeps explicit values', () => {
+    const config = parse({ gateway: { port: 4000, host: 'localhost' }, defaults: { deadlineMs: 5_000 } });
+    assert.equal(config.gateway.port, 4000);
+    assert.equal(config.gateway.host, 'localhost');
+    assert.equal(config.defaults.deadlineMs, 5_000);
+    assert.equal(config.defaults.syncWaitMs, 20_000);
+  });
+});
+
+describe('unknown keys and wrong types', () => {
+  it('refuses an unknown top-level key', () => {
+    assert.deepEqual(refuse({ gatewy: {} }).problems, ['(top level): unknown key "gatewy"']);
+  });
+
+  it('refuses an unknown nested key, naming its path and the key', () => {
+    assert.deepEqual(refuse({ gateway: { prot: 3000 } }).problems, ['gateway: unknown key "prot"']);
+  });
+
+  it('refuses an unknown key in a server', () => {
+    const { problems } = refuse({ servers: [{ id: 'a', transport: 'stdio', comand: 'node' }] });
+    assert.ok(problems.includes('servers[0]: unknown key "comand"'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('servers[0].command: ')), problems.join('\n'));
+  });
+
+  it('lists several unknown keys in one problem', () => {
+    assert.deepEqual(refuse({ temporal: { adress: 'x', namspace: 'y' } }).problems, ['temporal: unknown keys "adress", "namspace"']);
+  });
+
+  it('names the path of a wrong type and does not echo the value', () => {
+    const error = refuse({ gateway: { port: 'abc' } });
+    assert.equal(error.problems.length, 1);
+    assert.match(error.problems[0]!, /^gateway\.port: .*number/);
+    assert.ok(!error.message.includes('abc'));
+  });
+
+  it('refuses a top level that is not a mapping', () => {
+    assert.match(refuse([1, 2]).problems[0]!, /^\(top level\): /);
+  });
+
+  it('puts the source and every problem in the message', () => {
+    const error = refuse({ gatewy: {}, tenantz: [] });
+    assert.equal(error.name, 'ConfigError');
+    assert.equal(error.source, 'test.yaml');
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /^invalid configuration \(test\.yaml\):\n/);
+    assert.ok(error.message.includes('  - (top level): unknown keys "gatewy", "tenantz"'), error.message);
+  });
+});
+
+describe('environment variables', () => {
+  it('replaces ${VAR} in any string, nested in arrays and objects', () => {
+    const config = parse(
+      { servers: [stdio('files', { args: ['--root', '${ROOT_DIR}/data'], env: { TOKEN: '${TOKEN}' } })] },
+      { ROOT_DIR: '/srv', TOKEN: 't0k3n' },
+    );
+    const server = config.servers[0]!;
+    assert.ok(server.transport === 'stdio');
+    assert.deepEqual(server.args, ['--root', '/srv/data']);
+    assert.deepEqual(server.env, { TOKEN: 't0k3n' });
+  });
+
+  it('names the path and the variable of a missing ${VAR} and leaks no other env value', () => {
+    const env = { PRESENT_SECRET: 'hunter2-present-secret-value', UNRELATED: 'unrelated-env-value-xyz' };
+    const error = refuse(
+      {
+        servers: [
+          stdio('a', { env: { SECRET: '${PRESENT_SECRET}' } }),
+          { id: 'b', transport: 'http', url: 'https://example.com/mcp', headers: { Authorization: 'Bearer ${MISSING_TOKEN}' } },
+        ],
+      },
+      env,
+    );
+    assert.deepEqual(error.problems, ['servers[1].headers.Authorization: environment variable MISSING_TOKEN is not set']);
+    assert.ok(!error.message.includes(env.PRESENT_SECRET));
+    assert.ok(!error.message.includes(env.UNRELATED));
+  });
+
+  it('treats an empty variable as missing', () => {
+    assert.deepEqual(refuse({ gateway: { host: '${HOST}' } }, { HOST: '' }).problems, ['gateway.host: environment variable HOST is not set']);
+  });
+
+  it('reports every missing variable', () => {
+    const { problems } = refuse({ servers: [stdio('a', { args: ['${A}', '${B}'] })] });
+    assert.deepEqual(problems, ['servers[0].args[0]: environment variable A is not set', 'servers[0].args[1]: environment variable B is not set']);
+  });
+
+  it('does not echo a secret that expanded into an invalid value', () => {
+    const secret = 'not a host:port s3cr3t';
+    const error = refuse({ temporal: { address: '${ADDR}' } }, { ADDR: secret });
+    assert.match(error.problems[0]!, /^temporal\.address: /);
+    assert.ok(!error.message.includes(secret));
+    assert.ok(!error.message.includes('s3cr3t'));
+  });
+
+  it('$${ escapes a literal ${', () => {
+    const config = parse({ servers: [stdio('a', { args: ['$${NOT_A_VAR}', 'x-${SET}-$${SET}'] })] }, { SET: 'v' });
+    const server = config.servers[0]!;
+    assert.ok(server.transport === 'stdio');
+    assert.deepEqual(server.args, ['${NOT_A_VAR}', 'x-v-${SET}']);
+  });
+});
+
+describe('server rules', () => {
+  it('refuses duplicate server ids naming the second one', () => {
+    const { problems } = refuse({ servers: [stdio('files'), stdio('files')] });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^servers\[1\]\.id: duplicate server id "files"/);
+  });
+
+  it('reserves the server id "switchyard"', () => {
+    const { problems } = refuse({ servers: [stdio('switchyard')] });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^servers\[0\]\.id: .*reserved/);
+  });
+
+  it('refuses a server id that contains the tool separator', () => {
+    const { problems } = refuse({ gateway: { toolSeparator: '_' }, servers: [stdio('ok-one'), stdio('my_files')] });
+    assert.deepEqual(problems, ['servers[1].id: must not contain the tool separator "_"']);
+  });
+
+  it('refuses a server id containing a multi-character separator but not its parts', () => {
+    assert.deepEqual(refuse({ gateway: { toolSeparator: '__' }, servers: [stdio('a__b')] }).problems, [
+      'servers[0].id: must not contain the tool separator "__"',
+    ]);
+    assert.equal(parse({ gateway: { toolSeparator: '__' }, servers: [stdio('a_b')] }).servers[0]!.id, 'a_b');
+  });
+
+  it('refuses an invalid server id', () => {
+    assert.match(refuse({ servers: [stdio('-bad')] }).problems[0]!, /^servers\[0\]\.id: must be 1-63 characters/);
+  });
+
+  it('gives a clear message for an invalid transport', () => {
+    assert.deepEqual(refuse({ servers: [stdio('a', { transport: 'sse' })] }).problems, ['servers[0].transport: transport must be "stdio" or "http"']);
+  });
+
+  it('gives the same message for a missing transport', () => {
+    assert.deepEqual(refuse({ servers: [{ id: 'a', command: 'node' }] }).problems, ['servers[0].transport: transport must be "stdio" or "http"']);
+  });
+
+  it('refuses an http server with a non-http url', () => {
+    for (const url of ['ftp://example.com/mcp', 'file:///etc/passwd', 'not a url']) {
+      assert.deepEqual(refuse({ servers: [{ id: 'a', transport: 'http', url }] }).problems, ['servers[0].url: must be an http:// or https:// URL'], url);
+    }
+    const server = parse({ servers: [{ id: 'a', transport: 'http', url: 'https://example.com/mcp' }] }).servers[0]!;
+    assert.ok(server.transport === 'http');
+    assert.equal(server.url, 'https://example.com/mcp');
+  });
+
+  it('refuses unprefixed with two servers and allows it with one', () => {
+    assert.deepEqual(refuse({ servers: [stdio('a'), stdio('b', { unprefixed: true })] }).problems, [
+      'servers[1].unprefixed: only allowed when exactly one server is configured',
+    ]);
+    assert.equal(parse({ servers: [stdio('a', { unprefixed: true })] }).servers[0]!.unprefixed, true);
+  });
+});
+
+describe('tenants and binding', () => {
+  const key1 = 'key-one-0123456789abcdef';
+  const key2 = 'key-two-0123456789abcdef';
+
+  it('reserves the tenant id "default"', () => {
+    const { problems } = refuse({ tenants: [{ id: 'default', apiKeys: [key1] }] });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^tenants: .*"default".*reserved/);
+  });
+
+  it('refuses a non-loopback gateway.host without tenants', () => {
+    const { problems } = refuse({ gateway: { host: '0.0.0.0' } });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^tenants: at least one tenant/);
+    assert.ok(problems[0]!.includes('0.0.0.0'));
+  });
+
+  it('allows a non-loopback gateway.host with tenants', () => {
+    const config = parse({ gateway: { host: '0.0.0.0' }, tenants: [{ id: 'acme', apiKeys: [key1] }] });
+    assert.equal(config.tenants[0]!.id, 'acme');
+  });
+
+  it('allows loopback hosts without tenants', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) {
+      assert.equal(parse({ gateway: { host } }).gateway.host, host);
+    }
+  });
+
+  it('refuses an API key used by two tenants without printing the key', () => {
+    const error = refuse({ gateway: { host: '0.0.0.0' }, tenants: [{ id: 'acme', apiKeys: [key1] }, { id: 'globex', apiKeys: [key2, key1] }] });
+    assert.deepEqual(error.problems, ['tenants[1].apiKeys[1]: API key is already used by tenant "acme"']);
+    assert.ok(!error.message.includes(key1));
+  });
+
+  it('refuses duplicate tenant ids', () => {
+    const { problems } = refuse({ tenants: [{ id: 'acme', apiKeys: [key1] }, { id: 'acme', apiKeys: [key2] }] });
+    assert.deepEqual(problems, ['tenants[1].id: duplicate tenant id "acme"']);
+  });
+
+  it('refuses short API keys without printing them', () => {
+    const short = 'short-k3y';
+    const error = refuse({ tenants: [{ id: 'acme', apiKeys: [short] }] });
+    assert.deepEqual(error.problems, ['tenants[0].apiKeys[0]: API keys must be at least 16 characters']);
+    assert.ok(!error.message.includes(short));
+  });
+
+  it('requires at least one API key per tenant', () => {
+    assert.match(refuse({ tenants: [{ id: 'acme', apiKeys: [] }] }).problems[0]!, /^tenants\[0\]\.apiKeys: /);
+  });
+});
+
+describe('locateConfig and loadConfig', () => {
+  it('reads an explicit --config path relative to cwd', () => {
+    writeConfig('explicit.yaml', 'gateway:\n  port: 4100\n');
+    const { config, source } = loadConfig('explicit.yaml', {}, dir);
+    assert.equal(source, join(dir, 'explicit.yaml'));
+    assert.equal(config.gateway.port, 4100);
+  });
+
+  it('falls back to SWITCHYARD_CONFIG, then ./switchyard.yaml', () => {
+    const cwd = mkdtempSync(join(dir, 'cwd-'));
+    writeFileSync(join(cwd, 'switchyard.yaml'), 'gateway:\n  port: 4200\n');
+    const fromEnv = writeConfig('from-env.yaml', 'gateway:\n  port: 4300\n');
+    assert.equal(loadConfig(undefined, { SWITCHYARD_CONFIG: fromEnv }, cwd).config.gateway.port, 4300);
+    assert.equal(loadConfig(undefined, {}, cwd).config.gateway.port, 4200);
+    assert.equal(loadConfig(fromEnv, { SWITCHYARD_CONFIG: join(cwd, 'switchyard.yaml') }, cwd).config.gateway.port, 4300);
+  });
+
+  it('treats an empty file as an empty document', () => {
+    const path = writeConfig('empty.yaml', '');
+    assert.deepEqual(locateConfig(path, {}, dir).raw, {});
+    assert.equal(loadConfig(path, {}, dir).config.gateway.port, 3000);
+  });
+
+  it('expands variables from the given env when loading a file', () => {
+    const path = writeConfig('vars.yaml', 'gateway:\n  host: ${BIND}\n');
+    assert.equal(loadConfig(path, { BIND: 'localhost' }, dir).config.gateway.host, 'localhost');
+  });
+
+  it('gives a ConfigError for a nonexistent path', () => {
+    const missing = join(dir, 'does-not-exist.yaml');
+    assert.throws(
+      () => loadConfig(missing, {}, dir),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.source, missing);
+        assert.deepEqual(error.problems, ['cannot read the file (ENOENT)']);
+        return true;
+      },
+    );
+  });
+
+  it('gives the line of a YAML syntax error', () => {
+    const cases: Array<[string, number]> = [
+      ['gateway:\n  port: 3000\n  port: 3001\n', 3],
+      ['servers:\n  - id: x\n\ttransport: stdio\n', 3],
+      ['gateway:\n  port: 3000\n   host: x\n', 2],
+    ];
+    for (const [text, line] of cases) {
+      const path = writeConfig('syntax.yaml', text);
+      assert.throws(
+        () => locateConfig(path, {}, dir),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.equal(error.problems.length, 1);
+          assert.match(error.problems[0]!, new RegExp(`^not valid YAML at line ${line}, column \\d+: [A-Z_]+$`));
+          return true;
+        },
+        JSON.stringify(text),
+      );
+    }
+  });
+});
+
+describe('formatPath', () => {
+  it('joins keys with dots and indexes with brackets', () => {
+    assert.equal(formatPath([]), '(top level)');
+    assert.equal(formatPath(['gateway']), 'gateway');
+    assert.equal(formatPath(['servers', 0, 'id']), 'servers[0].id');
+    assert.equal(formatPath(['tenants', 2, 'apiKeys', 1]), 'tenants[2].apiKeys[1]');
+    assert.equal(formatPath([0, 'a']), '[0].a');
+  });
+});
+
+describe('CLI', () => {
+  function runCli(args: string[], extraEnv: Record<string, string> = {}) {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
+    delete env.SWITCHYARD_CONFIG;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.error, undefined);
+    return result;
+  }
+
+  it('exits 2 on a bad config, naming the key path and reason, without a stack trace', () => {
+    const path = writeConfig('bad.yaml', 'gateway:\n  prot: 3000\n');
+    const result = runCli(['worker', '--config', path]);
+    assert.equal(result.status, 2, result.stderr);
+    assert.ok(result.stderr.includes('gateway: unknown key "prot"'), result.stderr);
+    assert.ok(result.stderr.includes(path), result.stderr);
+    assert.doesNotMatch(result.stderr, /^ {4}at /m);
+  });
+
+  it('exits 2 on a missing variable without printing other env values', () => {
+    const path = writeConfig('missing-var.yaml', 'servers:\n  - id: a\n    transport: stdio\n    command: node\n    env:\n      TOKEN: ${SWITCHYARD_TEST_MISSING_VAR}\n');
+    const secret = 'cli-secret-value-0123456789';
+    const result = runCli(['worker', '--config', path], { SWITCHYARD_TEST_SECRET: secret });
+    assert.equal(result.status, 2, result.stderr);
+    assert.ok(result.stderr.includes('servers[0].env.TOKEN: environment variable SWITCHYARD_TEST_MISSING_VAR is not set'), result.stderr);
+    assert.ok(!result.stderr.includes(secret));
+    assert.doesNotMatch(result.stderr, /^ {4}at /m);
+  });
+
+  it('exits 2 on a nonexistent config file', () => {
+    const result = runCli(['worker', '--config', join(dir, 'nope.yaml')]);
+    assert.equal(result.status, 2, result.stderr);
+    assert.ok(result.stderr.includes('cannot read the file (ENOENT)'), result.stderr);
+    assert.doesNotMatch(result.stderr, /^ {4}at /m);
+  });
+
+  it('exits 2 on an unknown command', () => {
+    const result = runCli(['frobnicate']);
+    assert.equal(result.status, 2, result.stderr);
+    assert.ok(result.stderr.includes('unknown command "frobnicate"'), result.stderr);
+    assert.ok(result.stderr.includes('Usage: switchyard'), result.stderr);
+    assert.doesNotMatch(result.stderr, /^ {4}at /m);
+  });
+});
