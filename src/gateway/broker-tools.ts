@@ -5,8 +5,8 @@ const correlationIdInput: Tool['inputSchema'] = {
   type: 'object',
   properties: {
     correlation_id: { type: 'string', description: 'The correlation id from _meta["switchyard/correlation_id"] of an earlier result.' },
+    idempotency_key: { type: 'string', description: 'Instead of correlation_id: the idempotency key the call was sent with.' },
   },
-  required: ['correlation_id'],
   additionalProperties: false,
 };
 

@@ -8,7 +8,7 @@ import type { CallOutcome, ToolResult } from '../shared/envelope.js';
 import { CORRELATION_ID } from '../shared/ids.js';
 import type { CallService, CallView } from './call-service.js';
 import { InvalidCursorError, type ToolCatalog } from './catalog.js';
-import { buildEnvelope, META } from './envelope.js';
+import { buildEnvelope, idempotentCorrelationId, META } from './envelope.js';
 import type { Principal } from './middleware/auth.js';
 import { acceptedResult, errorResult, outcomeToResult } from './results.js';
 import { BROKER_PREFIX } from './tool-names.js';
@@ -82,10 +82,7 @@ export async function callTool(deps: HandlerDeps, params: CallToolRequest['param
 }
 
 async function callBrokerTool(deps: HandlerDeps, name: string, args: Record<string, unknown>, context: CallContext): Promise<ToolResult> {
-  const correlationId = args.correlation_id;
-  if (typeof correlationId !== 'string' || !CORRELATION_ID.test(correlationId)) {
-    throw new JsonRpcError(INVALID_PARAMS, 'correlation_id must be the UUID from _meta["switchyard/correlation_id"]');
-  }
+  const correlationId = correlationIdArgument(args, context.principal.tenant);
   const tenant = context.principal.tenant;
   try {
     if (name === 'get_call') {
@@ -105,6 +102,19 @@ async function callBrokerTool(deps: HandlerDeps, name: string, args: Record<stri
     throw new JsonRpcError(BROKER_UNAVAILABLE, 'Switchyard could not reach Temporal; retry later.');
   }
   throw new JsonRpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
+}
+
+/**
+ * Broker tools address a call by correlation_id, or by the idempotency_key it was sent with: a
+ * client whose connection died before it saw the correlation id can still find its call.
+ */
+function correlationIdArgument(args: Record<string, unknown>, tenant: string): string {
+  const { correlation_id: correlationId, idempotency_key: idempotencyKey } = args;
+  if (typeof correlationId === 'string' && CORRELATION_ID.test(correlationId)) return correlationId;
+  if (correlationId === undefined && typeof idempotencyKey === 'string' && idempotencyKey.length > 0 && idempotencyKey.length <= 200) {
+    return idempotentCorrelationId(tenant, idempotencyKey);
+  }
+  throw new JsonRpcError(INVALID_PARAMS, 'correlation_id must be the UUID from _meta["switchyard/correlation_id"] (or pass idempotency_key instead)');
 }
 
 function viewToResult(view: CallView): ToolResult {

@@ -20,7 +20,7 @@ export const releaseSignal = defineSignal<[LaneEntry]>('release');
 export const laneStateQuery = defineQuery<{ holder?: string; queued: string[] }>('laneState');
 
 // Custom search attributes (Keyword). The dev server registers them at start-up; on a real
-// cluster the worker registers missing ones (see temporal/search-attributes.ts).
+// cluster the worker and gateway register missing ones (ensureSearchAttributes in temporal/client.ts).
 export const SA_CORRELATION_ID = defineSearchAttributeKey('SwitchyardCorrelationId', 'KEYWORD');
 export const SA_TENANT = defineSearchAttributeKey('SwitchyardTenant', 'KEYWORD');
 export const SA_TOOL = defineSearchAttributeKey('SwitchyardTool', 'KEYWORD');

@@ -1,0 +1,101 @@
+// Nothing lost: a call survives SIGKILL of the worker, a gateway restart and a Temporal restart
+// in the middle of the call, and the client still gets the downstream result.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { correlationIdOf, Stack, textOf } from '../support/stack.js';
+import { waitFor } from '../support/ports.js';
+
+describe('durability', { timeout: 300_000 }, () => {
+  const stack = new Stack({ syncWaitMs: 1_000, heartbeatTimeoutMs: 2_000, withEverything: false });
+
+  before(async () => {
+    await stack.start();
+    await stack.waitForReady();
+  });
+  after(async () => {
+    await stack.stop();
+  });
+
+  async function finalResult(correlationId: string, timeoutMs = 60_000) {
+    // A fresh session each time: the test must not depend on one surviving connection.
+    return waitFor(`call ${correlationId} to complete`, async () => {
+      const client = await stack.client();
+      try {
+        const r = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: correlationId } });
+        const status = (r.structuredContent as { status: string }).status;
+        return status === 'running' || status === 'queued' ? undefined : r;
+      } finally {
+        await client.close();
+      }
+    }, timeoutMs, 500);
+  }
+
+  it('a call survives SIGKILL of the worker mid-call and is retried on a new worker', async () => {
+    const client = await stack.client();
+    const accepted = await client.callTool({ name: 'fixture.slow', arguments: { ms: 3_000, tag: 'worker-kill' } });
+    await client.close();
+    const correlationId = correlationIdOf(accepted);
+    await waitFor('first attempt running', () => stack.fixture.executions.find((e) => e.correlationId === correlationId));
+    await stack.kill('worker');
+    await stack.startWorker();
+
+    const done = await finalResult(correlationId);
+    assert.equal((done.structuredContent as { status: string }).status, 'completed');
+    assert.equal(textOf(done), 'slept 3000 ms (worker-kill)');
+    const attempts = stack.fixture.executions.filter((e) => e.correlationId === correlationId);
+    assert.ok(attempts.length >= 2, 'the downstream call was retried after the worker died');
+    assert.equal(attempts.at(-1)!.attempt, attempts.length, 'every attempt carries its attempt number downstream');
+  });
+
+  it('a call survives a gateway restart; the reconnecting client fetches it by correlation id', async () => {
+    const client = await stack.client();
+    const accepted = await client.callTool({ name: 'fixture.slow', arguments: { ms: 3_000, tag: 'gateway-restart' } });
+    const correlationId = correlationIdOf(accepted);
+    await stack.kill('gateway');
+    await stack.startGateway();
+    const done = await finalResult(correlationId);
+    assert.equal(textOf(done), 'slept 3000 ms (gateway-restart)');
+    assert.equal(stack.fixture.executions.filter((e) => e.correlationId === correlationId).length, 1, 'ran exactly once');
+  });
+
+  it('a client waiting synchronously when the gateway dies finds its call again by idempotency key', async () => {
+    const client = await stack.client();
+    const key = `restart-${Date.now()}`;
+    const pending = client.request(
+      { method: 'tools/call', params: { name: 'fixture.slow', arguments: { ms: 3_000, tag: 'sync' }, _meta: { 'switchyard/idempotency_key': key } } },
+      CallToolResultSchema,
+      { timeout: 8_000 },
+    );
+    const failed = pending.then(() => 'answered', () => 'connection lost');
+    await waitFor('call reached the server', () => stack.fixture.executions.find((e) => e.idempotencyKey === key));
+    await stack.kill('gateway');
+    assert.equal(await failed, 'connection lost');
+    await stack.startGateway();
+
+    const again = await stack.client();
+    const view = await waitFor('completed', async () => {
+      const r = await again.callTool({ name: 'switchyard.get_call', arguments: { idempotency_key: key } });
+      return (r.structuredContent as { status: string }).status === 'completed' ? r : undefined;
+    }, 30_000, 500);
+    assert.equal(textOf(view), 'slept 3000 ms (sync)');
+    // Sending the same call again with the same key returns the first outcome; nothing runs twice.
+    const repeat = await again.callTool({ name: 'fixture.slow', arguments: { ms: 3_000, tag: 'sync' }, _meta: { 'switchyard/idempotency_key': key } });
+    assert.equal(textOf(repeat), 'slept 3000 ms (sync)');
+    assert.equal(stack.fixture.executions.filter((e) => e.idempotencyKey === key).length, 1);
+    await again.close();
+  });
+
+  it('a call survives a Temporal dev server restart (SIGKILL, same database)', async () => {
+    const client = await stack.client();
+    const accepted = await client.callTool({ name: 'fixture.slow', arguments: { ms: 4_000, tag: 'temporal-restart' } });
+    await client.close().catch(() => undefined);
+    const correlationId = correlationIdOf(accepted);
+    await waitFor('call reached the server', () => stack.fixture.executions.find((e) => e.correlationId === correlationId));
+    await stack.restartTemporal();
+
+    const done = await finalResult(correlationId, 90_000);
+    assert.equal((done.structuredContent as { status: string }).status, 'completed');
+    assert.equal(textOf(done), 'slept 4000 ms (temporal-restart)');
+  });
+});

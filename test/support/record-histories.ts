@@ -1,0 +1,63 @@
+// Records the workflow histories the replay test checks (test/histories/*.json). Run it after a
+// deliberate, compatible workflow change with `npm run record-histories`, and commit the output.
+// It drives a real stack through each shape of call the workflows know.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { findTemporalCli } from '../../src/temporal/cli-path.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { callWorkflowId, laneWorkflowId } from '../../src/shared/ids.js';
+import { correlationIdOf, Stack } from './stack.js';
+import { waitFor } from './ports.js';
+
+const OUT = resolve(import.meta.dirname, '..', 'histories');
+const stack = new Stack({ syncWaitMs: 1_000, heartbeatTimeoutMs: 2_000, retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 100 } });
+const recorded: Array<[string, string]> = [];
+
+try {
+  await stack.start();
+  await stack.waitForReady();
+  const client = await stack.client();
+  const call = async (name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
+    correlationIdOf(await client.request({ method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } }, CallToolResultSchema));
+  const settle = async (id: string) => {
+    const handle = stack.temporalClient.workflow.getHandle(id);
+    await waitFor(`${id} closed`, async () => ((await handle.describe()).status.name !== 'RUNNING' ? true : undefined), 60_000, 250);
+  };
+
+  recorded.push(['call-completed', callWorkflowId('default', await call('everything.echo', { message: 'replay' }))]);
+  recorded.push(['call-tool-error', callWorkflowId('default', await call('fixture.fail', { reason: 'replay' }))]);
+  recorded.push(['call-ordered', callWorkflowId('default', await call('fixture.record', { key: 'replay', step: 1 }, { 'switchyard/ordering_key': 'replay-key' }))]);
+  await call('fixture.record', { key: 'replay', step: 2 }, { 'switchyard/ordering_key': 'replay-key' });
+
+  const cancelled = await call('fixture.slow', { ms: 30_000 });
+  await waitFor('slow call running', () => stack.fixture.executions.find((e) => e.correlationId === cancelled));
+  await client.callTool({ name: 'switchyard.cancel_call', arguments: { correlation_id: cancelled } });
+  recorded.push(['call-cancelled', callWorkflowId('default', cancelled)]);
+
+  const retried = await call('fixture.slow', { ms: 2_500 });
+  await waitFor('slow call running', () => stack.fixture.executions.find((e) => e.correlationId === retried));
+  await stack.kill('worker');
+  await stack.startWorker();
+  recorded.push(['call-retried-after-worker-kill', callWorkflowId('default', retried)]);
+
+  await stack.fixture.stop();
+  recorded.push(['call-transport-failure', callWorkflowId('default', await call('fixture.echo', { message: 'nobody home' }))]);
+
+  for (const [, id] of recorded) await settle(id);
+  // The lane stays open while idle; terminate it so its history is complete up to here.
+  const lane = stack.temporalClient.workflow.getHandle(laneWorkflowId('default', 'replay-key'));
+  await lane.terminate('recording finished');
+  recorded.push(['lane', laneWorkflowId('default', 'replay-key')]);
+
+  mkdirSync(OUT, { recursive: true });
+  for (const [name, id] of recorded) {
+    // The CLI writes the canonical proto-JSON that historyFromJSON reads back.
+    const json = execFileSync(findTemporalCli(process.env)!, ['workflow', 'show', '--address', stack.temporal.address, '--workflow-id', id, '--output', 'json'], { encoding: 'utf8' });
+    writeFileSync(join(OUT, `${name}.json`), json);
+    console.log(`recorded ${name}: ${(JSON.parse(json) as { events: unknown[] }).events.length} events`);
+  }
+  await client.close();
+} finally {
+  await stack.stop();
+}
