@@ -3,7 +3,8 @@
 // integration tests each start their own Temporal dev server and must not fight over the 2 cores.
 // Usage: node scripts/run-tests.mjs [unit|integration|all] [file filters...]
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const [suite = 'all', ...filters] = process.argv.slice(2);
@@ -15,9 +16,14 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// Spec output for people; a TAP copy to count from, for the one-line summary CI reads.
+const tap = join(mkdtempSync(join(tmpdir(), 'switchyard-tests-')), 'results.tap');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
   { stdio: 'inherit', env: { ...process.env, SWITCHYARD_TEST: '1' } },
 );
+const summary = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
+const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(summary)?.[1] ?? 0);
+console.log(`\ntests: ${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`);
 process.exit(result.status ?? 1);

@@ -48,7 +48,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const level = (parsed.values['log-level'] ?? env.SWITCHYARD_LOG_LEVEL ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) {
-    process.stderr.write(`switchyard: --log-level must be debug, info, warn or error\n`);
+    process.stderr.write(`switchyard: --log-level must be debug, info, warn, error or silent\n`);
     return 2;
   }
   const log = createLogger(level);

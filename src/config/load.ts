@@ -25,7 +25,7 @@ export interface ConfigSource {
 
 /** `--config PATH`, else `SWITCHYARD_CONFIG`, else `./switchyard.yaml`, else the built-in demo config. */
 export function locateConfig(explicitPath: string | undefined, env: NodeJS.ProcessEnv, cwd: string): ConfigSource {
-  const path = explicitPath ?? env.SWITCHYARD_CONFIG ?? (existsSync(resolve(cwd, 'switchyard.yaml')) ? 'switchyard.yaml' : undefined);
+  const path = explicitPath ?? (env.SWITCHYARD_CONFIG || undefined) ?? (existsSync(resolve(cwd, 'switchyard.yaml')) ? 'switchyard.yaml' : undefined);
   if (path === undefined) return { source: 'built-in demo config', raw: demoConfig() };
   const full = resolve(cwd, path);
   let text: string;

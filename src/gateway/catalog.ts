@@ -54,6 +54,8 @@ export class ToolCatalog {
 
   /** A downstream tool by public name, or undefined when no ready server offers it. */
   resolve(name: string): ResolvedTool | undefined {
+    // A name the listing would skip is not callable either: clients call only what they were shown.
+    if (!isValidToolName(name)) return undefined;
     const split = splitToolName(name, this.serverIds, this.naming);
     if (split === undefined) return undefined;
     const connection = this.pool.get(split.serverId);

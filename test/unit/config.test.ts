@@ -46,8 +46,8 @@ function writeConfig(name: string, text: string): string {
   return path;
 }
 
-void describe('built-in demo config', () => {
-  void it('is used when nothing else is configured, parses, and denies get-env', () => {
+describe('built-in demo config', () => {
+  it('is used when nothing else is configured, parses, and denies get-env', () => {
     const empty = mkdtempSync(join(dir, 'empty-'));
     const { config, source } = loadConfig(undefined, {}, empty);
     assert.equal(source, 'built-in demo config');
@@ -62,8 +62,8 @@ void describe('built-in demo config', () => {
   });
 });
 
-void describe('defaults', () => {
-  void it('fills every section from an empty document', () => {
+describe('defaults', () => {
+  it('fills every section from an empty document', () => {
     const config = parse({});
     assert.equal(config.gateway.host, '127.0.0.1');
     assert.equal(config.gateway.port, 3000);
@@ -77,7 +77,7 @@ void describe('defaults', () => {
     assert.deepEqual(config.tenants, []);
   });
 
-  void it('fills server defaults', () => {
+  it('fills server defaults', () => {
     const server = parse({ servers: [stdio('files')] }).servers[0]!;
     assert.equal(server.timeoutMs, 30_000);
     assert.equal(server.unprefixed, false);
@@ -87,7 +87,7 @@ void describe('defaults', () => {
     assert.deepEqual(server.env, {});
   });
 
-  void it('keeps explicit values', () => {
+  it('keeps explicit values', () => {
     const config = parse({ gateway: { port: 4000, host: 'localhost' }, defaults: { deadlineMs: 5_000 } });
     assert.equal(config.gateway.port, 4000);
     assert.equal(config.gateway.host, 'localhost');
@@ -96,37 +96,37 @@ void describe('defaults', () => {
   });
 });
 
-void describe('unknown keys and wrong types', () => {
-  void it('refuses an unknown top-level key', () => {
+describe('unknown keys and wrong types', () => {
+  it('refuses an unknown top-level key', () => {
     assert.deepEqual(refuse({ gatewy: {} }).problems, ['(top level): unknown key "gatewy"']);
   });
 
-  void it('refuses an unknown nested key, naming its path and the key', () => {
+  it('refuses an unknown nested key, naming its path and the key', () => {
     assert.deepEqual(refuse({ gateway: { prot: 3000 } }).problems, ['gateway: unknown key "prot"']);
   });
 
-  void it('refuses an unknown key in a server', () => {
+  it('refuses an unknown key in a server', () => {
     const { problems } = refuse({ servers: [{ id: 'a', transport: 'stdio', comand: 'node' }] });
     assert.ok(problems.includes('servers[0]: unknown key "comand"'), problems.join('\n'));
     assert.ok(problems.some((p) => p.startsWith('servers[0].command: ')), problems.join('\n'));
   });
 
-  void it('lists several unknown keys in one problem', () => {
+  it('lists several unknown keys in one problem', () => {
     assert.deepEqual(refuse({ temporal: { adress: 'x', namspace: 'y' } }).problems, ['temporal: unknown keys "adress", "namspace"']);
   });
 
-  void it('names the path of a wrong type and does not echo the value', () => {
+  it('names the path of a wrong type and does not echo the value', () => {
     const error = refuse({ gateway: { port: 'abc' } });
     assert.equal(error.problems.length, 1);
     assert.match(error.problems[0]!, /^gateway\.port: .*number/);
     assert.ok(!error.message.includes('abc'));
   });
 
-  void it('refuses a top level that is not a mapping', () => {
+  it('refuses a top level that is not a mapping', () => {
     assert.match(refuse([1, 2]).problems[0]!, /^\(top level\): /);
   });
 
-  void it('puts the source and every problem in the message', () => {
+  it('puts the source and every problem in the message', () => {
     const error = refuse({ gatewy: {}, tenantz: [] });
     assert.equal(error.name, 'ConfigError');
     assert.equal(error.source, 'test.yaml');
@@ -136,8 +136,8 @@ void describe('unknown keys and wrong types', () => {
   });
 });
 
-void describe('environment variables', () => {
-  void it('replaces ${VAR} in any string, nested in arrays and objects', () => {
+describe('environment variables', () => {
+  it('replaces ${VAR} in any string, nested in arrays and objects', () => {
     const config = parse(
       { servers: [stdio('files', { args: ['--root', '${ROOT_DIR}/data'], env: { TOKEN: '${TOKEN}' } })] },
       { ROOT_DIR: '/srv', TOKEN: 't0k3n' },
@@ -148,7 +148,7 @@ void describe('environment variables', () => {
     assert.deepEqual(server.env, { TOKEN: 't0k3n' });
   });
 
-  void it('names the path and the variable of a missing ${VAR} and leaks no other env value', () => {
+  it('names the path and the variable of a missing ${VAR} and leaks no other env value', () => {
     const env = { PRESENT_SECRET: 'hunter2-present-secret-value', UNRELATED: 'unrelated-env-value-xyz' };
     const error = refuse(
       {
@@ -164,16 +164,16 @@ void describe('environment variables', () => {
     assert.ok(!error.message.includes(env.UNRELATED));
   });
 
-  void it('treats an empty variable as missing', () => {
+  it('treats an empty variable as missing', () => {
     assert.deepEqual(refuse({ gateway: { host: '${HOST}' } }, { HOST: '' }).problems, ['gateway.host: environment variable HOST is not set']);
   });
 
-  void it('reports every missing variable', () => {
+  it('reports every missing variable', () => {
     const { problems } = refuse({ servers: [stdio('a', { args: ['${A}', '${B}'] })] });
     assert.deepEqual(problems, ['servers[0].args[0]: environment variable A is not set', 'servers[0].args[1]: environment variable B is not set']);
   });
 
-  void it('does not echo a secret that expanded into an invalid value', () => {
+  it('does not echo a secret that expanded into an invalid value', () => {
     const secret = 'not a host:port s3cr3t';
     const error = refuse({ temporal: { address: '${ADDR}' } }, { ADDR: secret });
     assert.match(error.problems[0]!, /^temporal\.address: /);
@@ -181,7 +181,7 @@ void describe('environment variables', () => {
     assert.ok(!error.message.includes('s3cr3t'));
   });
 
-  void it('$${ escapes a literal ${', () => {
+  it('$${ escapes a literal ${', () => {
     const config = parse({ servers: [stdio('a', { args: ['$${NOT_A_VAR}', 'x-${SET}-$${SET}'] })] }, { SET: 'v' });
     const server = config.servers[0]!;
     assert.ok(server.transport === 'stdio');
@@ -189,44 +189,44 @@ void describe('environment variables', () => {
   });
 });
 
-void describe('server rules', () => {
-  void it('refuses duplicate server ids naming the second one', () => {
+describe('server rules', () => {
+  it('refuses duplicate server ids naming the second one', () => {
     const { problems } = refuse({ servers: [stdio('files'), stdio('files')] });
     assert.equal(problems.length, 1);
     assert.match(problems[0]!, /^servers\[1\]\.id: duplicate server id "files"/);
   });
 
-  void it('reserves the server id "switchyard"', () => {
+  it('reserves the server id "switchyard"', () => {
     const { problems } = refuse({ servers: [stdio('switchyard')] });
     assert.equal(problems.length, 1);
     assert.match(problems[0]!, /^servers\[0\]\.id: .*reserved/);
   });
 
-  void it('refuses a server id that contains the tool separator', () => {
+  it('refuses a server id that contains the tool separator', () => {
     const { problems } = refuse({ gateway: { toolSeparator: '_' }, servers: [stdio('ok-one'), stdio('my_files')] });
     assert.deepEqual(problems, ['servers[1].id: must not contain the tool separator "_"']);
   });
 
-  void it('refuses a server id containing a multi-character separator but not its parts', () => {
+  it('refuses a server id containing a multi-character separator but not its parts', () => {
     assert.deepEqual(refuse({ gateway: { toolSeparator: '__' }, servers: [stdio('a__b')] }).problems, [
       'servers[0].id: must not contain the tool separator "__"',
     ]);
     assert.equal(parse({ gateway: { toolSeparator: '__' }, servers: [stdio('a_b')] }).servers[0]!.id, 'a_b');
   });
 
-  void it('refuses an invalid server id', () => {
+  it('refuses an invalid server id', () => {
     assert.match(refuse({ servers: [stdio('-bad')] }).problems[0]!, /^servers\[0\]\.id: must be 1-63 characters/);
   });
 
-  void it('gives a clear message for an invalid transport', () => {
+  it('gives a clear message for an invalid transport', () => {
     assert.deepEqual(refuse({ servers: [stdio('a', { transport: 'sse' })] }).problems, ['servers[0].transport: transport must be "stdio" or "http"']);
   });
 
-  void it('gives the same message for a missing transport', () => {
+  it('gives the same message for a missing transport', () => {
     assert.deepEqual(refuse({ servers: [{ id: 'a', command: 'node' }] }).problems, ['servers[0].transport: transport must be "stdio" or "http"']);
   });
 
-  void it('refuses an http server with a non-http url', () => {
+  it('refuses an http server with a non-http url', () => {
     for (const url of ['ftp://example.com/mcp', 'file:///etc/passwd', 'not a url']) {
       assert.deepEqual(refuse({ servers: [{ id: 'a', transport: 'http', url }] }).problems, ['servers[0].url: must be an http:// or https:// URL'], url);
     }
@@ -235,7 +235,7 @@ void describe('server rules', () => {
     assert.equal(server.url, 'https://example.com/mcp');
   });
 
-  void it('refuses unprefixed with two servers and allows it with one', () => {
+  it('refuses unprefixed with two servers and allows it with one', () => {
     assert.deepEqual(refuse({ servers: [stdio('a'), stdio('b', { unprefixed: true })] }).problems, [
       'servers[1].unprefixed: only allowed when exactly one server is configured',
     ]);
@@ -243,66 +243,66 @@ void describe('server rules', () => {
   });
 });
 
-void describe('tenants and binding', () => {
+describe('tenants and binding', () => {
   const key1 = 'key-one-0123456789abcdef';
   const key2 = 'key-two-0123456789abcdef';
 
-  void it('reserves the tenant id "default"', () => {
+  it('reserves the tenant id "default"', () => {
     const { problems } = refuse({ tenants: [{ id: 'default', apiKeys: [key1] }] });
     assert.equal(problems.length, 1);
     assert.match(problems[0]!, /^tenants: .*"default".*reserved/);
   });
 
-  void it('refuses a non-loopback gateway.host without tenants', () => {
+  it('refuses a non-loopback gateway.host without tenants', () => {
     const { problems } = refuse({ gateway: { host: '0.0.0.0' } });
     assert.equal(problems.length, 1);
     assert.match(problems[0]!, /^tenants: at least one tenant/);
     assert.ok(problems[0]!.includes('0.0.0.0'));
   });
 
-  void it('allows a non-loopback gateway.host with tenants', () => {
+  it('allows a non-loopback gateway.host with tenants', () => {
     const config = parse({ gateway: { host: '0.0.0.0' }, tenants: [{ id: 'acme', apiKeys: [key1] }] });
     assert.equal(config.tenants[0]!.id, 'acme');
   });
 
-  void it('allows loopback hosts without tenants', () => {
+  it('allows loopback hosts without tenants', () => {
     for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) {
       assert.equal(parse({ gateway: { host } }).gateway.host, host);
     }
   });
 
-  void it('refuses an API key used by two tenants without printing the key', () => {
+  it('refuses an API key used by two tenants without printing the key', () => {
     const error = refuse({ gateway: { host: '0.0.0.0' }, tenants: [{ id: 'acme', apiKeys: [key1] }, { id: 'globex', apiKeys: [key2, key1] }] });
     assert.deepEqual(error.problems, ['tenants[1].apiKeys[1]: API key is already used by tenant "acme"']);
     assert.ok(!error.message.includes(key1));
   });
 
-  void it('refuses duplicate tenant ids', () => {
+  it('refuses duplicate tenant ids', () => {
     const { problems } = refuse({ tenants: [{ id: 'acme', apiKeys: [key1] }, { id: 'acme', apiKeys: [key2] }] });
     assert.deepEqual(problems, ['tenants[1].id: duplicate tenant id "acme"']);
   });
 
-  void it('refuses short API keys without printing them', () => {
+  it('refuses short API keys without printing them', () => {
     const short = 'short-k3y';
     const error = refuse({ tenants: [{ id: 'acme', apiKeys: [short] }] });
     assert.deepEqual(error.problems, ['tenants[0].apiKeys[0]: API keys must be at least 16 characters']);
     assert.ok(!error.message.includes(short));
   });
 
-  void it('requires at least one API key per tenant', () => {
+  it('requires at least one API key per tenant', () => {
     assert.match(refuse({ tenants: [{ id: 'acme', apiKeys: [] }] }).problems[0]!, /^tenants\[0\]\.apiKeys: /);
   });
 });
 
-void describe('locateConfig and loadConfig', () => {
-  void it('reads an explicit --config path relative to cwd', () => {
+describe('locateConfig and loadConfig', () => {
+  it('reads an explicit --config path relative to cwd', () => {
     writeConfig('explicit.yaml', 'gateway:\n  port: 4100\n');
     const { config, source } = loadConfig('explicit.yaml', {}, dir);
     assert.equal(source, join(dir, 'explicit.yaml'));
     assert.equal(config.gateway.port, 4100);
   });
 
-  void it('falls back to SWITCHYARD_CONFIG, then ./switchyard.yaml', () => {
+  it('falls back to SWITCHYARD_CONFIG, then ./switchyard.yaml', () => {
     const cwd = mkdtempSync(join(dir, 'cwd-'));
     writeFileSync(join(cwd, 'switchyard.yaml'), 'gateway:\n  port: 4200\n');
     const fromEnv = writeConfig('from-env.yaml', 'gateway:\n  port: 4300\n');
@@ -311,18 +311,18 @@ void describe('locateConfig and loadConfig', () => {
     assert.equal(loadConfig(fromEnv, { SWITCHYARD_CONFIG: join(cwd, 'switchyard.yaml') }, cwd).config.gateway.port, 4300);
   });
 
-  void it('treats an empty file as an empty document', () => {
+  it('treats an empty file as an empty document', () => {
     const path = writeConfig('empty.yaml', '');
     assert.deepEqual(locateConfig(path, {}, dir).raw, {});
     assert.equal(loadConfig(path, {}, dir).config.gateway.port, 3000);
   });
 
-  void it('expands variables from the given env when loading a file', () => {
+  it('expands variables from the given env when loading a file', () => {
     const path = writeConfig('vars.yaml', 'gateway:\n  host: ${BIND}\n');
     assert.equal(loadConfig(path, { BIND: 'localhost' }, dir).config.gateway.host, 'localhost');
   });
 
-  void it('gives a ConfigError for a nonexistent path', () => {
+  it('gives a ConfigError for a nonexistent path', () => {
     const missing = join(dir, 'does-not-exist.yaml');
     assert.throws(
       () => loadConfig(missing, {}, dir),
@@ -335,7 +335,7 @@ void describe('locateConfig and loadConfig', () => {
     );
   });
 
-  void it('gives the line of a YAML syntax error', () => {
+  it('gives the line of a YAML syntax error', () => {
     const cases: Array<[string, number]> = [
       ['gateway:\n  port: 3000\n  port: 3001\n', 3],
       ['servers:\n  - id: x\n\ttransport: stdio\n', 3],
@@ -357,8 +357,8 @@ void describe('locateConfig and loadConfig', () => {
   });
 });
 
-void describe('formatPath', () => {
-  void it('joins keys with dots and indexes with brackets', () => {
+describe('formatPath', () => {
+  it('joins keys with dots and indexes with brackets', () => {
     assert.equal(formatPath([]), '(top level)');
     assert.equal(formatPath(['gateway']), 'gateway');
     assert.equal(formatPath(['servers', 0, 'id']), 'servers[0].id');
@@ -367,7 +367,7 @@ void describe('formatPath', () => {
   });
 });
 
-void describe('CLI', () => {
+describe('CLI', () => {
   function runCli(args: string[], extraEnv: Record<string, string> = {}) {
     const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
     delete env.SWITCHYARD_CONFIG;
@@ -381,7 +381,7 @@ void describe('CLI', () => {
     return result;
   }
 
-  void it('exits 2 on a bad config, naming the key path and reason, without a stack trace', () => {
+  it('exits 2 on a bad config, naming the key path and reason, without a stack trace', () => {
     const path = writeConfig('bad.yaml', 'gateway:\n  prot: 3000\n');
     const result = runCli(['worker', '--config', path]);
     assert.equal(result.status, 2, result.stderr);
@@ -390,7 +390,7 @@ void describe('CLI', () => {
     assert.doesNotMatch(result.stderr, /^ {4}at /m);
   });
 
-  void it('exits 2 on a missing variable without printing other env values', () => {
+  it('exits 2 on a missing variable without printing other env values', () => {
     const path = writeConfig('missing-var.yaml', 'servers:\n  - id: a\n    transport: stdio\n    command: node\n    env:\n      TOKEN: ${SWITCHYARD_TEST_MISSING_VAR}\n');
     const secret = 'cli-secret-value-0123456789';
     const result = runCli(['worker', '--config', path], { SWITCHYARD_TEST_SECRET: secret });
@@ -400,14 +400,14 @@ void describe('CLI', () => {
     assert.doesNotMatch(result.stderr, /^ {4}at /m);
   });
 
-  void it('exits 2 on a nonexistent config file', () => {
+  it('exits 2 on a nonexistent config file', () => {
     const result = runCli(['worker', '--config', join(dir, 'nope.yaml')]);
     assert.equal(result.status, 2, result.stderr);
     assert.ok(result.stderr.includes('cannot read the file (ENOENT)'), result.stderr);
     assert.doesNotMatch(result.stderr, /^ {4}at /m);
   });
 
-  void it('exits 2 on an unknown command', () => {
+  it('exits 2 on an unknown command', () => {
     const result = runCli(['frobnicate']);
     assert.equal(result.status, 2, result.stderr);
     assert.ok(result.stderr.includes('unknown command "frobnicate"'), result.stderr);

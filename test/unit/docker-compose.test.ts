@@ -101,8 +101,8 @@ function variablesIn(value: unknown): string[] {
 const configVariables = [...new Set(variablesIn(configSource.raw))];
 const apiKey = composeDefault(environment('gateway').SWITCHYARD_API_KEY, 'SWITCHYARD_API_KEY');
 
-void describe('docker-compose.yml', () => {
-  void it('has the Temporal stack, the example downstream server, the worker and the gateway', () => {
+describe('docker-compose.yml', () => {
+  it('has the Temporal stack, the example downstream server, the worker and the gateway', () => {
     for (const name of ['postgresql', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'everything', 'worker', 'gateway']) {
       assert.ok(name in services, `service "${name}" is missing`);
     }
@@ -112,7 +112,7 @@ void describe('docker-compose.yml', () => {
     assert.match(String(service('temporal-ui').image), /^temporalio\/ui:/);
   });
 
-  void it('builds gateway and worker from the Dockerfile and mounts the Switchyard config into both', () => {
+  it('builds gateway and worker from the Dockerfile and mounts the Switchyard config into both', () => {
     assert.ok(existsSync(`${root}Dockerfile`), 'Dockerfile is missing');
     assert.ok(existsSync(`${root}${CONFIG_FILE}`), `${CONFIG_FILE} is missing`);
     for (const name of ['gateway', 'worker']) {
@@ -128,7 +128,7 @@ void describe('docker-compose.yml', () => {
     }
   });
 
-  void it('depends only on services that exist, with conditions they can meet, and without cycles', () => {
+  it('depends only on services that exist, with conditions they can meet, and without cycles', () => {
     const conditions = new Set(['service_started', 'service_healthy', 'service_completed_successfully']);
     for (const name of Object.keys(services)) {
       for (const [dep, condition] of Object.entries(dependsOn(name))) {
@@ -151,7 +151,7 @@ void describe('docker-compose.yml', () => {
     for (const name of Object.keys(services)) visit(name, []);
   });
 
-  void it('starts gateway and worker only after the search attributes are registered', () => {
+  it('starts gateway and worker only after the search attributes are registered', () => {
     for (const name of ['gateway', 'worker']) {
       assert.equal(dependsOn(name)['temporal-admin-tools'], 'service_completed_successfully', `${name} must wait for temporal-admin-tools to finish`);
     }
@@ -159,7 +159,7 @@ void describe('docker-compose.yml', () => {
     assert.equal(dependsOn('temporal').postgresql, 'service_healthy');
   });
 
-  void it('publishes the gateway on 3000 and the Temporal UI on 8233', () => {
+  it('publishes the gateway on 3000 and the Temporal UI on 8233', () => {
     const published = new Set(Object.keys(services).flatMap((name) => [...ports(name).keys()]));
     assert.ok(published.has(3000), 'port 3000 is not published');
     assert.ok(published.has(8233), 'port 8233 is not published');
@@ -169,7 +169,7 @@ void describe('docker-compose.yml', () => {
     assert.equal(new Set(all).size, all.length, 'two services publish the same host port');
   });
 
-  void it('registers exactly the search attributes the code uses, as Keyword', () => {
+  it('registers exactly the search attributes the code uses, as Keyword', () => {
     const expected = SEARCH_ATTRIBUTES.map((key) => key.name);
     for (const key of SEARCH_ATTRIBUTES) assert.equal(key.type, 'KEYWORD', `${key.name} is not a Keyword in the code`);
     const registered = (environment('temporal-admin-tools').SEARCH_ATTRIBUTES ?? '').split(/\s+/).filter(Boolean);
@@ -180,13 +180,13 @@ void describe('docker-compose.yml', () => {
     assert.match(script, /temporal operator search-attribute create\b[^\n]*--name "\$\$name"[^\n]*--type Keyword/);
   });
 
-  void it('uses the namespace of the Switchyard config everywhere', () => {
+  it('uses the namespace of the Switchyard config everywhere', () => {
     const config = parseConfig(configSource, { SWITCHYARD_API_KEY: apiKey });
     assert.equal(environment('temporal-admin-tools').NAMESPACE, config.temporal.namespace);
     assert.equal(environment('temporal').DEFAULT_NAMESPACE ?? 'default', config.temporal.namespace);
   });
 
-  void it('runs Temporal on PostgreSQL with the dev server\'s dynamic config', () => {
+  it('runs Temporal on PostgreSQL with the dev server\'s dynamic config', () => {
     const env = environment('temporal');
     assert.equal(env.DB, 'postgres12');
     assert.ok(env.POSTGRES_SEEDS !== undefined && env.POSTGRES_SEEDS in services, 'POSTGRES_SEEDS must name the postgresql service');
@@ -212,8 +212,8 @@ void describe('docker-compose.yml', () => {
   });
 });
 
-void describe('deploy/switchyard.compose.yaml', () => {
-  void it('gets every variable it references from the compose environment of gateway and worker', () => {
+describe('deploy/switchyard.compose.yaml', () => {
+  it('gets every variable it references from the compose environment of gateway and worker', () => {
     assert.deepEqual(configVariables, ['SWITCHYARD_API_KEY']);
     for (const name of ['gateway', 'worker']) {
       for (const variable of configVariables) {
@@ -223,7 +223,7 @@ void describe('deploy/switchyard.compose.yaml', () => {
     assert.ok(apiKey.length >= 16 && !/\s/.test(apiKey), 'the default API key must be >= 16 characters without spaces');
   });
 
-  void it('passes the real config validation with the compose defaults', () => {
+  it('passes the real config validation with the compose defaults', () => {
     const config = parseConfig(configSource, { SWITCHYARD_API_KEY: apiKey });
     assert.equal(config.temporal.address, 'temporal:7233');
     assert.equal(config.gateway.host, '0.0.0.0');
@@ -238,7 +238,7 @@ void describe('deploy/switchyard.compose.yaml', () => {
     assert.equal(server.transport === 'http' ? server.url : undefined, 'http://everything:3001/mcp');
   });
 
-  void it('points at services and ports that docker-compose.yml provides', () => {
+  it('points at services and ports that docker-compose.yml provides', () => {
     const config = parseConfig(configSource, { SWITCHYARD_API_KEY: 'a-different-key-0123456789' });
     assert.deepEqual(config.tenants[0]?.apiKeys, ['a-different-key-0123456789'], 'the key must come from the environment');
     const [temporalHost] = config.temporal.address.split(':');
@@ -257,7 +257,7 @@ void describe('deploy/switchyard.compose.yaml', () => {
     assert.ok(ports('gateway').has(config.gateway.port), 'the gateway port must be published');
   });
 
-  void it('fails validation without the API key, naming the key path', () => {
+  it('fails validation without the API key, naming the key path', () => {
     assert.throws(
       () => parseConfig(configSource, {}),
       (error: unknown) => {
@@ -270,11 +270,11 @@ void describe('deploy/switchyard.compose.yaml', () => {
   });
 });
 
-void describe('Dockerfile', () => {
+describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
   const instructions = dockerfile.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
 
-  void it('builds on node:20-bookworm-slim with npm ci and npm run build', () => {
+  it('builds on node:20-bookworm-slim with npm ci and npm run build', () => {
     const bases = instructions.filter((line) => /^FROM\s/i.test(line)).map((line) => line.split(/\s+/)[1]);
     assert.ok(bases.length > 0, 'no FROM');
     for (const base of bases) assert.equal(base, 'node:20-bookworm-slim');
@@ -284,7 +284,7 @@ void describe('Dockerfile', () => {
     assert.ok(object(scripts, 'scripts').build, 'package.json has no build script');
   });
 
-  void it('runs bin/switchyard.js and ships the compiled code', () => {
+  it('runs bin/switchyard.js and ships the compiled code', () => {
     const entrypoints = instructions.filter((line) => /^ENTRYPOINT\s/.test(line));
     assert.equal(entrypoints.length, 1);
     assert.deepEqual(JSON.parse(entrypoints[0]!.replace(/^ENTRYPOINT\s+/, '')), ['node', 'bin/switchyard.js']);
@@ -295,7 +295,7 @@ void describe('Dockerfile', () => {
     }
   });
 
-  void it('copies only paths that exist in the repository', () => {
+  it('copies only paths that exist in the repository', () => {
     const copies = instructions.filter((line) => /^COPY\s/.test(line) && !line.includes('--from='));
     assert.ok(copies.length > 0);
     for (const line of copies) {

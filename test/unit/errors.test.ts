@@ -14,8 +14,8 @@ import { CORRELATION_ID } from '../../src/shared/ids.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-void describe('classifyDownstreamError', () => {
-  void it('classifies an MCP request timeout as timeout', () => {
+describe('classifyDownstreamError', () => {
+  it('classifies an MCP request timeout as timeout', () => {
     const error = classifyDownstreamError('files', new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: 100 }));
     assert.ok(error instanceof DownstreamError);
     assert.equal(error.name, 'DownstreamError');
@@ -25,14 +25,14 @@ void describe('classifyDownstreamError', () => {
     assert.ok(error.message.includes('"files"'), error.message);
   });
 
-  void it('classifies a closed MCP connection as unavailable', () => {
+  it('classifies a closed MCP connection as unavailable', () => {
     const error = classifyDownstreamError('files', new McpError(ErrorCode.ConnectionClosed, 'Connection closed'));
     assert.equal(error.kind, 'unavailable');
     assert.equal(error.serverId, 'files');
     assert.ok(error.message.includes('"files"'), error.message);
   });
 
-  void it('classifies other MCP errors as protocol, keeping the code and the server\'s own words', () => {
+  it('classifies other MCP errors as protocol, keeping the code and the server\'s own words', () => {
     const invalid = classifyDownstreamError('files', new McpError(ErrorCode.InvalidParams, 'Invalid arguments for tool read: path is required'));
     assert.equal(invalid.kind, 'protocol');
     assert.equal(invalid.code, -32602);
@@ -49,12 +49,12 @@ void describe('classifyDownstreamError', () => {
     assert.equal(custom.message, 'custom failure');
   });
 
-  void it('strips only the SDK prefix', () => {
+  it('strips only the SDK prefix', () => {
     const error = classifyDownstreamError('files', new McpError(ErrorCode.InternalError, 'MCP error -1: nested'));
     assert.equal(error.message, 'MCP error -1: nested');
   });
 
-  void it('classifies refused connections as unavailable without the raw error text', () => {
+  it('classifies refused connections as unavailable without the raw error text', () => {
     const raw = [
       Object.assign(new Error('connect ECONNREFUSED 10.1.2.3:8931'), { code: 'ECONNREFUSED' }),
       new TypeError('fetch failed'),
@@ -71,14 +71,14 @@ void describe('classifyDownstreamError', () => {
     }
   });
 
-  void it('reports the HTTP status of a failed HTTP request', () => {
+  it('reports the HTTP status of a failed HTTP request', () => {
     const classified = classifyDownstreamError('web', new Error('Error POSTing to endpoint (HTTP 503): upstream says token=abc123'));
     assert.equal(classified.kind, 'unavailable');
     assert.equal(classified.message, 'downstream server "web" answered HTTP 503');
     assert.ok(!classified.message.includes('abc123'));
   });
 
-  void it('keeps only the first line of other errors, truncated', () => {
+  it('keeps only the first line of other errors, truncated', () => {
     const multi = classifyDownstreamError('files', new Error('spawn failed\n    at secret/stack/frame.js:1:1'));
     assert.equal(multi.kind, 'unavailable');
     assert.equal(multi.message, 'downstream server "files" failed: spawn failed');
@@ -88,16 +88,16 @@ void describe('classifyDownstreamError', () => {
     assert.equal(thrown.message, 'downstream server "files" failed: a string');
   });
 
-  void it('passes a DownstreamError through unchanged', () => {
+  it('passes a DownstreamError through unchanged', () => {
     const original = new DownstreamError('timeout', 'other', 'already classified');
     assert.equal(classifyDownstreamError('files', original), original);
   });
 });
 
-void describe('outcomeToResult', () => {
+describe('outcomeToResult', () => {
   const id = '01890a5d-ac96-774b-bcce-b302099a8057';
 
-  void it('passes a completed result through exactly, adding the correlation id and keeping downstream _meta', () => {
+  it('passes a completed result through exactly, adding the correlation id and keeping downstream _meta', () => {
     const result: ToolResult = {
       content: [{ type: 'text', text: 'hello' }, { type: 'image', data: 'AAAA', mimeType: 'image/png' }],
       structuredContent: { answer: 42, nested: { list: [1, 2] } },
@@ -121,12 +121,12 @@ void describe('outcomeToResult', () => {
     assert.deepEqual(result, snapshot, 'the outcome is not modified');
   });
 
-  void it('adds no fields a completed result did not have', () => {
+  it('adds no fields a completed result did not have', () => {
     const answer = outcomeToResult({ status: 'completed', result: { content: [{ type: 'text', text: 'ok' }] } }, id, 'files.read');
     assert.deepEqual(answer, { content: [{ type: 'text', text: 'ok' }], _meta: { [META.correlationId]: id, [META.status]: 'completed' } });
   });
 
-  void it('does not let a downstream server spoof the correlation id', () => {
+  it('does not let a downstream server spoof the correlation id', () => {
     const answer = outcomeToResult(
       { status: 'completed', result: { content: [], _meta: { [META.correlationId]: 'spoofed', [META.status]: 'spoofed' } } },
       id,
@@ -136,7 +136,7 @@ void describe('outcomeToResult', () => {
     assert.equal(answer._meta?.[META.status], 'completed');
   });
 
-  void it('turns a transport failure into an isError result naming the correlation id', () => {
+  it('turns a transport failure into an isError result naming the correlation id', () => {
     const outcome: CallOutcome = { status: 'failed', reason: 'transport', message: 'downstream server "files" is unreachable', attempts: 5 };
     const answer = outcomeToResult(outcome, id, 'files.read');
     assert.equal(answer.isError, true);
@@ -149,7 +149,7 @@ void describe('outcomeToResult', () => {
     assert.deepEqual(answer._meta, { [META.correlationId]: id, [META.status]: 'failed' });
   });
 
-  void it('turns a downstream JSON-RPC error into a JsonRpcError with the downstream code', () => {
+  it('turns a downstream JSON-RPC error into a JsonRpcError with the downstream code', () => {
     const outcome: CallOutcome = { status: 'failed', reason: 'downstream_error', message: 'Invalid arguments', code: -32602, attempts: 1 };
     assert.throws(
       () => outcomeToResult(outcome, id, 'files.read'),
@@ -163,7 +163,7 @@ void describe('outcomeToResult', () => {
     );
   });
 
-  void it('uses the internal error code when a downstream error has none', () => {
+  it('uses the internal error code when a downstream error has none', () => {
     const outcome: CallOutcome = { status: 'failed', reason: 'downstream_error', message: 'boom', attempts: 1 };
     assert.throws(
       () => outcomeToResult(outcome, id, 'files.read'),
@@ -172,7 +172,7 @@ void describe('outcomeToResult', () => {
   });
 
   for (const status of ['deadline_exceeded', 'cancelled'] as const) {
-    void it(`turns ${status} into an isError result naming the correlation id`, () => {
+    it(`turns ${status} into an isError result naming the correlation id`, () => {
       const answer = outcomeToResult({ status, message: `the ${status} reason` }, id, 'files.read');
       assert.equal(answer.isError, true);
       const text = (answer.content[0] as { text: string }).text;
@@ -184,10 +184,10 @@ void describe('outcomeToResult', () => {
   }
 });
 
-void describe('acceptedResult and errorResult', () => {
+describe('acceptedResult and errorResult', () => {
   const id = '01890a5d-ac96-774b-bcce-b302099a8057';
 
-  void it('is a normal result naming the correlation id and the broker tools', () => {
+  it('is a normal result naming the correlation id and the broker tools', () => {
     const answer = acceptedResult(id, 'files.read', 'switchyard.', false);
     assert.equal('isError' in answer, false);
     assert.equal(answer.content.length, 1);
@@ -199,19 +199,19 @@ void describe('acceptedResult and errorResult', () => {
     assert.deepEqual(answer._meta, { [META.correlationId]: id, [META.status]: 'accepted' });
   });
 
-  void it('is an isError result for a tool with an outputSchema', () => {
+  it('is an isError result for a tool with an outputSchema', () => {
     const answer = acceptedResult(id, 'files.read', 'switchyard__', true);
     assert.equal(answer.isError, true);
     assert.ok((answer.content[0] as { text: string }).text.includes('switchyard__get_call'));
     assert.equal(answer._meta?.[META.status], 'accepted');
   });
 
-  void it('errorResult builds an isError text result', () => {
+  it('errorResult builds an isError text result', () => {
     assert.deepEqual(errorResult('bad', { a: 1 }), { content: [{ type: 'text', text: 'bad' }], isError: true, _meta: { a: 1 } });
   });
 });
 
-void describe('buildEnvelope', () => {
+describe('buildEnvelope', () => {
   const config: Config = ConfigSchema.parse({ servers: [{ id: 'files', transport: 'stdio', command: 'node', timeoutMs: 12_000 }] });
   const server = config.servers[0]!;
   const now = 1_700_000_000_000;
@@ -244,7 +244,7 @@ void describe('buildEnvelope', () => {
     );
   }
 
-  void it('fills everything else from the config defaults and the authenticated principal', () => {
+  it('fills everything else from the config defaults and the authenticated principal', () => {
     const envelope = buildEnvelope(input({ meta: { 'switchyard/tenant': 'other', unrelated: 1 } }));
     assert.match(envelope.correlationId, UUID_V7);
     assert.equal(envelope.correlationId.replace(/-/g, '').slice(0, 12), now.toString(16).padStart(12, '0'));
@@ -263,7 +263,7 @@ void describe('buildEnvelope', () => {
     assert.deepEqual(envelope.retry, { maxAttempts: 5, initialIntervalMs: 200, maxIntervalMs: 5_000, backoffCoefficient: 2 });
   });
 
-  void it('takes values from headers when _meta has none', () => {
+  it('takes values from headers when _meta has none', () => {
     const envelope = buildEnvelope(
       input({ headers: { [HEADERS.orderingKey]: 'order-42', [HEADERS.idempotencyKey]: 'idem-1', [HEADERS.deadlineMs]: '5000' } }),
     );
@@ -272,12 +272,12 @@ void describe('buildEnvelope', () => {
     assert.equal(envelope.deadlineAt, now + 5_000);
   });
 
-  void it('uses the first value of a repeated header', () => {
+  it('uses the first value of a repeated header', () => {
     const envelope = buildEnvelope(input({ headers: { [HEADERS.orderingKey]: ['first', 'second'] } }));
     assert.equal(envelope.orderingKey, 'first');
   });
 
-  void it('prefers _meta over headers', () => {
+  it('prefers _meta over headers', () => {
     const envelope = buildEnvelope(
       input({
         meta: { [META.orderingKey]: 'from-meta', [META.idempotencyKey]: 'idem-meta', [META.deadlineMs]: 7_000 },
@@ -290,7 +290,7 @@ void describe('buildEnvelope', () => {
     assert.equal(envelope.correlationId, idempotentCorrelationId('acme', 'idem-meta'));
   });
 
-  void it('uses the header names documented in HEADERS and META', () => {
+  it('uses the header names documented in HEADERS and META', () => {
     assert.equal(HEADERS.orderingKey, 'x-switchyard-ordering-key');
     assert.equal(HEADERS.idempotencyKey, 'idempotency-key');
     assert.equal(HEADERS.deadlineMs, 'x-deadline-ms');
@@ -300,7 +300,7 @@ void describe('buildEnvelope', () => {
     assert.equal(META.deadlineMs, 'switchyard/deadline_ms');
   });
 
-  void it('accepts keys of 1 and 200 printable characters', () => {
+  it('accepts keys of 1 and 200 printable characters', () => {
     assert.equal(buildEnvelope(input({ meta: { [META.orderingKey]: 'k' } })).orderingKey, 'k');
     const long = 'k'.repeat(200);
     assert.equal(buildEnvelope(input({ meta: { [META.orderingKey]: long } })).orderingKey, long);
@@ -311,43 +311,43 @@ void describe('buildEnvelope', () => {
     ['ordering key', META.orderingKey, HEADERS.orderingKey],
     ['idempotency key', META.idempotencyKey, HEADERS.idempotencyKey],
   ] as const) {
-    void it(`refuses an invalid ${name} from _meta, naming the field`, () => {
+    it(`refuses an invalid ${name} from _meta, naming the field`, () => {
       for (const value of [42, null, true, { k: 1 }, ['a'], '', 'k'.repeat(201), 'line\nbreak', 'nul\u0000', 'tab\there', 'del\u007f']) {
         rejects({ meta: { [metaKey]: value } }, `_meta["${metaKey}"]`);
       }
     });
 
-    void it(`refuses an invalid ${name} from a header, naming the header`, () => {
+    it(`refuses an invalid ${name} from a header, naming the header`, () => {
       for (const value of ['', 'k'.repeat(201), 'cr\rlf', 'esc\u001b']) {
         rejects({ headers: { [headerName]: value } }, `header ${headerName}`);
       }
     });
   }
 
-  void it('accepts deadlines from 1 ms to 1000 x the default', () => {
+  it('accepts deadlines from 1 ms to 1000 x the default', () => {
     assert.equal(buildEnvelope(input({ meta: { [META.deadlineMs]: 1 } })).deadlineAt, now + 1);
     assert.equal(buildEnvelope(input({ meta: { [META.deadlineMs]: 30_000_000 } })).deadlineAt, now + 30_000_000);
     assert.equal(buildEnvelope(input({ headers: { [HEADERS.deadlineMs]: '30000000' } })).deadlineAt, now + 30_000_000);
   });
 
-  void it('refuses an invalid deadline from _meta, naming the field', () => {
+  it('refuses an invalid deadline from _meta, naming the field', () => {
     for (const value of [0, -1, 1.5, 30_000_001, Number.NaN, Infinity, '5000', null, true]) {
       rejects({ meta: { [META.deadlineMs]: value } }, `_meta["${META.deadlineMs}"]`);
     }
   });
 
-  void it('refuses an invalid deadline from a header, naming the header', () => {
+  it('refuses an invalid deadline from a header, naming the header', () => {
     for (const value of ['', 'abc', '-5', '1.5', '1e3', '0', '30000001', ' 5000']) {
       rejects({ headers: { [HEADERS.deadlineMs]: value } }, `header ${HEADERS.deadlineMs}`);
     }
   });
 
-  void it('refuses an invalid _meta value even when the header is valid', () => {
+  it('refuses an invalid _meta value even when the header is valid', () => {
     rejects({ meta: { [META.orderingKey]: 7 }, headers: { [HEADERS.orderingKey]: 'fine' } }, `_meta["${META.orderingKey}"]`);
     rejects({ meta: { [META.deadlineMs]: 0 }, headers: { [HEADERS.deadlineMs]: '5000' } }, `_meta["${META.deadlineMs}"]`);
   });
 
-  void it('gives one correlation id per tenant and idempotency key', () => {
+  it('gives one correlation id per tenant and idempotency key', () => {
     const first = buildEnvelope(input({ meta: { [META.idempotencyKey]: 'order-1' } }));
     const again = buildEnvelope(input({ meta: { [META.idempotencyKey]: 'order-1' }, now: now + 60_000 }));
     const viaHeader = buildEnvelope(input({ headers: { [HEADERS.idempotencyKey]: 'order-1' } }));
@@ -362,19 +362,19 @@ void describe('buildEnvelope', () => {
     assert.equal(first.idempotencyKey, 'order-1');
   });
 
-  void it('does not confuse tenant and key boundaries', () => {
+  it('does not confuse tenant and key boundaries', () => {
     assert.notEqual(idempotentCorrelationId('ab', 'c'), idempotentCorrelationId('a', 'bc'));
   });
 
-  void it('gives different correlation ids to calls without an idempotency key', () => {
+  it('gives different correlation ids to calls without an idempotency key', () => {
     const a = buildEnvelope(input());
     const b = buildEnvelope(input());
     assert.notEqual(a.correlationId, b.correlationId);
   });
 });
 
-void describe('uuidv7', () => {
-  void it('is a version 7, RFC 9562 variant UUID that embeds the time', () => {
+describe('uuidv7', () => {
+  it('is a version 7, RFC 9562 variant UUID that embeds the time', () => {
     for (const now of [0, 1, 1_700_000_000_000, 2 ** 48 - 1]) {
       const id = uuidv7(now);
       assert.match(id, UUID_V7);
@@ -383,12 +383,12 @@ void describe('uuidv7', () => {
     }
   });
 
-  void it('is random within one millisecond', () => {
+  it('is random within one millisecond', () => {
     const ids = new Set(Array.from({ length: 100 }, () => uuidv7(1_700_000_000_000)));
     assert.equal(ids.size, 100);
   });
 
-  void it('sorts by time', () => {
+  it('sorts by time', () => {
     const times = [1, 255, 256, 65_535, 65_536, 2 ** 40, 1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_999, 1_700_000_001_000, 2 ** 47 + 3];
     const ids = times.map((t) => ({ t, id: uuidv7(t) }));
     const shuffled = [...ids].reverse();

@@ -47,20 +47,20 @@ function catalog(servers: FakeServer[], options: NamingOptions = naming('.'), pa
 
 const brokerNames = (separator: string) => BROKER_TOOLS.map((t) => `${BROKER_PREFIX}${separator}${t.name}`);
 
-void describe('publicToolName and brokerToolName', () => {
-  void it('prefixes with the server id and the separator', () => {
+describe('publicToolName and brokerToolName', () => {
+  it('prefixes with the server id and the separator', () => {
     assert.equal(publicToolName('files', 'read', naming('.')), 'files.read');
     assert.equal(publicToolName('files', 'read', naming('_')), 'files_read');
     assert.equal(publicToolName('files', 'read', naming('__')), 'files__read');
   });
 
-  void it('keeps the bare name for an unprefixed server only', () => {
+  it('keeps the bare name for an unprefixed server only', () => {
     const options = naming('.', ['files']);
     assert.equal(publicToolName('files', 'read', options), 'read');
     assert.equal(publicToolName('other', 'read', options), 'other.read');
   });
 
-  void it('puts broker tools under the switchyard prefix', () => {
+  it('puts broker tools under the switchyard prefix', () => {
     assert.equal(BROKER_PREFIX, 'switchyard');
     assert.equal(brokerToolName('get_call', naming('.')), 'switchyard.get_call');
     assert.equal(brokerToolName('get_call', naming('__')), 'switchyard__get_call');
@@ -68,28 +68,28 @@ void describe('publicToolName and brokerToolName', () => {
   });
 });
 
-void describe('isValidToolName', () => {
-  void it('accepts 1-128 characters of A-Z a-z 0-9 _ . -', () => {
+describe('isValidToolName', () => {
+  it('accepts 1-128 characters of A-Z a-z 0-9 _ . -', () => {
     assert.equal(isValidToolName('a'), true);
     assert.equal(isValidToolName('files.read_file-v2'), true);
     assert.equal(isValidToolName('x'.repeat(128)), true);
   });
 
-  void it('refuses empty, too long and other characters', () => {
+  it('refuses empty, too long and other characters', () => {
     for (const name of ['', 'x'.repeat(129), 'has space', 'slash/name', 'ünïcode', 'colon:name', 'new\nline']) {
       assert.equal(isValidToolName(name), false, JSON.stringify(name));
     }
   });
 });
 
-void describe('splitToolName', () => {
+describe('splitToolName', () => {
   const ids = new Set(['files', 'web-search']);
 
-  void it('splits at the first separator', () => {
+  it('splits at the first separator', () => {
     assert.deepEqual(splitToolName('files.read', ids, naming('.')), { serverId: 'files', tool: 'read' });
   });
 
-  void it('keeps separators inside the tool name', () => {
+  it('keeps separators inside the tool name', () => {
     assert.deepEqual(splitToolName('files.read.file', ids, naming('.')), { serverId: 'files', tool: 'read.file' });
     assert.deepEqual(splitToolName('files_read_file', ids, naming('_')), { serverId: 'files', tool: 'read_file' });
     assert.deepEqual(splitToolName('files__read__file', ids, naming('__')), { serverId: 'files', tool: 'read__file' });
@@ -97,14 +97,14 @@ void describe('splitToolName', () => {
     assert.deepEqual(splitToolName('web-search.query', ids, naming('.')), { serverId: 'web-search', tool: 'query' });
   });
 
-  void it('returns undefined for unknown prefixes and malformed names', () => {
+  it('returns undefined for unknown prefixes and malformed names', () => {
     const options = naming('.');
     for (const name of ['nope.read', 'read', '.read', 'files.', 'files', 'switchyard.get_call', 'files_read']) {
       assert.equal(splitToolName(name, ids, options), undefined, name);
     }
   });
 
-  void it('maps every name to the single unprefixed server', () => {
+  it('maps every name to the single unprefixed server', () => {
     const only = new Set(['files']);
     const options = naming('.', ['files']);
     assert.deepEqual(splitToolName('read', only, options), { serverId: 'files', tool: 'read' });
@@ -114,13 +114,13 @@ void describe('splitToolName', () => {
   });
 });
 
-void describe('ToolCatalog.all', () => {
+describe('ToolCatalog.all', () => {
   const servers: FakeServer[] = [
     { id: 'files', tools: [tool('read'), tool('read.file'), tool('write')], deny: ['write'] },
     { id: 'web', tools: [tool('search')] },
   ];
 
-  void it('lists downstream tools under public names, then the broker tools last', () => {
+  it('lists downstream tools under public names, then the broker tools last', () => {
     const { catalog: c } = catalog(servers);
     assert.deepEqual(
       c.all().map((t) => t.name),
@@ -128,7 +128,7 @@ void describe('ToolCatalog.all', () => {
     );
   });
 
-  void it('keeps the rest of each definition and leaves the downstream tool untouched', () => {
+  it('keeps the rest of each definition and leaves the downstream tool untouched', () => {
     const original = tool('search', 'searches the web');
     const { catalog: c } = catalog([{ id: 'web', tools: [original] }]);
     const listed = c.all().find((t) => t.name === 'web.search');
@@ -136,7 +136,7 @@ void describe('ToolCatalog.all', () => {
     assert.equal(original.name, 'search');
   });
 
-  void it('uses the configured separator for downstream and broker tools', () => {
+  it('uses the configured separator for downstream and broker tools', () => {
     for (const separator of ['_', '__']) {
       const { catalog: c } = catalog(servers, naming(separator));
       assert.deepEqual(
@@ -146,7 +146,7 @@ void describe('ToolCatalog.all', () => {
     }
   });
 
-  void it('lists bare names for an unprefixed single server', () => {
+  it('lists bare names for an unprefixed single server', () => {
     const { catalog: c } = catalog([{ id: 'files', tools: [tool('read'), tool('write')] }], naming('.', ['files']));
     assert.deepEqual(
       c.all().map((t) => t.name),
@@ -154,7 +154,7 @@ void describe('ToolCatalog.all', () => {
     );
   });
 
-  void it('skips tools whose public name is not a valid MCP tool name, with a warning', () => {
+  it('skips tools whose public name is not a valid MCP tool name, with a warning', () => {
     const tooLong = 'x'.repeat(125); // valid alone, 131 characters with "files."
     const { catalog: c, warnings } = catalog([{ id: 'files', tools: [tool('ok'), tool('has space'), tool(tooLong), tool('slash/name')] }]);
     assert.deepEqual(
@@ -166,7 +166,7 @@ void describe('ToolCatalog.all', () => {
     assert.ok(warnings[0]!.includes('tool="has space"'), warnings[0]);
   });
 
-  void it('does not resolve a tool it skipped from the listing', () => {
+  it('does not resolve a tool it skipped from the listing', () => {
     // A client can only call what it was shown: listing and resolution must agree.
     const tooLong = 'x'.repeat(125);
     const { catalog: c } = catalog([{ id: 'files', tools: [tool('ok'), tool('has space'), tool(tooLong)] }]);
@@ -175,7 +175,7 @@ void describe('ToolCatalog.all', () => {
     assert.equal(c.resolve(`files.${tooLong}`), undefined);
   });
 
-  void it('lists only the broker tools when no server is ready', () => {
+  it('lists only the broker tools when no server is ready', () => {
     const { catalog: c } = catalog([{ id: 'files', tools: [] }]);
     assert.deepEqual(
       c.all().map((t) => t.name),
@@ -184,10 +184,10 @@ void describe('ToolCatalog.all', () => {
   });
 });
 
-void describe('ToolCatalog.resolve and brokerTool', () => {
+describe('ToolCatalog.resolve and brokerTool', () => {
   const files: FakeServer = { id: 'files', tools: [tool('read'), tool('read.file'), tool('secret')], deny: ['secret'] };
 
-  void it('resolves a public name to server, tool and the downstream definition', () => {
+  it('resolves a public name to server, tool and the downstream definition', () => {
     const { catalog: c } = catalog([files, { id: 'web', tools: [tool('search')] }]);
     const resolved = c.resolve('files.read.file');
     assert.ok(resolved);
@@ -198,7 +198,7 @@ void describe('ToolCatalog.resolve and brokerTool', () => {
     assert.equal(c.resolve('web.search')?.serverId, 'web');
   });
 
-  void it('resolves with custom separators', () => {
+  it('resolves with custom separators', () => {
     const { catalog: c } = catalog([files], naming('__'));
     assert.deepEqual(
       { ...c.resolve('files__read.file'), definition: undefined },
@@ -207,33 +207,33 @@ void describe('ToolCatalog.resolve and brokerTool', () => {
     assert.equal(c.resolve('files.read'), undefined);
   });
 
-  void it('resolves bare names for an unprefixed server', () => {
+  it('resolves bare names for an unprefixed server', () => {
     const { catalog: c } = catalog([{ ...files, deny: [] }], naming('.', ['files']));
     assert.equal(c.resolve('read')?.tool, 'read');
     assert.equal(c.resolve('read.file')?.tool, 'read.file');
     assert.equal(c.resolve('files.read'), undefined);
   });
 
-  void it('does not resolve unknown servers or unknown tools', () => {
+  it('does not resolve unknown servers or unknown tools', () => {
     const { catalog: c } = catalog([files]);
     assert.equal(c.resolve('nope.read'), undefined);
     assert.equal(c.resolve('files.nope'), undefined);
     assert.equal(c.resolve('read'), undefined);
   });
 
-  void it('does not resolve denied tools, even if a stale list still has them', () => {
+  it('does not resolve denied tools, even if a stale list still has them', () => {
     assert.equal(catalog([files]).catalog.resolve('files.secret'), undefined);
     const stale = catalog([{ ...files, unfiltered: true }]).catalog;
     assert.equal(stale.resolve('files.secret'), undefined);
     assert.ok(stale.resolve('files.read'));
   });
 
-  void it('does not resolve tools of a server that is not ready', () => {
+  it('does not resolve tools of a server that is not ready', () => {
     const { catalog: c } = catalog([{ id: 'files', tools: [] }]);
     assert.equal(c.resolve('files.read'), undefined);
   });
 
-  void it('does not resolve broker tools as downstream tools; brokerTool() does', () => {
+  it('does not resolve broker tools as downstream tools; brokerTool() does', () => {
     const { catalog: c } = catalog([files]);
     for (const broker of BROKER_TOOLS) {
       const name = `switchyard.${broker.name}`;
@@ -248,21 +248,21 @@ void describe('ToolCatalog.resolve and brokerTool', () => {
     assert.equal(c.brokerTool('switchyard__get_call'), undefined);
   });
 
-  void it('brokerTool() follows the separator', () => {
+  it('brokerTool() follows the separator', () => {
     const { catalog: c } = catalog([files], naming('__'));
     assert.equal(c.brokerTool('switchyard__get_call'), 'get_call');
     assert.equal(c.brokerTool('switchyard.get_call'), undefined);
   });
 });
 
-void describe('ToolCatalog.page', () => {
+describe('ToolCatalog.page', () => {
   const many: FakeServer[] = [
     { id: 'a', tools: [tool('one'), tool('two'), tool('three')] },
     { id: 'b', tools: [tool('four'), tool('five')] },
   ];
 
   for (const pageSize of [1, 2, 3, 6, 7, 100]) {
-    void it(`pages of ${pageSize} concatenate to all() and the last page has no cursor`, () => {
+    it(`pages of ${pageSize} concatenate to all() and the last page has no cursor`, () => {
       const { catalog: c } = catalog(many, naming('.'), pageSize);
       const all = c.all();
       assert.equal(all.length, 7);
@@ -284,7 +284,7 @@ void describe('ToolCatalog.page', () => {
     });
   }
 
-  void it('gives the first page without a cursor', () => {
+  it('gives the first page without a cursor', () => {
     const { catalog: c } = catalog(many, naming('.'), 2);
     const first = c.page(undefined);
     assert.deepEqual(
@@ -294,7 +294,7 @@ void describe('ToolCatalog.page', () => {
     assert.equal(typeof first.nextCursor, 'string');
   });
 
-  void it('refuses an invalid cursor', () => {
+  it('refuses an invalid cursor', () => {
     const { catalog: c } = catalog(many, naming('.'), 2);
     const encode = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
     for (const cursor of ['', 'not a cursor!', 'bm9wZQ', encode(null), encode({ o: -1 }), encode({ o: 1.5 }), encode({ o: '2' }), encode({})]) {
