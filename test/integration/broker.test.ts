@@ -1,6 +1,8 @@
 // The walking broker end to end: a real MCP client → gateway → Temporal → worker → real MCP
 // servers (server-everything over stdio, the fixture over Streamable HTTP).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -142,6 +144,51 @@ describe('walking broker', { timeout: 240_000 }, () => {
     assert.equal((await lane.describe()).status.name, 'RUNNING');
   });
 
+  it('has no cap of ~10 waiting calls per key: 30 concurrent calls on one key all finish, one at a time', async () => {
+    const key = `burst-${Date.now()}`;
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => client.callTool({ name: 'fixture.record', arguments: { key, step: i }, _meta: { 'switchyard/ordering_key': key } }, undefined, { timeout: 60_000 })),
+    );
+    // Some answers come back as "accepted" (syncWaitMs is short here); every call still runs.
+    assert.ok(results.every((r) => ['completed', 'accepted'].includes(r._meta?.['switchyard/status'] as string)));
+    const runs = await waitFor('all 30 to run', () => {
+      const seen = stack.fixture.executionsOf('record').filter((e) => e.args.key === key && e.finishedAt !== undefined);
+      return seen.length >= 30 ? seen.sort((a, b) => a.startedAt - b.startedAt) : undefined;
+    }, 60_000, 200);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(stack.fixture.executionsOf('record').filter((e) => e.args.key === key).length, 30, 'each call ran exactly once');
+    assert.deepEqual(new Set(runs.map((r) => r.correlationId)), new Set(results.map(correlationIdOf)));
+    for (let i = 1; i < runs.length; i++) assert.ok(runs[i]!.startedAt >= runs[i - 1]!.finishedAt!, 'calls on one key never overlap');
+  });
+
+  it('restarts a stdio server that exits and brings its tools back', async () => {
+    const gatewayPid = stack.gateway!.pid!;
+    const children = execFileSync('pgrep', ['-P', String(gatewayPid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    assert.ok(children.length >= 1, 'the gateway runs server-everything as a child');
+    for (const pid of children) process.kill(pid, 'SIGKILL');
+    await waitFor('everything down', async () => !(await client.listTools()).tools.some((t) => t.name === 'everything.echo'), 10_000, 50).catch(() => undefined);
+    await waitFor('everything back', async () => (await client.listTools()).tools.some((t) => t.name === 'everything.echo'), 30_000, 250);
+    const newChildren = execFileSync('pgrep', ['-P', String(gatewayPid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    assert.ok(newChildren.every((pid) => !children.includes(pid)), 'a new process was started');
+  });
+
+  it('rejects a foreign Host or Origin (DNS rebinding) and unknown sessions with JSON-RPC errors', async () => {
+    const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const url = stack.mcpUrl;
+    const foreignOrigin = await fetch(url, { method: 'POST', headers: { ...headers, origin: 'http://evil.example' }, body: init });
+    assert.equal(foreignOrigin.status, 403);
+    assert.equal(((await foreignOrigin.json()) as { error: { code: number } }).error.code, -32000);
+    const foreignHost = await rawPost(url, 'evil.example:80', init);
+    assert.equal(foreignHost.status, 403);
+    const stale = await fetch(url, { method: 'POST', headers: { ...headers, 'mcp-session-id': 'no-such-session', 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list' }) });
+    assert.equal(stale.status, 404);
+    assert.deepEqual(((await stale.json()) as { id: number }).id, 7);
+    const garbage = await fetch(url, { method: 'POST', headers, body: '{not json' });
+    assert.equal(garbage.status, 400);
+    assert.equal(((await garbage.json()) as { error: { code: number } }).error.code, -32700);
+  });
+
   it('drops the tools of a server that goes down, names it in /readyz, and brings them back with list_changed', async () => {
     let changes = 0;
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
@@ -154,7 +201,7 @@ describe('walking broker', { timeout: 240_000 }, () => {
     }, 20_000, 250);
     assert.equal(readyz.status, 'degraded');
     await waitFor('fixture tools dropped', async () => !(await client.listTools()).tools.some((t) => t.name.startsWith('fixture.')));
-    assert.ok(changes >= 1, 'clients are told the list changed');
+    await waitFor('clients are told the list changed', () => changes >= 1, 10_000);
 
     stack.fixture.extraTool = true;
     await stack.fixture.start();
@@ -183,3 +230,15 @@ describe('walking broker', { timeout: 240_000 }, () => {
     await stack.fixture.start();
   });
 });
+
+/** fetch() will not send a forged Host header; node:http will. */
+function rawPost(url: string, host: string, body: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0 });
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
