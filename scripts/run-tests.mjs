@@ -21,7 +21,7 @@ const tap = join(mkdtempSync(join(tmpdir(), 'switchyard-tests-')), 'results.tap'
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
-  { stdio: 'inherit', env: { ...process.env, SWITCHYARD_TEST: '1' } },
+  { stdio: 'inherit' },
 );
 const summary = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
 const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(summary)?.[1] ?? 0);

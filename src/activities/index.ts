@@ -11,6 +11,8 @@ export interface ActivityDeps {
   client: Client;
   taskQueue: string;
   log: Logger;
+  /** Hand-offs before a lane continues as new. */
+  laneHandoffsPerRun?: number;
   /** Largest result that is stored in history; Temporal rejects payloads above 2 MB. */
   maxResultBytes?: number;
 }

@@ -6,14 +6,14 @@ import { enqueueSignal, SA_ORDERING_KEY, SA_TENANT } from '../shared/messages.js
 import type { laneWorkflow } from '../workflows/lane.js';
 import type { ActivityDeps } from './index.js';
 
-export function createLaneActivities({ client, taskQueue }: ActivityDeps) {
+export function createLaneActivities({ client, taskQueue, laneHandoffsPerRun }: ActivityDeps) {
   return {
     /** Puts a call at the end of its key's lane, starting the lane if it is not running. */
     async enqueueInLane(input: { tenant: string; orderingKey: string; callWorkflowId: string }): Promise<void> {
       await client.workflow.signalWithStart<typeof laneWorkflow, [{ callWorkflowId: string }]>('laneWorkflow', {
         workflowId: laneWorkflowId(input.tenant, input.orderingKey),
         taskQueue,
-        args: [{ tenant: input.tenant, orderingKey: input.orderingKey, queued: [] }],
+        args: [{ tenant: input.tenant, orderingKey: input.orderingKey, queued: [], handoffsPerRun: laneHandoffsPerRun }],
         signal: enqueueSignal,
         signalArgs: [{ callWorkflowId: input.callWorkflowId }],
         typedSearchAttributes: [

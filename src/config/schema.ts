@@ -89,6 +89,8 @@ export const ConfigSchema = z
         maxConcurrentWorkflowTasks: z.number().int().min(1).max(10_000).default(100),
         /** A running tool call heartbeats; a worker that dies is noticed after this long. */
         heartbeatTimeoutMs: z.number().int().min(1_000).default(5_000),
+        /** A lane (per ordering key) continues as new after this many hand-offs, bounding its history. */
+        laneHandoffsPerRun: z.number().int().min(1).max(1_000).default(500),
       })
       .prefault({}),
     servers: z.array(ServerConfigSchema).default([]),

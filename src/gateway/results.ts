@@ -14,7 +14,7 @@ export function outcomeToResult(outcome: CallOutcome, correlationId: string, too
       if (outcome.reason === 'downstream_error') {
         throw new JsonRpcError(outcome.code ?? INTERNAL_ERROR, outcome.message, { [META.correlationId]: correlationId });
       }
-      return errorResult(`Switchyard could not complete ${tool}: ${outcome.message} (gave up after retries). correlation_id: ${correlationId}`, meta('failed'));
+      return errorResult(`Switchyard could not complete ${tool}: ${outcome.message}. correlation_id: ${correlationId}`, meta('failed'));
     case 'deadline_exceeded':
       return errorResult(`${tool} did not finish before its deadline: ${outcome.message}. correlation_id: ${correlationId}`, meta('deadline_exceeded'));
     case 'cancelled':

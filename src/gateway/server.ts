@@ -24,6 +24,9 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
     separator: config.gateway.toolSeparator,
     unprefixed: new Set(config.servers.filter((s) => s.unprefixed).map((s) => s.id)),
   };
+  if (!loopback && config.gateway.allowedHosts.length === 0) {
+    log.warn('gateway.allowedHosts is empty on a non-loopback bind: any Host header is accepted (no DNS-rebinding check); list the public host names');
+  }
   const catalog = new ToolCatalog(pool, naming, config.gateway.pageSize, log.child('catalog'));
   const { app, sessions } = createGatewayApp({
     config,

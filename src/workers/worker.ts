@@ -29,7 +29,13 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflowSource,
-    activities: createActivities({ pool: deps.pool, client: deps.client, taskQueue: config.temporal.taskQueue, log: deps.log.child('activity') }),
+    activities: createActivities({
+      pool: deps.pool,
+      client: deps.client,
+      taskQueue: config.temporal.taskQueue,
+      laneHandoffsPerRun: config.worker.laneHandoffsPerRun,
+      log: deps.log.child('activity'),
+    }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     // Drain in-flight calls on Ctrl-C; whatever does not finish is retried by another worker.

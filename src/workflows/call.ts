@@ -111,7 +111,8 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
             const code = typeof cause.details?.[0] === 'number' ? cause.details[0] : undefined;
             return { status: 'failed', reason: 'downstream_error', code, message: cause.message, attempts: 1 };
           }
-          return { status: 'failed', reason: 'transport', message: cause.message, attempts: envelope.retry.maxAttempts };
+          const retried = cause.nonRetryable ? '' : ` (after ${envelope.retry.maxAttempts} attempts or the deadline)`;
+          return { status: 'failed', reason: 'transport', message: `${cause.message}${retried}`, attempts: envelope.retry.maxAttempts };
         }
         const message = error.cause?.message ?? error.message;
         return { status: 'failed', reason: 'transport', message, attempts: envelope.retry.maxAttempts };

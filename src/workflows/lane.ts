@@ -21,11 +21,13 @@ export interface LaneInput {
   holder?: string;
   /** Recently finished calls: a late, retried enqueue of one of them is ignored. */
   finished?: string[];
+  /** Hand-offs before the lane continues as new (bounds its history). */
+  handoffsPerRun?: number;
 }
 
 const IDLE_CLOSE_MS = 60_000;
 const FINISHED_MEMORY = 256;
-const MAX_HANDOFFS_PER_RUN = 500;
+const DEFAULT_HANDOFFS_PER_RUN = 500;
 const HOLDER_CHECK_MS = 60_000;
 
 const { isCallRunning } = proxyActivities<Activities>({
@@ -38,6 +40,7 @@ export async function laneWorkflow(input: LaneInput): Promise<void> {
   let holder = input.holder;
   const finished = [...(input.finished ?? [])];
   let handoffs = 0;
+  const handoffsPerRun = input.handoffsPerRun ?? DEFAULT_HANDOFFS_PER_RUN;
 
   const known = (id: string) => id === holder || queued.includes(id) || finished.includes(id);
   const remember = (id: string) => {
@@ -57,7 +60,7 @@ export async function laneWorkflow(input: LaneInput): Promise<void> {
   setHandler(laneStateQuery, () => ({ holder, queued: [...queued] }));
 
   for (;;) {
-    const rollOver = () => workflowInfo().continueAsNewSuggested || handoffs >= MAX_HANDOFFS_PER_RUN;
+    const rollOver = () => workflowInfo().continueAsNewSuggested || handoffs >= handoffsPerRun;
     if (holder === undefined && queued.length === 0) {
       const woke = await condition(() => queued.length > 0 || rollOver(), IDLE_CLOSE_MS);
       if (!woke) {

@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { laneWorkflowId } from '../../src/shared/ids.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
 import { waitFor } from '../support/ports.js';
 
 describe('durability', { timeout: 300_000 }, () => {
-  const stack = new Stack({ syncWaitMs: 1_000, heartbeatTimeoutMs: 2_000, withEverything: false });
+  const stack = new Stack({ syncWaitMs: 1_000, heartbeatTimeoutMs: 2_000, withEverything: false, laneHandoffsPerRun: 3 });
 
   before(async () => {
     await stack.start();
@@ -84,6 +85,33 @@ describe('durability', { timeout: 300_000 }, () => {
     assert.equal(textOf(repeat), 'slept 3000 ms (sync)');
     assert.equal(stack.fixture.executions.filter((e) => e.idempotencyKey === key).length, 1);
     await again.close();
+  });
+
+  it('a lane continues as new to bound its history, keeping order and losing no queued call', async () => {
+    const client = await stack.client();
+    const key = `bounded-${Date.now()}`;
+    // Half awaited one by one (known acceptance order), half fired together (queued at once).
+    for (let step = 0; step < 5; step++) {
+      await client.callTool({ name: 'fixture.record', arguments: { key, step }, _meta: { 'switchyard/ordering_key': key } });
+    }
+    const burst = await Promise.all(
+      [5, 6, 7, 8, 9].map((step) => client.callTool({ name: 'fixture.record', arguments: { key, step }, _meta: { 'switchyard/ordering_key': key } })),
+    );
+    await client.close();
+    const runs = await waitFor('all 10 steps to run', () => {
+      const seen = stack.fixture.executionsOf('record').filter((e) => e.args.key === key && e.finishedAt !== undefined);
+      return seen.length >= 10 ? seen.sort((a, b) => a.startedAt - b.startedAt) : undefined;
+    }, 30_000, 200);
+    assert.deepEqual(runs.slice(0, 5).map((r) => r.args.step), [0, 1, 2, 3, 4], 'acknowledged calls ran in acceptance order');
+    assert.deepEqual(new Set(runs.slice(5).map((r) => r.correlationId)), new Set(burst.map(correlationIdOf)), 'no queued call was lost across runs');
+    for (let i = 1; i < runs.length; i++) assert.ok(runs[i]!.startedAt >= runs[i - 1]!.finishedAt!, 'one at a time');
+
+    const laneRuns = await waitFor('lane runs in visibility', async () => {
+      const seen = [];
+      for await (const wf of stack.temporalClient.workflow.list({ query: `WorkflowId = "${laneWorkflowId('default', key)}"` })) seen.push(wf.status.name);
+      return seen.length >= 3 ? seen : undefined;
+    }, 15_000, 500);
+    assert.ok(laneRuns.filter((s) => s === 'CONTINUED_AS_NEW').length >= 2, `lane continued as new: ${laneRuns.join(', ')}`);
   });
 
   it('a call survives a Temporal dev server restart (SIGKILL, same database)', async () => {

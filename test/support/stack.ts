@@ -29,6 +29,7 @@ export interface StackOptions {
   deadlineMs?: number;
   retry?: { maxAttempts?: number; initialIntervalMs?: number; maxIntervalMs?: number };
   heartbeatTimeoutMs?: number;
+  laneHandoffsPerRun?: number;
   tenants?: Array<{ id: string; apiKeys: string[] }>;
   withEverything?: boolean;
 }
@@ -74,7 +75,7 @@ export class Stack {
     const config = {
       gateway: { port: this.gatewayPort },
       temporal: { address: this.temporal.address },
-      worker: { heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? 2_000 },
+      worker: { heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? 2_000, ...(o.laneHandoffsPerRun ? { laneHandoffsPerRun: o.laneHandoffsPerRun } : {}) },
       servers: [
         ...(o.withEverything === false
           ? []
