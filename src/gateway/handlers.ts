@@ -25,6 +25,8 @@ export interface CallContext {
   principal: Principal;
   headers: Record<string, string | string[] | undefined>;
   signal: AbortSignal;
+  /** True once the client sent notifications/cancelled for this request (not a dropped connection). */
+  cancelledByClient?: () => boolean;
 }
 
 export function listTools(deps: HandlerDeps, cursor: string | undefined) {
@@ -74,6 +76,17 @@ export async function callTool(deps: HandlerDeps, params: CallToolRequest['param
   } catch (error) {
     // The call is durable; losing sight of it here does not lose it.
     deps.log.warn('lost sight of a call while waiting; it continues', { correlationId: envelope.correlationId, error: String(error) });
+  }
+  if (outcome === undefined && context.signal.aborted && context.cancelledByClient?.()) {
+    // The client cancelled the request: cancel the durable call too. A dropped connection or a
+    // closing session is not a cancellation; that call continues and can be fetched later.
+    await deps.calls.cancel(envelope.tenant, envelope.correlationId).catch((error: unknown) => {
+      deps.log.warn('could not cancel a call the client cancelled', { correlationId: envelope.correlationId, error: String(error) });
+    });
+    return errorResult(`${envelope.publicTool} was cancelled by the client. correlation_id: ${envelope.correlationId}`, {
+      [META.correlationId]: envelope.correlationId,
+      [META.status]: 'cancelled',
+    });
   }
   if (outcome === undefined) {
     return acceptedResult(envelope.correlationId, envelope.publicTool, `${BROKER_PREFIX}${deps.config.gateway.toolSeparator}`, resolved.definition.outputSchema !== undefined);

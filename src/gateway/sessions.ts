@@ -21,6 +21,8 @@ interface Session {
   server: Server;
   transport: WebStandardStreamableHTTPServerTransport;
   lastSeen: number;
+  /** Request ids the client cancelled with notifications/cancelled. */
+  cancelledByClient: Set<string | number>;
 }
 
 export interface SessionOptions {
@@ -30,6 +32,7 @@ export interface SessionOptions {
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
+  private readonly servers = new WeakMap<Server, Session>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -94,11 +97,23 @@ export class SessionRegistry {
         this.sessions.delete(id);
       },
     });
-    const session: Session = { tenant, server, transport, lastSeen: Date.now() };
+    const session: Session = { tenant, server, transport, lastSeen: Date.now(), cancelledByClient: new Set() };
     transport.onclose = () => {
       if (transport.sessionId !== undefined) this.sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
+    // The SDK aborts a handler both for notifications/cancelled and when the session closes
+    // (DELETE, idle sweep, gateway shutdown). Only the first is the client cancelling the call, so
+    // note it at the transport boundary before the protocol sees it.
+    const deliver = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      if ('method' in message && message.method === 'notifications/cancelled') {
+        const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+        if (typeof requestId === 'string' || typeof requestId === 'number') session.cancelledByClient.add(requestId);
+      }
+      deliver?.(message, extra);
+    };
+    this.servers.set(server, session);
     return session;
   }
 
@@ -107,12 +122,18 @@ export class SessionRegistry {
     server.setRequestHandler(ListToolsRequestSchema, (request) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor)));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.guard('tools/call', async () => {
-        const result = await callTool(this.deps, request.params, {
-          principal: principalOf(extra.authInfo),
-          headers: (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>,
-          signal: extra.signal,
-        });
-        return result as CallToolResult;
+        const session = this.servers.get(server);
+        try {
+          const result = await callTool(this.deps, request.params, {
+            principal: principalOf(extra.authInfo),
+            headers: (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>,
+            signal: extra.signal,
+            cancelledByClient: () => session?.cancelledByClient.has(extra.requestId) ?? false,
+          });
+          return result as CallToolResult;
+        } finally {
+          session?.cancelledByClient.delete(extra.requestId);
+        }
       }),
     );
     return server;

@@ -127,6 +127,19 @@ describe('walking broker', { timeout: 240_000 }, () => {
     await waitFor('notifications/cancelled downstream', () => stack.fixture.executions.find((e) => e.correlationId === correlationId)?.cancelled);
   });
 
+  it('cancels the durable call when the client sends notifications/cancelled for its request', async () => {
+    const controller = new AbortController();
+    const pending = client.request({ method: 'tools/call', params: { name: 'fixture.slow', arguments: { ms: 30_000, tag: 'client-cancel' } } }, CallToolResultSchema, { signal: controller.signal });
+    const execution = await waitFor('the call to reach the server', () => stack.fixture.executions.find((e) => e.args.tag === 'client-cancel'));
+    controller.abort('user pressed stop');
+    await assert.rejects(pending);
+    await waitFor('the downstream request to be cancelled', () => execution.cancelled, 15_000);
+    await waitFor('cancelled status', async () => {
+      const r = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: execution.correlationId! } });
+      return (r.structuredContent as { status: string }).status === 'cancelled' ? r : undefined;
+    }, 15_000, 300);
+  });
+
   it('rejects a malformed correlation id and scopes lookups to the tenant', async () => {
     await assert.rejects(client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: '../other-tenant' } }), { code: -32602 });
     const unknown = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: '01a20b00-0000-7000-8000-000000000000' } });
