@@ -107,6 +107,7 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
         }
         if (error.cause instanceof ApplicationFailure) {
           const cause = error.cause;
+          if (cause.type === 'DeadlineExceeded') return deadlineExceeded('before the call could be sent');
           if (cause.type === 'DownstreamProtocolError') {
             const code = typeof cause.details?.[0] === 'number' ? cause.details[0] : undefined;
             return { status: 'failed', reason: 'downstream_error', code, message: cause.message, attempts: 1 };
