@@ -20,7 +20,8 @@ export const HEADERS = {
   deadlineMs: 'x-deadline-ms',
 } as const;
 
-const MAX_KEY_LENGTH = 200;
+/** Longest ordering or idempotency key accepted. */
+export const MAX_KEY_LENGTH = 200;
 
 export interface EnvelopeInput {
   principal: Principal;

@@ -8,7 +8,7 @@ import type { CallOutcome, ToolResult } from '../shared/envelope.js';
 import { CORRELATION_ID } from '../shared/ids.js';
 import type { CallService, CallView } from './call-service.js';
 import { InvalidCursorError, type ToolCatalog } from './catalog.js';
-import { buildEnvelope, idempotentCorrelationId, META } from './envelope.js';
+import { buildEnvelope, idempotentCorrelationId, MAX_KEY_LENGTH, META } from './envelope.js';
 import type { Principal } from './middleware/auth.js';
 import { acceptedResult, errorResult, outcomeToResult } from './results.js';
 import { BROKER_PREFIX } from './tool-names.js';
@@ -124,7 +124,7 @@ async function callBrokerTool(deps: HandlerDeps, name: string, args: Record<stri
 function correlationIdArgument(args: Record<string, unknown>, tenant: string): string {
   const { correlation_id: correlationId, idempotency_key: idempotencyKey } = args;
   if (typeof correlationId === 'string' && CORRELATION_ID.test(correlationId)) return correlationId;
-  if (correlationId === undefined && typeof idempotencyKey === 'string' && idempotencyKey.length > 0 && idempotencyKey.length <= 200) {
+  if (correlationId === undefined && typeof idempotencyKey === 'string' && idempotencyKey.length > 0 && idempotencyKey.length <= MAX_KEY_LENGTH) {
     return idempotentCorrelationId(tenant, idempotencyKey);
   }
   throw new JsonRpcError(INVALID_PARAMS, 'correlation_id must be the UUID from _meta["switchyard/correlation_id"] (or pass idempotency_key instead)');

@@ -21,9 +21,11 @@ interface Session {
   server: Server;
   transport: WebStandardStreamableHTTPServerTransport;
   lastSeen: number;
-  /** Request ids the client cancelled with notifications/cancelled. */
-  cancelledByClient: Set<string | number>;
+  /** tools/call requests in flight, and whether the client cancelled each with notifications/cancelled. */
+  inFlight: InFlightCalls;
 }
+
+type InFlightCalls = Map<string | number, { cancelledByClient: boolean }>;
 
 export interface SessionOptions {
   idleMs: number;
@@ -32,7 +34,6 @@ export interface SessionOptions {
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
-  private readonly servers = new WeakMap<Server, Session>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -86,7 +87,8 @@ export class SessionRegistry {
   }
 
   private async open(tenant: string): Promise<Session> {
-    const server = this.createServer();
+    const inFlight: InFlightCalls = new Map();
+    const server = this.createServer(inFlight);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       // Runs inside handleRequest, after `session` below exists.
@@ -97,42 +99,44 @@ export class SessionRegistry {
         this.sessions.delete(id);
       },
     });
-    const session: Session = { tenant, server, transport, lastSeen: Date.now(), cancelledByClient: new Set() };
+    const session: Session = { tenant, server, transport, lastSeen: Date.now(), inFlight };
     transport.onclose = () => {
       if (transport.sessionId !== undefined) this.sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
     // The SDK aborts a handler both for notifications/cancelled and when the session closes
     // (DELETE, idle sweep, gateway shutdown). Only the first is the client cancelling the call, so
-    // note it at the transport boundary before the protocol sees it.
+    // note it at the transport boundary before the protocol sees it. Only calls in flight are
+    // marked, so cancels for unknown ids cost nothing.
     const deliver = transport.onmessage;
     transport.onmessage = (message, extra) => {
       if ('method' in message && message.method === 'notifications/cancelled') {
         const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
-        if (typeof requestId === 'string' || typeof requestId === 'number') session.cancelledByClient.add(requestId);
+        const call = typeof requestId === 'string' || typeof requestId === 'number' ? inFlight.get(requestId) : undefined;
+        if (call) call.cancelledByClient = true;
       }
       deliver?.(message, extra);
     };
-    this.servers.set(server, session);
     return session;
   }
 
-  private createServer(): Server {
+  private createServer(inFlight: InFlightCalls): Server {
     const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: true } }, instructions: INSTRUCTIONS });
     server.setRequestHandler(ListToolsRequestSchema, (request) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor)));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.guard('tools/call', async () => {
-        const session = this.servers.get(server);
+        const call = { cancelledByClient: false };
+        inFlight.set(extra.requestId, call);
         try {
           const result = await callTool(this.deps, request.params, {
             principal: principalOf(extra.authInfo),
             headers: (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>,
             signal: extra.signal,
-            cancelledByClient: () => session?.cancelledByClient.has(extra.requestId) ?? false,
+            cancelledByClient: () => call.cancelledByClient,
           });
           return result as CallToolResult;
         } finally {
-          session?.cancelledByClient.delete(extra.requestId);
+          inFlight.delete(extra.requestId);
         }
       }),
     );
