@@ -26,8 +26,16 @@ export function devServerArgs(options: Omit<DevServerOptions, 'cliPath' | 'log'>
     '--port', String(options.port),
     '--namespace', options.namespace,
     '--log-level', 'error',
-    // Priority keys are enforced only by the new matcher (server 1.29).
+    // Priority keys are enforced only by the new matcher (server 1.29), and per task-queue
+    // partition: one partition makes priority order exact on a single-node dev server.
     '--dynamic-config-value', 'matching.useNewMatcher=true',
+    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+    // The history service reads its task queues at 20 reads/s per shard by default, and the dev
+    // server has one shard: every hand-off between workflow and activity then waits up to 50 ms.
+    '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000',
+    '--dynamic-config-value', 'history.timerProcessorMaxPollRPS=1000',
+    '--dynamic-config-value', 'history.visibilityProcessorMaxPollRPS=1000',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true',
   ];
