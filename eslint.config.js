@@ -9,7 +9,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.switchyard/**', 'test/.tmp/**', 'bench/.tmp/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.switchyard/**', 'test/.tmp/**', 'bench/.tmp/**', 'bench/results/**', 'scratch/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

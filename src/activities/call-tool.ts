@@ -1,28 +1,56 @@
-// The activity that calls a downstream tool. It heartbeats while the server works so that a
-// cancel reaches it (and the downstream server gets notifications/cancelled through the abort
-// signal) and so that a dead worker is noticed within the heartbeat timeout.
+// The activity that calls a downstream tool. It waits for a slot under the server's in-flight
+// limit, passes the circuit breaker, and heartbeats while the server works so that a cancel
+// reaches it (the downstream server gets notifications/cancelled through the abort signal) and a
+// dead worker is noticed within the heartbeat timeout.
+//
+// Failure types it throws (the workflow decides what they mean, see workflows/attempts.ts):
+//   DownstreamNotSent      retryable: the request provably never left (safe even for non-idempotent tools)
+//   DownstreamUnavailable  retryable: the connection broke; the request may have been received
+//   DownstreamTimeout      retryable: sent, no answer within the request timeout
+//   DownstreamProtocolError, UnknownTool, ResultTooLarge, CircuitOpen, DeadlineExceeded: non-retryable
 import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DownstreamError } from '../downstream/errors.js';
+import { CircuitOpenError } from '../downstream/protection.js';
 import type { CallEnvelope, ToolResult } from '../shared/envelope.js';
 import type { ActivityDeps } from './index.js';
 
 export const DEFAULT_MAX_RESULT_BYTES = 1_536 * 1024;
 
+/** The last progress a downstream server reported, carried in heartbeat details for the gateway. */
+export interface CallProgress {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
 export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX_RESULT_BYTES }: ActivityDeps) {
-  return async function callTool(envelope: CallEnvelope): Promise<ToolResult> {
+  /** `attempt` is set by the workflow when it runs the retries itself (non-idempotent tools). */
+  return async function callTool(envelope: CallEnvelope, attempt?: number): Promise<ToolResult> {
     const info = activityInfo();
     const connection = pool.get(envelope.serverId);
     if (connection === undefined || !connection.isToolAllowed(envelope.tool)) {
       throw ApplicationFailure.nonRetryable(`tool "${envelope.publicTool}" is not available on this worker`, 'UnknownTool');
     }
-    const remainingMs = envelope.deadlineAt - Date.now();
-    if (remainingMs <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded');
+    const deadlineLeft = () => envelope.deadlineAt - Date.now();
+    if (deadlineLeft() <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded');
 
-    let lastProgress: unknown;
+    let lastProgress: CallProgress | undefined;
     const beat = setInterval(() => heartbeat(lastProgress), Math.max(200, Math.floor(envelope.heartbeatTimeoutMs / 4)));
     heartbeat();
+    // Waiting for a slot ends with the deadline or a cancel, like the call itself.
+    const waitSignal = AbortSignal.any([cancellationSignal(), AbortSignal.timeout(Math.max(1, deadlineLeft()))]);
+    let release: (() => void) | undefined;
     try {
+      try {
+        release = await connection.limiter.acquire(waitSignal);
+      } catch {
+        if (cancellationSignal().aborted) throw new CancelledFailure('call cancelled');
+        throw ApplicationFailure.nonRetryable(`deadline passed while waiting for a free slot on "${envelope.serverId}" (maxInFlight ${connection.limiter.max})`, 'DeadlineExceeded');
+      }
+      connection.breaker.admit();
+      const remainingMs = deadlineLeft();
+      if (remainingMs <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded');
       const result = await connection.callTool(envelope.tool, envelope.arguments, {
         signal: cancellationSignal(),
         timeoutMs: Math.min(envelope.requestTimeoutMs, remainingMs),
@@ -30,12 +58,14 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
         meta: {
           'switchyard/correlation_id': envelope.correlationId,
           ...(envelope.idempotencyKey !== undefined ? { 'switchyard/idempotency_key': envelope.idempotencyKey } : {}),
-          'switchyard/attempt': info.attempt,
+          'switchyard/attempt': attempt ?? info.attempt,
         },
         onProgress: (progress) => {
-          lastProgress = progress;
+          lastProgress = { progress: progress.progress, ...(progress.total !== undefined ? { total: progress.total } : {}), ...(progress.message !== undefined ? { message: progress.message } : {}) };
+          heartbeat(lastProgress);
         },
       });
+      connection.breaker.success();
       const size = Buffer.byteLength(JSON.stringify(result));
       if (size > maxResultBytes) {
         throw ApplicationFailure.nonRetryable(
@@ -46,13 +76,27 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       return result;
     } catch (error) {
       if (cancellationSignal().aborted) throw new CancelledFailure('call cancelled');
+      if (error instanceof CircuitOpenError) {
+        throw ApplicationFailure.create({ message: error.message, type: 'CircuitOpen', nonRetryable: true, details: [error.retryAfterMs] });
+      }
       if (error instanceof DownstreamError) {
-        if (error.kind === 'protocol') throw ApplicationFailure.create({ message: error.message, type: 'DownstreamProtocolError', nonRetryable: true, details: [error.code] });
-        log.warn('downstream call failed; Temporal will retry', { tool: envelope.publicTool, correlationId: envelope.correlationId, attempt: info.attempt, error: error.message });
-        throw ApplicationFailure.retryable(error.message, error.kind === 'timeout' ? 'DownstreamTimeout' : 'DownstreamUnavailable');
+        if (error.kind === 'protocol') {
+          connection.breaker.success(); // an answer: the server is up
+          throw ApplicationFailure.create({ message: error.message, type: 'DownstreamProtocolError', nonRetryable: true, details: [error.code] });
+        }
+        connection.breaker.failure();
+        if (error.kind === 'timeout' && deadlineLeft() <= 50) {
+          // The request timeout was the deadline: the SDK already sent notifications/cancelled.
+          throw ApplicationFailure.nonRetryable('deadline passed while the downstream server was working (it was told to cancel)', 'DeadlineExceeded');
+        }
+        const type = !error.sent ? 'DownstreamNotSent' : error.kind === 'timeout' ? 'DownstreamTimeout' : 'DownstreamUnavailable';
+        log.warn('downstream call failed', { tool: envelope.publicTool, correlationId: envelope.correlationId, attempt: attempt ?? info.attempt, type, error: error.message });
+        throw ApplicationFailure.retryable(error.message, type);
       }
       throw error;
     } finally {
+      release?.();
+      connection.breaker.settle();
       clearInterval(beat);
     }
   };

@@ -13,6 +13,7 @@ import { findTemporalCli, INSTALL_HINT } from '../temporal/cli-path.js';
 import { connectClient, ensureSearchAttributes } from '../temporal/client.js';
 import { DevServer } from '../temporal/dev-server.js';
 import { createWorker, prebuiltWorkflowBundle } from '../workers/worker.js';
+import { DLQ_USAGE, runDlq } from './dlq.js';
 
 const USAGE = `Usage: switchyard <command> [--config PATH] [--log-level debug|info|warn|error]
 
@@ -20,10 +21,12 @@ Commands:
   dev       embedded Temporal dev server (with Web UI), worker and gateway in one process
   gateway   the MCP front door only (many may run against one Temporal cluster)
   worker    the Temporal worker only (many may run against one Temporal cluster)
+  dlq       list, show, redrive or discard dead-lettered calls (switchyard dlq --help)
 
 Config: --config PATH, else $SWITCHYARD_CONFIG, else ./switchyard.yaml, else the built-in demo config.`;
 
 type Command = 'dev' | 'gateway' | 'worker';
+
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let parsed;
@@ -31,18 +34,29 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        config: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        tenant: { type: 'string' },
+        note: { type: 'string' },
+        json: { type: 'boolean' },
+      },
     });
   } catch (error) {
     process.stderr.write(`switchyard: ${(error as Error).message}\n\n${USAGE}\n`);
     return 2;
   }
   const command = parsed.positionals[0];
+  if (command === 'dlq' && parsed.values.help) {
+    process.stdout.write(`${DLQ_USAGE}\n`);
+    return 0;
+  }
   if (parsed.values.help || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !parsed.values.help ? 2 : 0;
   }
-  if (command !== 'dev' && command !== 'gateway' && command !== 'worker') {
+  if (command !== 'dev' && command !== 'gateway' && command !== 'worker' && command !== 'dlq') {
     process.stderr.write(`switchyard: unknown command "${command}"\n\n${USAGE}\n`);
     return 2;
   }
@@ -66,7 +80,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
 
   try {
-    return await run(command, config, source, env, log);
+    if (command === 'dlq') {
+      const [, action, id] = parsed.positionals;
+      const { tenant, note, json } = parsed.values;
+      return await runDlq({ action, id, tenant, note, json: json === true }, config, log, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+    }
+    return await run(command as Command, config, source, env, log);
   } catch (error) {
     process.stderr.write(`switchyard: ${(error as Error).message}\n`);
     return 1;

@@ -18,6 +18,39 @@ const RetrySchema = z.strictObject({
   backoffCoefficient: z.number().min(1).max(10).default(2),
 });
 
+const RetryOverrideSchema = z.strictObject({
+  maxAttempts: z.number().int().min(1).max(100).optional(),
+  initialIntervalMs: z.number().int().min(10).optional(),
+  maxIntervalMs: z.number().int().min(10).optional(),
+  backoffCoefficient: z.number().min(1).max(10).optional(),
+});
+
+export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
+export const MUTATIONS = ['read_only', 'idempotent', 'non_idempotent'] as const;
+export const DEAD_LETTER_POLICIES = ['continue', 'halt'] as const;
+/** `arg:` followed by an RFC 6901 JSON pointer into the call's arguments, e.g. `arg:/repo`. */
+export const ARG_ORDERING = /^arg:(\/([^~/]|~[01])*)+$/;
+
+const OrderingSchema = z.union([z.enum(['none', 'session', 'principal']), z.string().regex(ARG_ORDERING)], {
+  error: 'must be "none", "session", "principal" or "arg:/json/pointer"',
+});
+
+/**
+ * How calls of a server or of one tool are run when the request does not say: the request's own
+ * envelope (_meta, headers) wins over a tool's policy, which wins over its server's, which wins
+ * over `defaults`. `mutation` and `retry` can only come from here, never from a request.
+ */
+const CallPolicySchema = z.strictObject({
+  ordering: OrderingSchema.optional(),
+  deadlineMs: z.number().int().min(100).max(30 * 86_400_000).optional(),
+  maxDeadlineMs: z.number().int().min(100).max(30 * 86_400_000).optional(),
+  priority: z.enum(PRIORITIES).optional(),
+  retry: RetryOverrideSchema.optional(),
+  /** Default: from the tool's annotations (readOnlyHint, idempotentHint), else non_idempotent. */
+  mutation: z.enum(MUTATIONS).optional(),
+  onDeadLetter: z.enum(DEAD_LETTER_POLICIES).optional(),
+});
+
 const ServerCommonShape = {
   id: IdSchema,
   tools: ToolFilterSchema.prefault({}),
@@ -25,6 +58,19 @@ const ServerCommonShape = {
   timeoutMs: z.number().int().positive().max(86_400_000).default(30_000),
   /** Keep tool names unprefixed (single-upstream deployments). */
   unprefixed: z.boolean().default(false),
+  policy: CallPolicySchema.prefault({}),
+  /** Per tool (downstream name, without prefix); overrides `policy`. */
+  toolPolicies: z.record(z.string().min(1), CallPolicySchema).default({}),
+  /** Requests one worker process sends this server at once; more wait for a slot inside their deadline. */
+  maxInFlight: z.number().int().min(1).max(10_000).default(32),
+  circuitBreaker: z
+    .strictObject({
+      /** Consecutive transport failures that open the breaker. */
+      failureThreshold: z.number().int().min(1).max(1_000).default(5),
+      /** How long calls fail fast before one probe call is let through. */
+      cooldownMs: z.number().int().min(100).max(3_600_000).default(30_000),
+    })
+    .prefault({}),
 };
 
 const StdioServerSchema = z.strictObject({
@@ -47,9 +93,13 @@ export const ServerConfigSchema = z.discriminatedUnion('transport', [StdioServer
   error: (issue) => (issue.code === 'invalid_union' ? 'transport must be "stdio" or "http"' : undefined),
 });
 
+const ApiKeySchema = z.string().min(16, 'API keys must be at least 16 characters');
+
 const TenantSchema = z.strictObject({
   id: IdSchema,
-  apiKeys: z.array(z.string().min(16, 'API keys must be at least 16 characters')).min(1),
+  apiKeys: z.array(ApiKeySchema).min(1),
+  /** Keys of the tenant's operators: they may also use the dead-letter tools. */
+  adminApiKeys: z.array(ApiKeySchema).default([]),
 });
 
 const HostPortSchema = z
@@ -98,8 +148,22 @@ export const ConfigSchema = z
     defaults: z
       .strictObject({
         deadlineMs: z.number().int().min(100).max(30 * 86_400_000).default(30_000),
+        /** The longest deadline a request may ask for. */
+        maxDeadlineMs: z.number().int().min(100).max(30 * 86_400_000).default(86_400_000),
         syncWaitMs: z.number().int().min(0).max(600_000).default(20_000),
+        priority: z.enum(PRIORITIES).default('normal'),
+        onDeadLetter: z.enum(DEAD_LETTER_POLICIES).default('continue'),
         retry: RetrySchema.prefault({}),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        /** Unfinished calls on one (tenant, ordering key); more are refused with a retry-after hint. */
+        maxQueuedPerKey: z.number().int().min(1).max(1_000_000).default(10_000),
+        /** Unfinished calls in one tenant. */
+        maxQueuedPerTenant: z.number().int().min(1).max(10_000_000).default(100_000),
+        /** The retry-after hint given with a refusal. */
+        retryAfterMs: z.number().int().min(100).max(3_600_000).default(5_000),
       })
       .prefault({}),
   })
@@ -123,12 +187,14 @@ export const ConfigSchema = z
     config.tenants.forEach((tenant, index) => {
       if (tenants.has(tenant.id)) ctx.addIssue({ code: 'custom', path: ['tenants', index, 'id'], message: `duplicate tenant id "${tenant.id}"` });
       tenants.set(tenant.id, index);
-      tenant.apiKeys.forEach((key, k) => {
-        const owner = keys.get(key);
-        // Never echo the key itself: it is a secret.
-        if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['tenants', index, 'apiKeys', k], message: `API key is already used by tenant "${owner}"` });
-        keys.set(key, tenant.id);
-      });
+      for (const field of ['apiKeys', 'adminApiKeys'] as const) {
+        tenant[field].forEach((key, k) => {
+          const owner = keys.get(key);
+          // Never echo the key itself: it is a secret.
+          if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['tenants', index, field, k], message: `API key is already used by tenant "${owner}"` });
+          keys.set(key, tenant.id);
+        });
+      }
     });
     if (config.tenants.some((t) => t.id === 'default')) {
       // "default" is the implicit unauthenticated tenant; a configured one would be ambiguous.
@@ -136,6 +202,20 @@ export const ConfigSchema = z
     }
     if (config.tenants.length === 0 && !isLoopback(config.gateway.host)) {
       ctx.addIssue({ code: 'custom', path: ['tenants'], message: `at least one tenant with apiKeys is required when gateway.host (${config.gateway.host}) is not a loopback address` });
+    }
+    config.servers.forEach((server, index) => {
+      const policies: Array<[Array<string | number>, z.infer<typeof CallPolicySchema>]> = [
+        [['servers', index, 'policy'], server.policy],
+        ...Object.entries(server.toolPolicies).map(([tool, policy]): [Array<string | number>, z.infer<typeof CallPolicySchema>] => [['servers', index, 'toolPolicies', tool], policy]),
+      ];
+      for (const [path, policy] of policies) {
+        const max = policy.maxDeadlineMs ?? server.policy.maxDeadlineMs ?? config.defaults.maxDeadlineMs;
+        const deadline = policy.deadlineMs ?? server.policy.deadlineMs ?? config.defaults.deadlineMs;
+        if (deadline > max) ctx.addIssue({ code: 'custom', path: [...path, 'deadlineMs'], message: `the default deadline (${deadline} ms) is longer than maxDeadlineMs (${max} ms)` });
+      }
+    });
+    if (config.defaults.deadlineMs > config.defaults.maxDeadlineMs) {
+      ctx.addIssue({ code: 'custom', path: ['defaults', 'deadlineMs'], message: `must not be longer than defaults.maxDeadlineMs (${config.defaults.maxDeadlineMs})` });
     }
     const unprefixed = config.servers.filter((s) => s.unprefixed);
     if (unprefixed.length > 0 && config.servers.length > 1) {
@@ -150,3 +230,7 @@ export function isLoopback(host: string): boolean {
 export type Config = z.infer<typeof ConfigSchema>;
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
+export type CallPolicy = z.infer<typeof CallPolicySchema>;
+export type Priority = (typeof PRIORITIES)[number];
+export type Mutation = (typeof MUTATIONS)[number];
+export type DeadLetterPolicy = (typeof DEAD_LETTER_POLICIES)[number];

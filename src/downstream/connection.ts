@@ -10,6 +10,7 @@ import type { ServerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { ToolResult } from '../shared/envelope.js';
 import { classifyDownstreamError, DownstreamError } from './errors.js';
+import { CircuitBreaker, Limiter } from './protection.js';
 
 export type ConnectionState = 'connecting' | 'ready' | 'down' | 'closed';
 
@@ -49,6 +50,9 @@ export class DownstreamConnection extends EventEmitter<{ change: [] }> {
   private healthTimer: NodeJS.Timeout | undefined;
   private stderrTail: string[] = [];
   private generation = 0;
+  /** Used by the worker's activities only; see protection.ts. */
+  readonly breaker: CircuitBreaker;
+  readonly limiter: Limiter;
 
   constructor(
     readonly config: ServerConfig,
@@ -56,6 +60,8 @@ export class DownstreamConnection extends EventEmitter<{ change: [] }> {
     private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
   ) {
     super();
+    this.breaker = new CircuitBreaker(config.id, config.circuitBreaker.failureThreshold, config.circuitBreaker.cooldownMs);
+    this.limiter = new Limiter(config.maxInFlight);
   }
 
   get id(): string {
@@ -101,7 +107,7 @@ export class DownstreamConnection extends EventEmitter<{ change: [] }> {
   async callTool(name: string, args: Record<string, unknown>, options: CallOptions): Promise<ToolResult> {
     const client = this.client;
     if (this.state !== 'ready' || client === undefined) {
-      throw new DownstreamError('unavailable', this.id, `downstream server "${this.id}" is not connected${this.lastError ? ` (${this.lastError})` : ''}`);
+      throw new DownstreamError('unavailable', this.id, `downstream server "${this.id}" is not connected${this.lastError ? ` (${this.lastError})` : ''}`, undefined, false);
     }
     try {
       // client.request, not client.callTool: a proxy must pass structuredContent through even

@@ -5,7 +5,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 export type DownstreamFailureKind =
   /** The server is not connected, refused the connection, or the connection broke: retryable. */
   | 'unavailable'
-  /** The request was sent and no answer came in time: retryable for now (issue: mutation classes). */
+  /** The request was sent and no answer came in time: the tool may or may not have run. */
   | 'timeout'
   /** The server answered with a JSON-RPC error: an answer, never retried. */
   | 'protocol';
@@ -17,9 +17,26 @@ export class DownstreamError extends Error {
     readonly serverId: string,
     message: string,
     readonly code?: number,
+    /**
+     * False only when the request provably never left the broker (not connected, connection
+     * refused, name not resolved): then even a non-idempotent tool can be retried safely.
+     */
+    readonly sent: boolean = true,
   ) {
     super(message);
   }
+}
+
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/** Error codes along the `cause` chain (fetch wraps the socket error). */
+function causeCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
 }
 
 /** Turns whatever the MCP client threw into a DownstreamError with a message safe to show a caller. */
@@ -37,10 +54,12 @@ export function classifyDownstreamError(serverId: string, error: unknown): Downs
     return new DownstreamError('protocol', serverId, text, error.code);
   }
   const message = error instanceof Error ? error.message : String(error);
-  const refused = /ECONNREFUSED|fetch failed|ENOTFOUND|EHOSTUNREACH|ECONNRESET|socket hang up|Not connected|EPIPE/i.test(message);
+  const notSent = causeCodes(error).some((code) => NOT_SENT_CODES.has(code)) || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|Not connected/.test(message);
+  if (notSent) return new DownstreamError('unavailable', serverId, `downstream server "${serverId}" is unreachable`, undefined, false);
+  const broken = /fetch failed|ECONNRESET|socket hang up|EPIPE/i.test(message);
   const http = /HTTP (\d{3})|Error POSTing to endpoint \(HTTP (\d{3})\)/.exec(message);
   if (http) return new DownstreamError('unavailable', serverId, `downstream server "${serverId}" answered HTTP ${http[1] ?? http[2]}`);
-  return new DownstreamError('unavailable', serverId, refused ? `downstream server "${serverId}" is unreachable` : `downstream server "${serverId}" failed: ${firstLine(message)}`);
+  return new DownstreamError('unavailable', serverId, broken ? `connection to downstream server "${serverId}" broke` : `downstream server "${serverId}" failed: ${firstLine(message)}`);
 }
 
 function firstLine(text: string): string {

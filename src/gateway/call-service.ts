@@ -8,13 +8,36 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
-import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.js';
-import { callWorkflowId } from '../shared/ids.js';
-import { admitUpdate, SA_CORRELATION_ID, SA_ORDERING_KEY, SA_OUTCOME, SA_TENANT, SA_TOOL, statusQuery } from '../shared/messages.js';
+import { CancelledFailure, defaultPayloadConverter, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
+import { PRIORITY_KEYS, type CallEnvelope, type CallOutcome, type CallStatus, type DeadLetterStatus } from '../shared/envelope.js';
+import { callWorkflowId, deadLetterWorkflowId, laneWorkflowId } from '../shared/ids.js';
+import {
+  admitUpdate,
+  deadLetterStatusQuery,
+  laneStateQuery,
+  SA_CORRELATION_ID,
+  SA_ORDERING_KEY,
+  SA_OUTCOME,
+  SA_TENANT,
+  SA_TOOL,
+  statusQuery,
+} from '../shared/messages.js';
+import type { CallProgress } from '../activities/call-tool.js';
 import type { callWorkflow } from '../workflows/call.js';
+import type { deadLetterWorkflow } from '../workflows/dead-letter.js';
 
-export type CallState = 'admitting' | 'queued' | 'running' | 'completed' | 'failed' | 'deadline_exceeded' | 'cancelled';
+export type CallState = 'admitting' | 'queued' | 'running' | CallOutcome['status'];
+
+export interface Limits {
+  maxQueuedPerKey: number;
+  maxQueuedPerTenant: number;
+}
+
+export interface LimitBreach {
+  scope: 'ordering key' | 'tenant';
+  count: number;
+  limit: number;
+}
 
 export interface CallView {
   correlationId: string;
@@ -24,6 +47,10 @@ export interface CallView {
   outcome?: CallOutcome;
   startedAt?: string;
   closedAt?: string;
+  /** For a dead-lettered call: where its dead letter stands. */
+  deadLetter?: DeadLetterStatus;
+  /** For a queued call: the call (or dead letter) that holds its key's turn. */
+  waitingFor?: string;
 }
 
 type CallHandle = WorkflowHandle<typeof callWorkflow>;
@@ -55,6 +82,8 @@ export class CallService {
         { key: SA_OUTCOME, value: 'pending' },
       ],
       staticSummary: `${envelope.publicTool} for tenant ${envelope.tenant}`,
+      // The call's activities inherit it: with busy workers, critical work is dispatched first.
+      priority: { priorityKey: PRIORITY_KEYS[envelope.priority] },
       staticDetails: `principal: ${envelope.principal}\n\ncorrelation id: ${envelope.correlationId}${envelope.orderingKey !== undefined ? `\n\nordering key: ${envelope.orderingKey}` : ''}`,
     };
     try {
@@ -70,6 +99,73 @@ export class CallService {
     }
   }
 
+  handle(tenant: string, correlationId: string): CallHandle {
+    return this.client.workflow.getHandle<typeof callWorkflow>(callWorkflowId(tenant, correlationId));
+  }
+
+  /** One page of the tenant's calls, newest first (tasks/list). */
+  async list(tenant: string, nextPageToken?: Uint8Array, pageSize = 50): Promise<{ views: CallView[]; nextPageToken?: Uint8Array }> {
+    const response = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.client.options.namespace,
+      query: `WorkflowType = 'callWorkflow' AND SwitchyardTenant = ${quote(tenant)}`,
+      pageSize,
+      ...(nextPageToken ? { nextPageToken } : {}),
+    });
+    const views: CallView[] = [];
+    for (const execution of response.executions ?? []) {
+      const fields = execution.searchAttributes?.indexedFields ?? {};
+      const read = (name: string): string | undefined => {
+        const payload = fields[name];
+        const value = payload ? defaultPayloadConverter.fromPayload<unknown>(payload) : undefined;
+        return typeof value === 'string' ? value : Array.isArray(value) && typeof value[0] === 'string' ? value[0] : undefined;
+      };
+      const correlationId = read('SwitchyardCorrelationId') ?? execution.execution?.workflowId?.split('/').at(-1) ?? '';
+      const outcome = read('SwitchyardOutcome');
+      const view: CallView = {
+        correlationId,
+        state: 'running',
+        tool: read('SwitchyardTool'),
+        startedAt: timestampIso(execution.startTime),
+        closedAt: timestampIso(execution.closeTime),
+      };
+      if (execution.closeTime) {
+        // Closed calls: the outcome itself is one round trip away; the list shows its kind.
+        view.state = (outcome as CallState | undefined) ?? 'failed';
+        view.outcome = await this.waitForOutcome(this.handle(tenant, correlationId), 5_000);
+      }
+      views.push(view);
+    }
+    const token = response.nextPageToken;
+    return { views, ...(token && token.length > 0 ? { nextPageToken: token } : {}) };
+  }
+
+  /** True when a call with this id exists in the tenant (a repeated idempotency key). */
+  async exists(tenant: string, correlationId: string): Promise<boolean> {
+    try {
+      await this.client.workflow.getHandle(callWorkflowId(tenant, correlationId)).describe();
+      return true;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Counts unfinished calls on the envelope's key and in its tenant. Visibility is updated a few
+   * milliseconds after a start, so under a burst the limits can be overshot by that much: they are
+   * protection, not accounting.
+   */
+  async checkLimits(envelope: CallEnvelope, limits: Limits): Promise<LimitBreach | undefined> {
+    const base = `WorkflowType = 'callWorkflow' AND ExecutionStatus = 'Running' AND SwitchyardTenant = ${quote(envelope.tenant)}`;
+    const [tenantCount, keyCount] = await Promise.all([
+      this.client.workflow.count(base),
+      envelope.orderingKey === undefined ? undefined : this.client.workflow.count(`${base} AND SwitchyardOrderingKey = ${quote(envelope.orderingKey)}`),
+    ]);
+    if (keyCount !== undefined && keyCount.count >= limits.maxQueuedPerKey) return { scope: 'ordering key', count: keyCount.count, limit: limits.maxQueuedPerKey };
+    if (tenantCount.count >= limits.maxQueuedPerTenant) return { scope: 'tenant', count: tenantCount.count, limit: limits.maxQueuedPerTenant };
+    return undefined;
+  }
+
   /** Waits up to `waitMs` for the outcome; undefined if the call is still going. */
   async waitForOutcome(handle: CallHandle, waitMs: number, signal?: AbortSignal): Promise<CallOutcome | undefined> {
     if (waitMs <= 0) return undefined;
@@ -78,7 +174,8 @@ export class CallService {
     const onAbort = () => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await this.client.withAbortSignal(controller.signal, () => handle.result());
+      const outcome = await this.client.withAbortSignal(controller.signal, () => handle.result());
+      return outcome.status === 'dead_lettered' ? await this.afterRedrive(handle.workflowId, outcome) : outcome;
     } catch (error) {
       if (controller.signal.aborted) return undefined;
       const closed = closedOutcome(error);
@@ -111,12 +208,49 @@ export class CallService {
     if (description.status.name === 'RUNNING') {
       const status = await this.queryStatus(handle);
       view.state = status === undefined || status.phase === 'done' ? 'running' : status.phase;
+      if (view.state === 'queued' && view.orderingKey !== undefined) {
+        const lane = await this.withTimeout(() => this.client.workflow.getHandle(laneWorkflowId(tenant, view.orderingKey!)).query(laneStateQuery)).catch(() => undefined);
+        if (lane?.holder !== undefined) view.waitingFor = lane.holder;
+      }
       return view;
     }
     const outcome = await this.waitForOutcome(handle, 10_000);
     view.outcome = outcome;
     view.state = outcome === undefined ? 'running' : outcome.status;
+    if (outcome !== undefined) view.deadLetter = await this.deadLetterStatus(tenant, correlationId);
     return view;
+  }
+
+  /** The dead letter of a call, if it has one. */
+  async deadLetterStatus(tenant: string, correlationId: string): Promise<DeadLetterStatus | undefined> {
+    const handle = this.client.workflow.getHandle<typeof deadLetterWorkflow>(deadLetterWorkflowId(tenant, correlationId));
+    try {
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') return await handle.result();
+      return await this.withTimeout(() => handle.query(deadLetterStatusQuery));
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  /** A dead-lettered call that an operator redrove to an outcome has that outcome. */
+  private async afterRedrive(callId: string, outcome: CallOutcome): Promise<CallOutcome> {
+    const [, tenant, , correlationId] = callId.split('/');
+    const deadLetter = await this.deadLetterStatus(tenant!, correlationId!).catch(() => undefined);
+    return deadLetter?.state === 'redriven' && deadLetter.outcome !== undefined ? deadLetter.outcome : outcome;
+  }
+
+  /** The latest progress the downstream server reported for a running call (from heartbeat details). */
+  async progress(tenant: string, correlationId: string): Promise<CallProgress | undefined> {
+    const description = await this.client.workflow.getHandle(callWorkflowId(tenant, correlationId)).describe();
+    for (const activity of description.raw.pendingActivities ?? []) {
+      const payload = activity.heartbeatDetails?.payloads?.[0];
+      if (!payload?.data || payload.data.length === 0) continue;
+      const value = defaultPayloadConverter.fromPayload(payload);
+      if (isProgress(value)) return value;
+    }
+    return undefined;
   }
 
   /** Requests cancellation; false when there is no such call in this tenant. */
@@ -135,12 +269,14 @@ export class CallService {
 
   private async queryStatus(handle: CallHandle): Promise<CallStatus | undefined> {
     // A query needs a worker; with every worker down the call is still "running".
+    return this.withTimeout(() => handle.query(statusQuery)).catch(() => undefined);
+  }
+
+  private async withTimeout<T>(fn: () => Promise<T>, ms = 3_000): Promise<T> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), 3_000);
+    const timer = setTimeout(() => controller.abort(), ms);
     try {
-      return await this.client.withAbortSignal(controller.signal, () => handle.query(statusQuery));
-    } catch {
-      return undefined;
+      return await this.client.withAbortSignal(controller.signal, fn);
     } finally {
       clearTimeout(timer);
     }
@@ -153,4 +289,19 @@ function closedOutcome(error: unknown): CallOutcome | undefined {
   if (error.cause instanceof TerminatedFailure) return { status: 'cancelled', message: 'the call was terminated by an operator' };
   if (error.cause instanceof TimeoutFailure) return { status: 'deadline_exceeded', message: 'the call timed out' };
   return { status: 'failed', reason: 'transport', message: 'the call failed inside the broker', attempts: 0 };
+}
+
+function timestampIso(timestamp: { seconds?: unknown; nanos?: number | null } | null | undefined): string | undefined {
+  if (!timestamp || timestamp.seconds === undefined || timestamp.seconds === null) return undefined;
+  const seconds = Number(timestamp.seconds);
+  return new Date(seconds * 1000 + Math.floor((timestamp.nanos ?? 0) / 1e6)).toISOString();
+}
+
+function isProgress(value: unknown): value is CallProgress {
+  return typeof value === 'object' && value !== null && typeof (value as { progress?: unknown }).progress === 'number';
+}
+
+/** A visibility-query string literal. */
+export function quote(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }

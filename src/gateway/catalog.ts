@@ -37,7 +37,8 @@ export class ToolCatalog {
           this.log.warn('skipping a downstream tool whose public name is not a valid MCP tool name', { server: connection.id, tool: tool.name });
           continue;
         }
-        tools.push({ ...tool, name });
+        // Every downstream tool can run as an MCP task: the broker, not the server, holds the task.
+        tools.push({ ...tool, name, execution: { ...tool.execution, taskSupport: 'optional' } });
       }
     }
     for (const tool of BROKER_TOOLS) tools.push({ ...tool, name: brokerToolName(tool.name, this.naming) });

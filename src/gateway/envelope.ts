@@ -2,7 +2,8 @@
 // config defaults, in that order of precedence. Tenant and principal come from authentication only.
 import { createHash, randomBytes } from 'node:crypto';
 import { INVALID_PARAMS, JsonRpcError } from './jsonrpc.js';
-import type { Config, ServerConfig } from '../config/schema.js';
+import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { PRIORITIES, type CallPolicy, type Config, type Mutation, type Priority, type ServerConfig } from '../config/schema.js';
 import type { CallEnvelope } from '../shared/envelope.js';
 import type { Principal } from './middleware/auth.js';
 
@@ -11,13 +12,18 @@ export const META = {
   orderingKey: 'switchyard/ordering_key',
   idempotencyKey: 'switchyard/idempotency_key',
   deadlineMs: 'switchyard/deadline_ms',
+  deadline: 'switchyard/deadline',
+  priority: 'switchyard/priority',
+  acceptAsync: 'switchyard/accept_async',
   status: 'switchyard/status',
+  retryAfterMs: 'switchyard/retry_after_ms',
 } as const;
 
 export const HEADERS = {
   orderingKey: 'x-switchyard-ordering-key',
   idempotencyKey: 'idempotency-key',
   deadlineMs: 'x-deadline-ms',
+  priority: 'x-switchyard-priority',
 } as const;
 
 /** Longest ordering or idempotency key accepted. */
@@ -29,33 +35,77 @@ export interface EnvelopeInput {
   tool: string;
   publicTool: string;
   arguments: Record<string, unknown>;
+  /** The downstream tool's annotations: the default mutation class comes from them. */
+  annotations?: ToolAnnotations;
   meta: Record<string, unknown> | undefined;
   headers: Record<string, string | string[] | undefined>;
+  /** The MCP session, for `ordering: session`. */
+  sessionId?: string;
+  /** How to name a `_meta` field in an error; switchyard.submit names its own arguments. */
+  fieldName?: (metaKey: string) => string;
   config: Config;
   now: number;
 }
 
-export function buildEnvelope(input: EnvelopeInput): CallEnvelope {
-  const { config, now } = input;
-  const orderingKey = keyField(input, 'orderingKey');
+export interface BuiltEnvelope {
+  envelope: CallEnvelope;
+  /** `true`: answer "accepted" at once; `false`: wait for the outcome up to the deadline; unset: up to syncWaitMs. */
+  acceptAsync?: boolean;
+}
+
+export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
+  const { config, now, server } = input;
+  const policy = effectivePolicy(config, server, input.tool);
+  const orderingKey = keyField(input, 'orderingKey') ?? derivedOrderingKey(input, policy.ordering);
   const idempotencyKey = keyField(input, 'idempotencyKey');
-  const deadlineMs = deadlineField(input) ?? config.defaults.deadlineMs;
+  const maxDeadlineMs = policy.maxDeadlineMs ?? config.defaults.maxDeadlineMs;
+  const deadlineAt = deadlineField(input, maxDeadlineMs) ?? now + (policy.deadlineMs ?? config.defaults.deadlineMs);
+  const acceptAsync = booleanField(input, META.acceptAsync);
   return {
-    correlationId: idempotencyKey === undefined ? uuidv7(now) : idempotentCorrelationId(input.principal.tenant, idempotencyKey),
-    tenant: input.principal.tenant,
-    principal: input.principal.subject,
-    serverId: input.server.id,
-    tool: input.tool,
-    publicTool: input.publicTool,
-    arguments: input.arguments,
-    ...(orderingKey !== undefined ? { orderingKey } : {}),
-    ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
-    acceptedAt: now,
-    deadlineAt: now + deadlineMs,
-    requestTimeoutMs: input.server.timeoutMs,
-    heartbeatTimeoutMs: config.worker.heartbeatTimeoutMs,
-    retry: config.defaults.retry,
+    envelope: {
+      correlationId: idempotencyKey === undefined ? uuidv7(now) : idempotentCorrelationId(input.principal.tenant, idempotencyKey),
+      tenant: input.principal.tenant,
+      principal: input.principal.subject,
+      serverId: server.id,
+      tool: input.tool,
+      publicTool: input.publicTool,
+      arguments: input.arguments,
+      ...(orderingKey !== undefined ? { orderingKey } : {}),
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+      acceptedAt: now,
+      deadlineAt,
+      requestTimeoutMs: server.timeoutMs,
+      heartbeatTimeoutMs: config.worker.heartbeatTimeoutMs,
+      retry: { ...config.defaults.retry, ...server.policy.retry, ...server.toolPolicies[input.tool]?.retry },
+      priority: priorityField(input) ?? policy.priority ?? config.defaults.priority,
+      mutation: policy.mutation ?? mutationFromAnnotations(input.annotations),
+      onDeadLetter: policy.onDeadLetter ?? config.defaults.onDeadLetter,
+    },
+    ...(acceptAsync !== undefined ? { acceptAsync } : {}),
   };
+}
+
+/** The tool's policy over its server's policy (each field separately). */
+export function effectivePolicy(_config: Config, server: ServerConfig, tool: string): CallPolicy {
+  const own = server.toolPolicies[tool] ?? {};
+  const merged: CallPolicy = { ...server.policy };
+  for (const [key, value] of Object.entries(own)) if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
+  return merged;
+}
+
+/**
+ * MCP annotations are hints from the server: readOnlyHint means no side effects, idempotentHint
+ * means repeating the call has no further effect. A tool with neither is treated as unsafe to repeat.
+ */
+export function mutationFromAnnotations(annotations: ToolAnnotations | undefined): Mutation {
+  if (annotations?.readOnlyHint === true) return 'read_only';
+  if (annotations?.idempotentHint === true) return 'idempotent';
+  return 'non_idempotent';
+}
+
+function where(input: EnvelopeInput, metaKey: string, headerName?: string, fromHeader?: boolean): string {
+  if (fromHeader && headerName !== undefined) return `header ${headerName}`;
+  return input.fieldName ? input.fieldName(metaKey) : `_meta["${metaKey}"]`;
 }
 
 function keyField(input: EnvelopeInput, field: 'orderingKey' | 'idempotencyKey'): string | undefined {
@@ -63,23 +113,83 @@ function keyField(input: EnvelopeInput, field: 'orderingKey' | 'idempotencyKey')
   const fromHeader = header(input.headers, HEADERS[field]);
   const value = fromMeta !== undefined ? fromMeta : fromHeader;
   if (value === undefined) return undefined;
-  const where = fromMeta !== undefined ? `_meta["${META[field]}"]` : `header ${HEADERS[field]}`;
+  const name = where(input, META[field], HEADERS[field], fromMeta === undefined);
+  return validKey(value, name);
+}
+
+function validKey(value: unknown, name: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_KEY_LENGTH || hasControlCharacters(value)) {
-    throw new JsonRpcError(INVALID_PARAMS, `${where} must be a string of 1-${MAX_KEY_LENGTH} printable characters`);
+    throw new JsonRpcError(INVALID_PARAMS, `${name} must be a string of 1-${MAX_KEY_LENGTH} printable characters`);
   }
   return value;
 }
 
-function deadlineField(input: EnvelopeInput): number | undefined {
-  const fromMeta = input.meta?.[META.deadlineMs];
-  const fromHeader = header(input.headers, HEADERS.deadlineMs);
-  if (fromMeta === undefined && fromHeader === undefined) return undefined;
-  const where = fromMeta !== undefined ? `_meta["${META.deadlineMs}"]` : `header ${HEADERS.deadlineMs}`;
-  const value = fromMeta !== undefined ? fromMeta : /^\d+$/.test(fromHeader!) ? Number(fromHeader) : Number.NaN;
-  const max = input.config.defaults.deadlineMs * 1_000;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new JsonRpcError(INVALID_PARAMS, `${where} must be an integer number of milliseconds between 1 and ${max}`);
+/** An ordering key from the config's `ordering` policy, when the request gave none. */
+function derivedOrderingKey(input: EnvelopeInput, ordering: CallPolicy['ordering']): string | undefined {
+  if (ordering === undefined || ordering === 'none') return undefined;
+  if (ordering === 'principal') return `principal:${input.principal.subject}`;
+  if (ordering === 'session') return input.sessionId === undefined ? undefined : `session:${input.sessionId}`;
+  const pointer = ordering.slice('arg:'.length);
+  const value = resolvePointer(input.arguments, pointer);
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new JsonRpcError(INVALID_PARAMS, `argument ${pointer} is required (a string, number or boolean): calls of ${input.publicTool} are ordered by it`);
   }
+  return validKey(`arg:${pointer}=${String(value)}`, `argument ${pointer} (the ordering key)`);
+}
+
+/** RFC 6901. */
+export function resolvePointer(document: unknown, pointer: string): unknown {
+  let current = document;
+  for (const raw of pointer.split('/').slice(1)) {
+    const token = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (current === null || typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, token)) return undefined;
+    current = (current as Record<string, unknown>)[token];
+  }
+  return current;
+}
+
+/** The absolute deadline (epoch ms) the request asked for, if any. */
+function deadlineField(input: EnvelopeInput, maxMs: number): number | undefined {
+  const relative = input.meta?.[META.deadlineMs];
+  const absolute = input.meta?.[META.deadline];
+  const fromHeader = header(input.headers, HEADERS.deadlineMs);
+  if (relative !== undefined && absolute !== undefined) {
+    throw new JsonRpcError(INVALID_PARAMS, `give either ${where(input, META.deadlineMs)} or ${where(input, META.deadline)}, not both`);
+  }
+  if (absolute !== undefined) {
+    const name = where(input, META.deadline);
+    const at = typeof absolute === 'string' && RFC3339.test(absolute) ? Date.parse(absolute) : Number.NaN;
+    if (Number.isNaN(at)) throw new JsonRpcError(INVALID_PARAMS, `${name} must be an RFC 3339 date-time with a time zone, e.g. 2026-01-31T12:00:00Z`);
+    if (at <= input.now) throw new JsonRpcError(INVALID_PARAMS, `${name} is in the past`);
+    if (at - input.now > maxMs) throw new JsonRpcError(INVALID_PARAMS, `${name} is more than ${maxMs} ms away (the longest deadline allowed for this tool)`);
+    return at;
+  }
+  if (relative === undefined && fromHeader === undefined) return undefined;
+  const name = where(input, META.deadlineMs, HEADERS.deadlineMs, relative === undefined);
+  const value = relative !== undefined ? relative : /^\d+$/.test(fromHeader!) ? Number(fromHeader) : Number.NaN;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > maxMs) {
+    throw new JsonRpcError(INVALID_PARAMS, `${name} must be an integer number of milliseconds between 1 and ${maxMs}`);
+  }
+  return input.now + value;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function priorityField(input: EnvelopeInput): Priority | undefined {
+  const fromMeta = input.meta?.[META.priority];
+  const fromHeader = header(input.headers, HEADERS.priority);
+  const value = fromMeta !== undefined ? fromMeta : fromHeader;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !(PRIORITIES as readonly string[]).includes(value)) {
+    throw new JsonRpcError(INVALID_PARAMS, `${where(input, META.priority, HEADERS.priority, fromMeta === undefined)} must be one of ${PRIORITIES.join(', ')}`);
+  }
+  return value as Priority;
+}
+
+function booleanField(input: EnvelopeInput, key: string): boolean | undefined {
+  const value = input.meta?.[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new JsonRpcError(INVALID_PARAMS, `${where(input, key)} must be true or false`);
   return value;
 }
 

@@ -1,12 +1,15 @@
 // MCP request handlers of the front door: tools/list from the catalog; tools/call recorded as a
 // durable call and awaited for up to syncWaitMs; the broker's own tools.
 import type { CallToolRequest } from '@modelcontextprotocol/sdk/types.js';
-import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError } from './jsonrpc.js';
+import type { CallProgress } from '../activities/call-tool.js';
+import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND } from './jsonrpc.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
-import type { CallOutcome, ToolResult } from '../shared/envelope.js';
+import type { CallEnvelope, CallOutcome, ToolResult } from '../shared/envelope.js';
 import { CORRELATION_ID } from '../shared/ids.js';
 import type { CallService, CallView } from './call-service.js';
+import { deadLetterSummary, deadLetterTool, type DeadLetterService } from './dead-letters.js';
+import { newTask, type McpTask } from './tasks.js';
 import { InvalidCursorError, type ToolCatalog } from './catalog.js';
 import { buildEnvelope, idempotentCorrelationId, MAX_KEY_LENGTH, META } from './envelope.js';
 import type { Principal } from './middleware/auth.js';
@@ -17,6 +20,7 @@ export interface HandlerDeps {
   config: Config;
   catalog: ToolCatalog;
   calls: CallService;
+  deadLetters: DeadLetterService;
   log: Logger;
   now?: () => number;
 }
@@ -27,7 +31,18 @@ export interface CallContext {
   signal: AbortSignal;
   /** True once the client sent notifications/cancelled for this request (not a dropped connection). */
   cancelledByClient?: () => boolean;
+  /** The MCP session (for `ordering: session`). */
+  sessionId?: string;
+  /** Set when the client asked for a task (MCP 2025-11-25): answer with the task, not the result. */
+  task?: { ttl?: number | null };
+  /** Set when the client sent a progressToken: downstream progress is relayed through this. */
+  sendProgress?: (progress: CallProgress) => Promise<void>;
 }
+
+export type CallToolAnswer = ToolResult | { task: McpTask; _meta?: Record<string, unknown> };
+
+/** The JSON-RPC code of a refusal under load; data carries `switchyard/retry_after_ms`. */
+export const BROKER_BUSY = -32029;
 
 export function listTools(deps: HandlerDeps, cursor: string | undefined) {
   try {
@@ -38,44 +53,71 @@ export function listTools(deps: HandlerDeps, cursor: string | undefined) {
   }
 }
 
-export async function callTool(deps: HandlerDeps, params: CallToolRequest['params'], context: CallContext): Promise<ToolResult> {
+export async function callTool(deps: HandlerDeps, params: CallToolRequest['params'], context: CallContext): Promise<CallToolAnswer> {
   const broker = deps.catalog.brokerTool(params.name);
-  if (broker !== undefined) return callBrokerTool(deps, broker, params.arguments ?? {}, context);
+  if (broker !== undefined) {
+    if (context.task !== undefined) throw new JsonRpcError(METHOD_NOT_FOUND, `${params.name} does not support tasks`);
+    return callBrokerTool(deps, broker, params.arguments ?? {}, context);
+  }
+  return submitAndWait(deps, params.name, params.arguments ?? {}, (params._meta as Record<string, unknown> | undefined) ?? {}, context);
+}
 
-  const resolved = deps.catalog.resolve(params.name);
-  if (resolved === undefined) throw new JsonRpcError(INVALID_PARAMS, `Unknown tool: ${printable(params.name)}`);
+/** tools/call and switchyard.submit: build the envelope, record the call durably, wait as asked. */
+async function submitAndWait(
+  deps: HandlerDeps,
+  name: string,
+  args: Record<string, unknown>,
+  meta: Record<string, unknown>,
+  context: CallContext,
+  fieldName?: (metaKey: string) => string,
+): Promise<CallToolAnswer> {
+  const resolved = deps.catalog.resolve(name);
+  if (resolved === undefined) throw new JsonRpcError(INVALID_PARAMS, `Unknown tool: ${printable(name)}`);
   const server = deps.config.servers.find((s) => s.id === resolved.serverId)!;
   const now = (deps.now ?? Date.now)();
-  const envelope = buildEnvelope({
+  const { envelope, acceptAsync } = buildEnvelope({
     principal: context.principal,
     server,
     tool: resolved.tool,
     publicTool: resolved.publicName,
-    arguments: params.arguments ?? {},
-    meta: params._meta as Record<string, unknown> | undefined,
+    arguments: args,
+    annotations: resolved.definition.annotations,
+    meta,
     headers: context.headers,
+    ...(context.sessionId !== undefined ? { sessionId: context.sessionId } : {}),
+    ...(fieldName ? { fieldName } : {}),
     config: deps.config,
     now,
   });
 
   let handle;
   try {
+    await refuseOverLimits(deps, envelope);
     handle = await deps.calls.submit(envelope);
   } catch (error) {
+    if (error instanceof JsonRpcError) throw error;
     deps.log.error('could not record a call in Temporal', { tool: envelope.publicTool, correlationId: envelope.correlationId, error: String(error) });
     throw new JsonRpcError(BROKER_UNAVAILABLE, 'Switchyard could not record the call durably (Temporal is unavailable). Nothing was run; retry later.', {
       [META.correlationId]: envelope.correlationId,
     });
   }
   deps.log.debug('call accepted', { tool: envelope.publicTool, correlationId: envelope.correlationId, tenant: envelope.tenant });
+  if (context.task !== undefined) {
+    return { task: newTask(envelope.correlationId, envelope.acceptedAt), _meta: { [META.correlationId]: envelope.correlationId } };
+  }
 
-  const waitMs = Math.min(deps.config.defaults.syncWaitMs, envelope.deadlineAt - (deps.now ?? Date.now)() + 1_000);
+  const nowMs = (deps.now ?? Date.now)();
+  const untilDeadline = envelope.deadlineAt - nowMs + 1_000;
+  const waitMs = acceptAsync === true ? 0 : acceptAsync === false ? untilDeadline : Math.min(deps.config.defaults.syncWaitMs, untilDeadline);
+  const stopProgress = context.sendProgress ? followProgress(deps, envelope.tenant, envelope.correlationId, context.sendProgress) : undefined;
   let outcome: CallOutcome | undefined;
   try {
     outcome = await deps.calls.waitForOutcome(handle, waitMs, context.signal);
   } catch (error) {
     // The call is durable; losing sight of it here does not lose it.
     deps.log.warn('lost sight of a call while waiting; it continues', { correlationId: envelope.correlationId, error: String(error) });
+  } finally {
+    stopProgress?.();
   }
   if (outcome === undefined && context.signal.aborted && context.cancelledByClient?.()) {
     // The client cancelled the request: cancel the durable call too. A dropped connection or a
@@ -94,9 +136,51 @@ export async function callTool(deps: HandlerDeps, params: CallToolRequest['param
   return outcomeToResult(outcome, envelope.correlationId, envelope.publicTool);
 }
 
-async function callBrokerTool(deps: HandlerDeps, name: string, args: Record<string, unknown>, context: CallContext): Promise<ToolResult> {
-  const correlationId = correlationIdArgument(args, context.principal.tenant);
+/** Refuses a new call when its key or tenant has too many unfinished calls; a repeat of an existing call is never refused. */
+async function refuseOverLimits(deps: HandlerDeps, envelope: CallEnvelope): Promise<void> {
+  if (envelope.idempotencyKey !== undefined && (await deps.calls.exists(envelope.tenant, envelope.correlationId))) return;
+  const breach = await deps.calls.checkLimits(envelope, deps.config.limits);
+  if (breach === undefined) return;
+  const retryAfterMs = deps.config.limits.retryAfterMs;
+  deps.log.warn('call refused over a limit', { tenant: envelope.tenant, scope: breach.scope, count: breach.count, limit: breach.limit });
+  throw new JsonRpcError(
+    BROKER_BUSY,
+    `Too many unfinished calls on this ${breach.scope} (${breach.count}, limit ${breach.limit}); the call was not accepted. Retry after ${Math.ceil(retryAfterMs / 1000)} s.`,
+    { [META.retryAfterMs]: retryAfterMs },
+  );
+}
+
+/**
+ * Relays the downstream server's progress while a caller waits. The worker puts the latest
+ * progress in the activity's heartbeat details; this reads them once a second, so progress is as
+ * coarse as max(1 s, the SDK's heartbeat throttle) and intermediate steps can be skipped.
+ */
+function followProgress(deps: HandlerDeps, tenant: string, correlationId: string, send: (progress: CallProgress) => Promise<void>): () => void {
+  let last = '';
+  let stopped = false;
+  const tick = async () => {
+    if (stopped) return;
+    const progress = await deps.calls.progress(tenant, correlationId).catch(() => undefined);
+    const key = JSON.stringify(progress ?? null);
+    if (progress !== undefined && key !== last && !stopped) {
+      last = key;
+      await send(progress).catch(() => undefined);
+    }
+  };
+  const timer = setInterval(() => void tick(), PROGRESS_POLL_MS);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+const PROGRESS_POLL_MS = 1_000;
+
+async function callBrokerTool(deps: HandlerDeps, name: string, args: Record<string, unknown>, context: CallContext): Promise<CallToolAnswer> {
   const tenant = context.principal.tenant;
+  if (name === 'submit') return submitTool(deps, args, context);
+  if (name.startsWith('dlq_')) return deadLetterTool(deps, name, args, context);
+  const correlationId = correlationIdArgument(args, tenant);
   try {
     if (name === 'get_call') {
       const view = await deps.calls.get(tenant, correlationId);
@@ -116,6 +200,35 @@ async function callBrokerTool(deps: HandlerDeps, name: string, args: Record<stri
   }
   throw new JsonRpcError(INVALID_PARAMS, `Unknown tool: ${name}`);
 }
+
+/** switchyard.submit: the envelope as arguments, for agents that cannot set _meta. */
+async function submitTool(deps: HandlerDeps, args: Record<string, unknown>, context: CallContext): Promise<CallToolAnswer> {
+  const known = new Set(['tool', 'arguments', 'ordering_key', 'idempotency_key', 'deadline_ms', 'deadline', 'priority', 'accept_async']);
+  for (const key of Object.keys(args)) if (!known.has(key)) throw new JsonRpcError(INVALID_PARAMS, `switchyard.submit has no argument "${printable(key)}"`);
+  const { tool, arguments: toolArgs } = args;
+  if (typeof tool !== 'string' || tool.length === 0) throw new JsonRpcError(INVALID_PARAMS, 'argument "tool" must be the name of a tool from tools/list');
+  if (deps.catalog.brokerTool(tool) !== undefined) throw new JsonRpcError(INVALID_PARAMS, 'argument "tool" must be a downstream tool, not a switchyard tool');
+  if (toolArgs !== undefined && (typeof toolArgs !== 'object' || toolArgs === null || Array.isArray(toolArgs))) {
+    throw new JsonRpcError(INVALID_PARAMS, 'argument "arguments" must be an object');
+  }
+  const meta: Record<string, unknown> = {};
+  const names: Record<string, string> = {};
+  for (const [arg, metaKey] of Object.entries(SUBMIT_FIELDS)) {
+    if (args[arg] !== undefined) meta[metaKey] = args[arg];
+    names[metaKey] = arg;
+  }
+  // The arguments replace _meta and headers: what the agent wrote is what applies.
+  return submitAndWait(deps, tool, (toolArgs as Record<string, unknown> | undefined) ?? {}, meta, { ...context, headers: {} }, (metaKey) => `argument "${names[metaKey] ?? metaKey}"`);
+}
+
+const SUBMIT_FIELDS: Record<string, string> = {
+  ordering_key: META.orderingKey,
+  idempotency_key: META.idempotencyKey,
+  deadline_ms: META.deadlineMs,
+  deadline: META.deadline,
+  priority: META.priority,
+  accept_async: META.acceptAsync,
+};
 
 /**
  * Broker tools address a call by correlation_id, or by the idempotency_key it was sent with: a
@@ -138,10 +251,13 @@ function viewToResult(view: CallView): ToolResult {
     ...(view.orderingKey !== undefined ? { ordering_key: view.orderingKey } : {}),
     started_at: view.startedAt,
     ...(view.closedAt !== undefined ? { closed_at: view.closedAt } : {}),
+    ...(view.waitingFor !== undefined ? { waiting_for: view.waitingFor } : {}),
+    ...(view.deadLetter !== undefined ? { dead_letter: deadLetterSummary(view.deadLetter) } : {}),
   };
   if (view.outcome === undefined) {
+    const waiting = view.waitingFor === undefined ? '' : ` It waits for ${view.waitingFor} to finish${view.waitingFor.includes('/dead-letter/') ? ' (a dead letter: an operator must redrive or discard it)' : ''}.`;
     return {
-      content: [{ type: 'text', text: `Call ${view.correlationId} (${view.tool ?? 'tool'}) is ${view.state}.` }],
+      content: [{ type: 'text', text: `Call ${view.correlationId} (${view.tool ?? 'tool'}) is ${view.state}.${waiting}` }],
       structuredContent: structured,
       _meta: { [META.correlationId]: view.correlationId, [META.status]: view.state },
     };

@@ -24,6 +24,7 @@ export class JsonRpcError extends Error {
   }
 }
 
+export const METHOD_NOT_FOUND = -32601;
 export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
 /** Broker-defined server error: a dependency (Temporal) is unavailable; nothing was run. */

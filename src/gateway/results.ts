@@ -19,6 +19,14 @@ export function outcomeToResult(outcome: CallOutcome, correlationId: string, too
       return errorResult(`${tool} did not finish before its deadline: ${outcome.message}. correlation_id: ${correlationId}`, meta('deadline_exceeded'));
     case 'cancelled':
       return errorResult(`${tool} was cancelled: ${outcome.message}. correlation_id: ${correlationId}`, meta('cancelled'));
+    case 'dead_lettered': {
+      const why = outcome.reason === 'outcome_unknown' ? 'its outcome is unknown' : 'it kept failing';
+      return errorResult(
+        `${tool} was dead-lettered because ${why}: ${outcome.message}. An operator can redrive or discard it ` +
+          `(switchyard dlq show ${correlationId}). correlation_id: ${correlationId}`,
+        { ...meta('dead_lettered'), 'switchyard/dead_letter_reason': outcome.reason },
+      );
+    }
   }
 }
 

@@ -5,8 +5,18 @@ import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  CancelTaskRequestSchema,
+  GetTaskPayloadRequestSchema,
+  GetTaskRequestSchema,
+  ListTasksRequestSchema,
+  ListToolsRequestSchema,
+  type CallToolResult,
+  type ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
 import { callTool, listTools, type HandlerDeps } from './handlers.js';
+import { cancelTask, getTask, listTasks, taskResult } from './tasks.js';
 import { INTERNAL_ERROR, JsonRpcError, jsonRpcErrorResponse } from './jsonrpc.js';
 import type { Principal } from './middleware/auth.js';
 
@@ -49,7 +59,7 @@ export class SessionRegistry {
   }
 
   async handle(request: Request, principal: Principal, parsedBody: unknown): Promise<Response> {
-    const authInfo: AuthInfo = { token: '', clientId: principal.subject, scopes: [], extra: { tenant: principal.tenant } };
+    const authInfo: AuthInfo = { token: '', clientId: principal.subject, scopes: [], extra: { tenant: principal.tenant, admin: principal.admin } };
     const sessionId = request.headers.get('mcp-session-id');
     if (sessionId !== null) {
       const session = this.sessions.get(sessionId);
@@ -121,18 +131,34 @@ export class SessionRegistry {
   }
 
   private createServer(inFlight: InFlightCalls): Server {
-    const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: true } }, instructions: INSTRUCTIONS });
+    const server = new Server(SERVER_INFO, {
+      capabilities: {
+        tools: { listChanged: true },
+        // Tasks are served from Temporal (tasks.ts), not from an SDK task store.
+        tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+      },
+      instructions: INSTRUCTIONS,
+    });
     server.setRequestHandler(ListToolsRequestSchema, (request) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor)));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.guard('tools/call', async () => {
         const call = { cancelledByClient: false };
         inFlight.set(extra.requestId, call);
+        const progressToken = request.params._meta?.progressToken;
         try {
           const result = await callTool(this.deps, request.params, {
             principal: principalOf(extra.authInfo),
             headers: (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>,
             signal: extra.signal,
             cancelledByClient: () => call.cancelledByClient,
+            ...(extra.sessionId !== undefined ? { sessionId: extra.sessionId } : {}),
+            ...(request.params.task !== undefined ? { task: request.params.task } : {}),
+            ...(progressToken !== undefined
+              ? {
+                  sendProgress: (progress) =>
+                    extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...progress } } as ServerNotification),
+                }
+              : {}),
           });
           return result as CallToolResult;
         } finally {
@@ -140,6 +166,12 @@ export class SessionRegistry {
         }
       }),
     );
+    server.setRequestHandler(GetTaskRequestSchema, (request, extra) => this.guard('tasks/get', () => getTask(this.deps, principalOf(extra.authInfo), request.params.taskId)));
+    server.setRequestHandler(GetTaskPayloadRequestSchema, (request, extra) =>
+      this.guard('tasks/result', () => taskResult(this.deps, principalOf(extra.authInfo), request.params.taskId, extra.signal)),
+    );
+    server.setRequestHandler(ListTasksRequestSchema, (request, extra) => this.guard('tasks/list', () => listTasks(this.deps, principalOf(extra.authInfo), request.params?.cursor)));
+    server.setRequestHandler(CancelTaskRequestSchema, (request, extra) => this.guard('tasks/cancel', () => cancelTask(this.deps, principalOf(extra.authInfo), request.params.taskId)));
     return server;
   }
 
@@ -168,7 +200,7 @@ export class SessionRegistry {
 function principalOf(authInfo: AuthInfo | undefined): Principal {
   const tenant = authInfo?.extra?.tenant;
   if (typeof tenant !== 'string' || authInfo === undefined) throw new Error('request reached a handler without a principal');
-  return { tenant, subject: authInfo.clientId };
+  return { tenant, subject: authInfo.clientId, admin: authInfo.extra?.admin === true };
 }
 
 function isInitialize(body: unknown): boolean {

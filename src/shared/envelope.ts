@@ -30,7 +30,15 @@ export const CallEnvelopeSchema = z.strictObject({
   requestTimeoutMs: z.number().int().positive(),
   heartbeatTimeoutMs: z.number().int().positive(),
   retry: RetryPolicySchema,
+  priority: z.enum(['low', 'normal', 'high', 'critical']),
+  /** Decides what may be retried: see docs/guarantees.md, "Retries by mutation class". */
+  mutation: z.enum(['read_only', 'idempotent', 'non_idempotent']),
+  /** With `halt`, a dead-lettered call keeps its key's lane until it is redriven or discarded. */
+  onDeadLetter: z.enum(['continue', 'halt']),
 });
+
+/** Temporal priority keys: 1 runs first. Normal is Temporal's default (3). */
+export const PRIORITY_KEYS = { critical: 1, high: 2, normal: 3, low: 4 } as const;
 
 export type CallEnvelope = z.infer<typeof CallEnvelopeSchema>;
 export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
@@ -51,9 +59,16 @@ export type ToolResult = {
  */
 export type CallOutcome =
   | { status: 'completed'; result: ToolResult }
-  | { status: 'failed'; reason: 'transport' | 'downstream_error'; message: string; code?: number; attempts: number }
+  | { status: 'failed'; reason: 'transport' | 'downstream_error' | 'circuit_open'; message: string; code?: number; attempts: number }
+  | { status: 'dead_lettered'; reason: DeadLetterReason; message: string; attempts: number }
   | { status: 'deadline_exceeded'; message: string }
   | { status: 'cancelled'; message: string };
+
+/**
+ * Why a call was dead-lettered: `retries_exhausted` (a retryable failure outlasted the retry
+ * policy), `outcome_unknown` (a request that is not safe to repeat may or may not have run).
+ */
+export type DeadLetterReason = 'retries_exhausted' | 'outcome_unknown';
 
 export type CallPhase = 'admitting' | 'queued' | 'running' | 'done';
 
@@ -66,4 +81,25 @@ export interface CallStatus {
   deadlineAt: number;
   attempt: number;
   lastFailure?: string;
+}
+
+export type DeadLetterState = 'pending' | 'redriving' | 'redriven' | 'discarded';
+
+export interface DeadLetterStatus {
+  correlationId: string;
+  tenant: string;
+  tool: string;
+  orderingKey?: string;
+  reason: DeadLetterReason;
+  message: string;
+  attempts: number;
+  /** Epoch ms. */
+  deadLetteredAt: number;
+  /** True when later calls on the key wait for this one (onDeadLetter: halt). */
+  holdsLane: boolean;
+  state: DeadLetterState;
+  /** Every operator action, in order: the audit trail. */
+  actions: Array<{ action: 'redrive' | 'discard'; by: string; at: number; note?: string; outcome?: CallOutcome['status'] }>;
+  /** The outcome of the last redrive, once it finished. */
+  outcome?: CallOutcome;
 }

@@ -5,6 +5,11 @@ export function callWorkflowId(tenant: string, correlationId: string): string {
   return `switchyard/${tenant}/call/${correlationId}`;
 }
 
+/** A dead-lettered call's parking place: it waits there for an operator to redrive or discard it. */
+export function deadLetterWorkflowId(tenant: string, correlationId: string): string {
+  return `switchyard/${tenant}/dead-letter/${correlationId}`;
+}
+
 export function laneWorkflowId(tenant: string, orderingKey: string): string {
   return `switchyard/${tenant}/lane/${encodeURIComponent(orderingKey)}`;
 }

@@ -2,7 +2,7 @@
 // the activities and the workflows.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
-import type { CallStatus } from './envelope.js';
+import type { CallStatus, DeadLetterStatus } from './envelope.js';
 
 /** Ordered calls: completes once the call is durably in its key's queue (the acknowledgement). */
 export const admitUpdate = defineUpdate<{ phase: string }>('admit');
@@ -17,7 +17,15 @@ export interface LaneEntry {
 export const enqueueSignal = defineSignal<[LaneEntry]>('enqueue');
 /** Call → lane when the call ends, whether or not it ran. */
 export const releaseSignal = defineSignal<[LaneEntry]>('release');
+/** Call → lane: a call dead-lettered under `onDeadLetter: halt` hands its turn to its dead letter. */
+export const handoverSignal = defineSignal<[{ from: string; to: string }]>('handover');
 export const laneStateQuery = defineQuery<{ holder?: string; queued: string[] }>('laneState');
+
+/** Operator → dead letter: run the call again (same envelope, a fresh deadline of the same length). */
+export const redriveUpdate = defineUpdate<DeadLetterStatus, [{ by: string }]>('redrive');
+/** Operator → dead letter: give up on the call; the key's lane (if halted) moves on. */
+export const discardUpdate = defineUpdate<DeadLetterStatus, [{ by: string; note?: string }]>('discard');
+export const deadLetterStatusQuery = defineQuery<DeadLetterStatus>('deadLetterStatus');
 
 // Custom search attributes (Keyword). The dev server registers them at start-up; on a real
 // cluster the worker and gateway register missing ones (ensureSearchAttributes in temporal/client.ts).

@@ -1,25 +1,39 @@
 // One workflow per tool call. Its id is derived from (tenant, correlation id), so any gateway can
 // find it, await its result with a long poll, or cancel it. Calls with an ordering key first take
-// a place in their key's lane (lane.ts) and run only when the lane says so.
+// a place in their key's lane (lane.ts) and run only when the lane says so. A call that exhausts
+// its retries or whose outcome is unknown ends `dead_lettered` and leaves a dead-letter workflow
+// behind (dead-letter.ts).
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  ParentClosePolicy,
   proxyActivities,
   setHandler,
-  TimeoutFailure,
+  startChild,
   upsertSearchAttributes,
   allHandlersFinished,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
 import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.js';
-import { admitUpdate, goSignal, releaseSignal, SA_OUTCOME, statusQuery } from '../shared/messages.js';
-import { laneWorkflowId } from '../shared/ids.js';
+import { deadLetterWorkflowId, laneWorkflowId } from '../shared/ids.js';
+import {
+  admitUpdate,
+  goSignal,
+  handoverSignal,
+  releaseSignal,
+  SA_CORRELATION_ID,
+  SA_ORDERING_KEY,
+  SA_OUTCOME,
+  SA_TENANT,
+  SA_TOOL,
+  statusQuery,
+} from '../shared/messages.js';
+import { deadlineExceeded, runAttempts } from './attempts.js';
+import { deadLetterWorkflow } from './dead-letter.js';
+import type { Activities } from '../activities/index.js';
 
 // Enqueueing is a single signal-with-start: short, and retried until it lands.
 const { enqueueInLane } = proxyActivities<Activities>({
@@ -76,72 +90,45 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
     }
     if (Date.now() >= envelope.deadlineAt) return deadlineExceeded('before it could start');
     status.phase = 'running';
-    return await callDownstream();
-  }
-
-  async function callDownstream(): Promise<CallOutcome> {
-    const remainingMs = envelope.deadlineAt - Date.now();
-    const { callTool } = proxyActivities<Activities>({
-      // All attempts together must finish inside the deadline; one attempt also gets the
-      // per-server request timeout. The heartbeat carries cancellation and detects dead workers.
-      scheduleToCloseTimeout: remainingMs,
-      startToCloseTimeout: Math.min(remainingMs, envelope.requestTimeoutMs + 5_000),
-      heartbeatTimeout: envelope.heartbeatTimeoutMs,
-      summary: `${envelope.publicTool} for tenant ${envelope.tenant}`,
-      retry: {
-        maximumAttempts: envelope.retry.maxAttempts,
-        initialInterval: envelope.retry.initialIntervalMs,
-        maximumInterval: envelope.retry.maxIntervalMs,
-        backoffCoefficient: envelope.retry.backoffCoefficient,
-        nonRetryableErrorTypes: ['DownstreamProtocolError', 'UnknownTool', 'ResultTooLarge'],
-      },
-    });
-    try {
-      const result = await callTool(envelope);
-      return { status: 'completed', result };
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      if (error instanceof ActivityFailure) {
-        if (error.cause instanceof TimeoutFailure && Date.now() >= envelope.deadlineAt - 50) {
-          return deadlineExceeded('while the downstream server was working');
-        }
-        if (error.cause instanceof ApplicationFailure) {
-          const cause = error.cause;
-          if (cause.type === 'DeadlineExceeded') return deadlineExceeded('before the call could be sent');
-          if (cause.type === 'DownstreamProtocolError') {
-            const code = typeof cause.details?.[0] === 'number' ? cause.details[0] : undefined;
-            return { status: 'failed', reason: 'downstream_error', code, message: cause.message, attempts: 1 };
-          }
-          const retried = cause.nonRetryable ? '' : ` (after ${envelope.retry.maxAttempts} attempts or the deadline)`;
-          return { status: 'failed', reason: 'transport', message: `${cause.message}${retried}`, attempts: envelope.retry.maxAttempts };
-        }
-        const message = error.cause?.message ?? error.message;
-        return { status: 'failed', reason: 'transport', message, attempts: envelope.retry.maxAttempts };
-      }
-      throw error;
-    }
-  }
-
-  function deadlineExceeded(when: string): CallOutcome {
-    return { status: 'deadline_exceeded', message: `deadline passed ${when}` };
+    return await runAttempts(envelope, status);
   }
 
   async function finish(final: CallOutcome): Promise<void> {
     status.phase = 'done';
-    upsertSearchAttributes([{ key: SA_OUTCOME, value: final.status }]);
-    if (envelope.orderingKey !== undefined) {
-      // Leave the lane even when cancelled: the next call on the key must not wait for us.
-      await CancellationScope.nonCancellable(async () => {
+    await CancellationScope.nonCancellable(async () => {
+      upsertSearchAttributes([{ key: SA_OUTCOME, value: final.status }]);
+      const halts = final.status === 'dead_lettered' && envelope.orderingKey !== undefined && envelope.onDeadLetter === 'halt';
+      let deadLetterId: string | undefined;
+      if (final.status === 'dead_lettered') {
+        deadLetterId = deadLetterWorkflowId(envelope.tenant, envelope.correlationId);
+        await startChild(deadLetterWorkflow, {
+          workflowId: deadLetterId,
+          args: [{ envelope, reason: final.reason, message: final.message, attempts: final.attempts, deadLetteredAt: Date.now(), holdsLane: halts }],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          typedSearchAttributes: [
+            { key: SA_CORRELATION_ID, value: envelope.correlationId },
+            { key: SA_TENANT, value: envelope.tenant },
+            { key: SA_TOOL, value: envelope.publicTool },
+            ...(envelope.orderingKey !== undefined ? [{ key: SA_ORDERING_KEY, value: envelope.orderingKey }] : []),
+            { key: SA_OUTCOME, value: 'dead_lettered' },
+          ],
+          staticSummary: `dead letter: ${envelope.publicTool} for tenant ${envelope.tenant} (${final.reason})`,
+        });
+      }
+      if (envelope.orderingKey !== undefined) {
+        // Leave the lane even when cancelled: the next call on the key must not wait for us.
+        // Under `halt`, a dead letter takes our turn instead, and keeps it until it is resolved.
+        const lane = getExternalWorkflowHandle(laneWorkflowId(envelope.tenant, envelope.orderingKey));
+        const me = workflowInfo().workflowId;
         try {
-          await getExternalWorkflowHandle(laneWorkflowId(envelope.tenant, envelope.orderingKey!)).signal(releaseSignal, {
-            callWorkflowId: workflowInfo().workflowId,
-          });
+          if (halts) await lane.signal(handoverSignal, { from: me, to: deadLetterId! });
+          else await lane.signal(releaseSignal, { callWorkflowId: me });
         } catch (error) {
           // The lane closes only when idle, so a missing lane means it never learned of us.
           log.warn('could not release lane', { error: String(error) });
         }
-      });
-    }
-    await condition(allHandlersFinished);
+      }
+      await condition(allHandlersFinished);
+    });
   }
 }

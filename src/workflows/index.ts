@@ -1,3 +1,4 @@
 // The workflow bundle's entry point: only deterministic code is reachable from here.
 export { callWorkflow } from './call.js';
 export { laneWorkflow } from './lane.js';
+export { deadLetterWorkflow } from './dead-letter.js';

@@ -12,7 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { enqueueSignal, goSignal, laneStateQuery, releaseSignal } from '../shared/messages.js';
+import { enqueueSignal, goSignal, handoverSignal, laneStateQuery, releaseSignal } from '../shared/messages.js';
 
 export interface LaneInput {
   tenant: string;
@@ -56,6 +56,13 @@ export async function laneWorkflow(input: LaneInput): Promise<void> {
     const index = queued.indexOf(callWorkflowId);
     if (index >= 0) queued.splice(index, 1);
     remember(callWorkflowId);
+  });
+  setHandler(handoverSignal, ({ from, to }) => {
+    // A dead-lettered call under `halt`: its dead letter keeps the turn until it is resolved.
+    if (holder === from) {
+      holder = to;
+      remember(from);
+    }
   });
   setHandler(laneStateQuery, () => ({ holder, queued: [...queued] }));
 

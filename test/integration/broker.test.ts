@@ -42,7 +42,11 @@ describe('walking broker', { timeout: 240_000 }, () => {
       for (const tool of downstream.tools.filter((t) => t.name !== 'get-env')) {
         const proxied = tools.find((t) => t.name === `everything.${tool.name}`);
         assert.ok(proxied, `everything.${tool.name} missing`);
-        assert.deepEqual({ ...proxied, name: tool.name }, tool, `definition of ${tool.name} changed on the way through`);
+        // The broker adds one thing: every tool can run as a durable MCP task.
+        const { execution, ...rest } = proxied;
+        assert.deepEqual(execution, { ...tool.execution, taskSupport: 'optional' });
+        const { execution: _downstreamExecution, ...original } = tool;
+        assert.deepEqual({ ...rest, name: tool.name }, original, `definition of ${tool.name} changed on the way through`);
       }
     } finally {
       await direct.close();
@@ -224,7 +228,7 @@ describe('walking broker', { timeout: 240_000 }, () => {
     assert.equal(textOf(result), 'back');
   });
 
-  it('turns a transport failure after retries into an isError result that names what failed', async () => {
+  it('dead-letters a call whose retries are exhausted, with an isError result that names what failed', async () => {
     const accepted = client.request(
       { method: 'tools/call', params: { name: 'fixture.slow', arguments: { ms: 2_000 } } },
       CallToolResultSchema,
@@ -235,10 +239,15 @@ describe('walking broker', { timeout: 240_000 }, () => {
     const correlationId = correlationIdOf(first);
     const final = await waitFor('the call to give up', async () => {
       const r = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: correlationId } });
-      return (r.structuredContent as { status: string }).status === 'failed' ? r : undefined;
+      return (r.structuredContent as { status: string }).status === 'dead_lettered' ? r : undefined;
     }, 30_000, 500);
     assert.equal(final.isError, true);
     assert.match(textOf(final), /fixture/);
+    assert.match(textOf(final), /dead-lettered because it kept failing/);
+    const deadLetter = (final.structuredContent as { dead_letter: { state: string; reason: string; attempts: number } }).dead_letter;
+    assert.equal(deadLetter.state, 'pending');
+    assert.equal(deadLetter.reason, 'retries_exhausted');
+    assert.equal(deadLetter.attempts, 3); // maxAttempts of this stack
     assert.match(textOf(final), new RegExp(correlationId));
     await stack.fixture.start();
   });

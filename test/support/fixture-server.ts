@@ -21,8 +21,13 @@ export interface Execution {
 
 export class FixtureServer {
   readonly executions: Execution[] = [];
+  /** What the idempotent `record` tool applied: one entry per correlation id, in order. */
+  readonly applied: Array<{ key: string; step: number; correlationId?: string }> = [];
+  private readonly appliedIds = new Set<string>();
   private http: HttpServer | undefined;
   private port = 0;
+  /** While true, `apply` never answers on its own (it waits to be cancelled): a stalled server. */
+  hangApply = false;
   /** Extra tools appear only when true (to test list_changed / reconnection). */
   extraTool = false;
 
@@ -126,7 +131,11 @@ export class FixtureServer {
     );
     server.registerTool(
       'slow',
-      { description: 'Waits ms milliseconds (cancellable), then answers.', inputSchema: { ms: z.number(), tag: z.string().optional() } },
+      {
+        description: 'Waits ms milliseconds (cancellable), then answers.',
+        inputSchema: { ms: z.number(), tag: z.string().optional() },
+        annotations: { idempotentHint: true },
+      },
       async ({ ms, tag }, extra) => {
         const execution = this.record('slow', { ms, tag }, extra._meta);
         await new Promise<void>((resolve) => {
@@ -143,10 +152,41 @@ export class FixtureServer {
     );
     server.registerTool(
       'record',
-      { description: 'Records a step of a key, for ordering checks.', inputSchema: { key: z.string(), step: z.number() } },
+      {
+        description: 'Records a step of a key, for ordering checks. Idempotent: a repeat of a correlation id is not applied again.',
+        inputSchema: { key: z.string(), step: z.number() },
+        annotations: { idempotentHint: true },
+      },
       async ({ key, step }, extra) => {
-        this.record('record', { key, step }, extra._meta).finishedAt = Date.now();
+        const execution = this.record('record', { key, step }, extra._meta);
+        execution.finishedAt = Date.now();
+        const id = execution.correlationId;
+        if (id === undefined || !this.appliedIds.has(id)) {
+          if (id !== undefined) this.appliedIds.add(id);
+          this.applied.push({ key, step, correlationId: id });
+        }
         return { content: [{ type: 'text', text: `${key}#${step}` }] };
+      },
+    );
+    server.registerTool(
+      'apply',
+      {
+        description: 'A non-idempotent change (no annotations): waits ms milliseconds (cancellable), then applies.',
+        inputSchema: { key: z.string(), ms: z.number().optional() },
+      },
+      async ({ key, ms }, extra) => {
+        const execution = this.record('apply', { key, ms }, extra._meta);
+        const hang = this.hangApply;
+        await new Promise<void>((resolve) => {
+          const timer = hang ? undefined : setTimeout(resolve, ms ?? 0);
+          extra.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            execution.cancelled = true;
+            resolve();
+          });
+        });
+        execution.finishedAt = Date.now();
+        return { content: [{ type: 'text', text: `applied ${key}` }] };
       },
     );
     if (this.extraTool) {

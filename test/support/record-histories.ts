@@ -6,12 +6,20 @@ import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { findTemporalCli } from '../../src/temporal/cli-path.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { callWorkflowId, laneWorkflowId } from '../../src/shared/ids.js';
+import { callWorkflowId, deadLetterWorkflowId, laneWorkflowId } from '../../src/shared/ids.js';
 import { correlationIdOf, Stack } from './stack.js';
 import { waitFor } from './ports.js';
 
 const OUT = resolve(import.meta.dirname, '..', 'histories');
-const stack = new Stack({ syncWaitMs: 1_000, heartbeatTimeoutMs: 2_000, retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 100 } });
+const stack = new Stack({
+  syncWaitMs: 1_000,
+  heartbeatTimeoutMs: 2_000,
+  retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 100 },
+  configure: (config) => {
+    const url = config.servers.find((server: { id: string }) => server.id === 'fixture').url;
+    config.servers.push({ id: 'short', transport: 'http', url, timeoutMs: 1_000, policy: { onDeadLetter: 'halt' } });
+  },
+});
 const recorded: Array<[string, string]> = [];
 
 try {
@@ -40,6 +48,14 @@ try {
   await stack.kill('worker');
   await stack.startWorker();
   recorded.push(['call-retried-after-worker-kill', callWorkflowId('default', retried)]);
+
+  // A non-idempotent call that times out after sending: dead-lettered (halting its key), then redriven.
+  stack.fixture.hangApply = true;
+  const unknown = await call('short.apply', { key: 'replay' }, { 'switchyard/ordering_key': 'replay-halt', 'switchyard/accept_async': false });
+  stack.fixture.hangApply = false;
+  recorded.push(['call-dead-lettered-halting', callWorkflowId('default', unknown)]);
+  await client.callTool({ name: 'switchyard.dlq_redrive', arguments: { correlation_id: unknown } });
+  recorded.push(['dead-letter-redriven', deadLetterWorkflowId('default', unknown)]);
 
   await stack.fixture.stop();
   recorded.push(['call-transport-failure', callWorkflowId('default', await call('fixture.echo', { message: 'nobody home' }))]);

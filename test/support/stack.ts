@@ -32,6 +32,8 @@ export interface StackOptions {
   laneHandoffsPerRun?: number;
   tenants?: Array<{ id: string; apiKeys: string[] }>;
   withEverything?: boolean;
+  /** Last word on the config file: edit the plain object before it is written. */
+  configure?: (config: Record<string, any>) => void;
 }
 
 export class Stack {
@@ -89,6 +91,7 @@ export class Stack {
         retry: { maxAttempts: 5, initialIntervalMs: 200, maxIntervalMs: 1_000, ...o.retry },
       },
     };
+    o.configure?.(config as Record<string, any>);
     this.configPath = join(this.dir, 'switchyard.yaml');
     writeFileSync(this.configPath, stringify(config));
     await Promise.all([this.startWorker(), this.startGateway()]);
@@ -118,6 +121,17 @@ export class Stack {
   async restartTemporal(): Promise<void> {
     await this.temporal.kill();
     await this.temporal.start();
+  }
+
+  /** Runs `switchyard <args…>` with this stack's config (e.g. `dlq list`) and returns its output. */
+  async cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, [BIN, ...args, '--config', this.configPath, '--log-level', 'error'], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { code, stdout, stderr };
   }
 
   async client(headers: Record<string, string> = {}): Promise<McpClient> {

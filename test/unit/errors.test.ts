@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import { classifyDownstreamError, DownstreamError } from '../../src/downstream/errors.js';
-import { buildEnvelope, HEADERS, idempotentCorrelationId, META, uuidv7, type EnvelopeInput } from '../../src/gateway/envelope.js';
+import { buildEnvelope, HEADERS, idempotentCorrelationId, META, mutationFromAnnotations, resolvePointer, uuidv7, type EnvelopeInput } from '../../src/gateway/envelope.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError } from '../../src/gateway/jsonrpc.js';
 import { acceptedResult, errorResult, outcomeToResult } from '../../src/gateway/results.js';
 import type { CallOutcome, ToolResult } from '../../src/shared/envelope.js';
@@ -54,21 +54,31 @@ describe('classifyDownstreamError', () => {
     assert.equal(error.message, 'MCP error -1: nested');
   });
 
-  it('classifies refused connections as unavailable without the raw error text', () => {
+  it('classifies refused connections as unavailable and not sent, without the raw error text', () => {
     const raw = [
       Object.assign(new Error('connect ECONNREFUSED 10.1.2.3:8931'), { code: 'ECONNREFUSED' }),
-      new TypeError('fetch failed'),
+      new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) }),
       new Error('getaddrinfo ENOTFOUND internal-mcp.corp.example'),
-      new Error('socket hang up'),
       new Error('Not connected'),
     ];
     for (const error of raw) {
       const classified = classifyDownstreamError('web', error);
       assert.equal(classified.kind, 'unavailable', error.message);
+      assert.equal(classified.sent, false, error.message);
       assert.equal(classified.serverId, 'web');
       assert.equal(classified.message, 'downstream server "web" is unreachable');
       assert.ok(!classified.message.includes(error.message));
     }
+  });
+
+  it('treats a connection that broke after the request may have left as sent (outcome unknown)', () => {
+    for (const error of [new Error('socket hang up'), new TypeError('fetch failed'), Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })]) {
+      const classified = classifyDownstreamError('web', error);
+      assert.equal(classified.kind, 'unavailable', error.message);
+      assert.equal(classified.sent, true, error.message);
+      assert.equal(classified.message, 'connection to downstream server "web" broke');
+    }
+    assert.equal(classifyDownstreamError('web', new McpError(ErrorCode.RequestTimeout, 'Request timed out')).sent, true);
   });
 
   it('reports the HTTP status of a failed HTTP request', () => {
@@ -217,7 +227,7 @@ describe('buildEnvelope', () => {
   const now = 1_700_000_000_000;
 
   const input = (overrides: Partial<EnvelopeInput> = {}): EnvelopeInput => ({
-    principal: { tenant: 'acme', subject: 'apikey:0123456789ab' },
+    principal: { tenant: 'acme', subject: 'apikey:0123456789ab', admin: false },
     server,
     tool: 'read.file',
     publicTool: 'files.read.file',
@@ -229,10 +239,12 @@ describe('buildEnvelope', () => {
     ...overrides,
   });
 
+  const env = (overrides: Partial<EnvelopeInput> = {}) => buildEnvelope(input(overrides)).envelope;
+
   /** Asserts a JsonRpcError -32602 whose message names `field`. */
   function rejects(overrides: Partial<EnvelopeInput>, field: string): void {
     assert.throws(
-      () => buildEnvelope(input(overrides)),
+      () => env(overrides),
       (error: unknown) => {
         assert.ok(error instanceof JsonRpcError, String(error));
         assert.equal(error.code, INVALID_PARAMS);
@@ -245,7 +257,7 @@ describe('buildEnvelope', () => {
   }
 
   it('fills everything else from the config defaults and the authenticated principal', () => {
-    const envelope = buildEnvelope(input({ meta: { 'switchyard/tenant': 'other', unrelated: 1 } }));
+    const envelope = env({ meta: { 'switchyard/tenant': 'other', unrelated: 1 } });
     assert.match(envelope.correlationId, UUID_V7);
     assert.equal(envelope.correlationId.replace(/-/g, '').slice(0, 12), now.toString(16).padStart(12, '0'));
     assert.equal(envelope.tenant, 'acme');
@@ -264,26 +276,22 @@ describe('buildEnvelope', () => {
   });
 
   it('takes values from headers when _meta has none', () => {
-    const envelope = buildEnvelope(
-      input({ headers: { [HEADERS.orderingKey]: 'order-42', [HEADERS.idempotencyKey]: 'idem-1', [HEADERS.deadlineMs]: '5000' } }),
-    );
+    const envelope = env({ headers: { [HEADERS.orderingKey]: 'order-42', [HEADERS.idempotencyKey]: 'idem-1', [HEADERS.deadlineMs]: '5000' } });
     assert.equal(envelope.orderingKey, 'order-42');
     assert.equal(envelope.idempotencyKey, 'idem-1');
     assert.equal(envelope.deadlineAt, now + 5_000);
   });
 
   it('uses the first value of a repeated header', () => {
-    const envelope = buildEnvelope(input({ headers: { [HEADERS.orderingKey]: ['first', 'second'] } }));
+    const envelope = env({ headers: { [HEADERS.orderingKey]: ['first', 'second'] } });
     assert.equal(envelope.orderingKey, 'first');
   });
 
   it('prefers _meta over headers', () => {
-    const envelope = buildEnvelope(
-      input({
-        meta: { [META.orderingKey]: 'from-meta', [META.idempotencyKey]: 'idem-meta', [META.deadlineMs]: 7_000 },
-        headers: { [HEADERS.orderingKey]: 'from-header', [HEADERS.idempotencyKey]: 'idem-header', [HEADERS.deadlineMs]: '9000' },
-      }),
-    );
+    const envelope = env({
+      meta: { [META.orderingKey]: 'from-meta', [META.idempotencyKey]: 'idem-meta', [META.deadlineMs]: 7_000 },
+      headers: { [HEADERS.orderingKey]: 'from-header', [HEADERS.idempotencyKey]: 'idem-header', [HEADERS.deadlineMs]: '9000' },
+    });
     assert.equal(envelope.orderingKey, 'from-meta');
     assert.equal(envelope.idempotencyKey, 'idem-meta');
     assert.equal(envelope.deadlineAt, now + 7_000);
@@ -301,10 +309,10 @@ describe('buildEnvelope', () => {
   });
 
   it('accepts keys of 1 and 200 printable characters', () => {
-    assert.equal(buildEnvelope(input({ meta: { [META.orderingKey]: 'k' } })).orderingKey, 'k');
+    assert.equal(env({ meta: { [META.orderingKey]: 'k' } }).orderingKey, 'k');
     const long = 'k'.repeat(200);
-    assert.equal(buildEnvelope(input({ meta: { [META.orderingKey]: long } })).orderingKey, long);
-    assert.equal(buildEnvelope(input({ meta: { [META.orderingKey]: 'ünïcode key 🚂' } })).orderingKey, 'ünïcode key 🚂');
+    assert.equal(env({ meta: { [META.orderingKey]: long } }).orderingKey, long);
+    assert.equal(env({ meta: { [META.orderingKey]: 'ünïcode key 🚂' } }).orderingKey, 'ünïcode key 🚂');
   });
 
   for (const [name, metaKey, headerName] of [
@@ -324,20 +332,20 @@ describe('buildEnvelope', () => {
     });
   }
 
-  it('accepts deadlines from 1 ms to 1000 x the default', () => {
-    assert.equal(buildEnvelope(input({ meta: { [META.deadlineMs]: 1 } })).deadlineAt, now + 1);
-    assert.equal(buildEnvelope(input({ meta: { [META.deadlineMs]: 30_000_000 } })).deadlineAt, now + 30_000_000);
-    assert.equal(buildEnvelope(input({ headers: { [HEADERS.deadlineMs]: '30000000' } })).deadlineAt, now + 30_000_000);
+  it('accepts deadlines from 1 ms to maxDeadlineMs (one day by default)', () => {
+    assert.equal(env({ meta: { [META.deadlineMs]: 1 } }).deadlineAt, now + 1);
+    assert.equal(env({ meta: { [META.deadlineMs]: 86_400_000 } }).deadlineAt, now + 86_400_000);
+    assert.equal(env({ headers: { [HEADERS.deadlineMs]: '86400000' } }).deadlineAt, now + 86_400_000);
   });
 
   it('refuses an invalid deadline from _meta, naming the field', () => {
-    for (const value of [0, -1, 1.5, 30_000_001, Number.NaN, Infinity, '5000', null, true]) {
+    for (const value of [0, -1, 1.5, 86_400_001, Number.NaN, Infinity, '5000', null, true]) {
       rejects({ meta: { [META.deadlineMs]: value } }, `_meta["${META.deadlineMs}"]`);
     }
   });
 
   it('refuses an invalid deadline from a header, naming the header', () => {
-    for (const value of ['', 'abc', '-5', '1.5', '1e3', '0', '30000001', ' 5000']) {
+    for (const value of ['', 'abc', '-5', '1.5', '1e3', '0', '86400001', ' 5000']) {
       rejects({ headers: { [HEADERS.deadlineMs]: value } }, `header ${HEADERS.deadlineMs}`);
     }
   });
@@ -348,11 +356,11 @@ describe('buildEnvelope', () => {
   });
 
   it('gives one correlation id per tenant and idempotency key', () => {
-    const first = buildEnvelope(input({ meta: { [META.idempotencyKey]: 'order-1' } }));
-    const again = buildEnvelope(input({ meta: { [META.idempotencyKey]: 'order-1' }, now: now + 60_000 }));
-    const viaHeader = buildEnvelope(input({ headers: { [HEADERS.idempotencyKey]: 'order-1' } }));
-    const otherTenant = buildEnvelope(input({ meta: { [META.idempotencyKey]: 'order-1' }, principal: { tenant: 'globex', subject: 'apikey:x' } }));
-    const otherKey = buildEnvelope(input({ meta: { [META.idempotencyKey]: 'order-2' } }));
+    const first = env({ meta: { [META.idempotencyKey]: 'order-1' } });
+    const again = env({ meta: { [META.idempotencyKey]: 'order-1' }, now: now + 60_000 });
+    const viaHeader = env({ headers: { [HEADERS.idempotencyKey]: 'order-1' } });
+    const otherTenant = env({ meta: { [META.idempotencyKey]: 'order-1' }, principal: { tenant: 'globex', subject: 'apikey:x', admin: false } });
+    const otherKey = env({ meta: { [META.idempotencyKey]: 'order-2' } });
     assert.match(first.correlationId, UUID);
     assert.match(first.correlationId, CORRELATION_ID);
     assert.equal(again.correlationId, first.correlationId);
@@ -366,9 +374,112 @@ describe('buildEnvelope', () => {
     assert.notEqual(idempotentCorrelationId('ab', 'c'), idempotentCorrelationId('a', 'bc'));
   });
 
+  it('reads an absolute RFC 3339 deadline', () => {
+    assert.equal(env({ meta: { [META.deadline]: new Date(now + 90_000).toISOString() } }).deadlineAt, now + 90_000);
+    assert.equal(env({ meta: { [META.deadline]: '2023-11-14T22:14:20+00:00' } }).deadlineAt, Date.parse('2023-11-14T22:14:20Z'));
+  });
+
+  it('refuses a bad absolute deadline, naming the field and the reason', () => {
+    for (const value of ['tomorrow', '2023-11-14', '2023-11-14T22:14:20', 1_700_000_090_000, null]) rejects({ meta: { [META.deadline]: value } }, `_meta["${META.deadline}"]`);
+    rejects({ meta: { [META.deadline]: new Date(now - 1).toISOString() } }, 'in the past');
+    rejects({ meta: { [META.deadline]: new Date(now + 86_400_001).toISOString() } }, 'more than 86400000 ms away');
+    rejects({ meta: { [META.deadline]: new Date(now + 5_000).toISOString(), [META.deadlineMs]: 5_000 } }, 'not both');
+  });
+
+  it('reads priority from _meta or the header, and refuses other values', () => {
+    assert.equal(env().priority, 'normal');
+    assert.equal(env({ meta: { [META.priority]: 'critical' } }).priority, 'critical');
+    assert.equal(env({ headers: { [HEADERS.priority]: 'low' } }).priority, 'low');
+    assert.equal(env({ meta: { [META.priority]: 'high' }, headers: { [HEADERS.priority]: 'low' } }).priority, 'high');
+    for (const value of ['urgent', 'HIGH', 1, null]) rejects({ meta: { [META.priority]: value } }, `_meta["${META.priority}"]`);
+    rejects({ headers: { [HEADERS.priority]: 'urgent' } }, `header ${HEADERS.priority}`);
+  });
+
+  it('reads accept_async as a boolean only', () => {
+    assert.equal(buildEnvelope(input()).acceptAsync, undefined);
+    assert.equal(buildEnvelope(input({ meta: { [META.acceptAsync]: true } })).acceptAsync, true);
+    assert.equal(buildEnvelope(input({ meta: { [META.acceptAsync]: false } })).acceptAsync, false);
+    for (const value of ['true', 1, null]) rejects({ meta: { [META.acceptAsync]: value } }, `_meta["${META.acceptAsync}"]`);
+  });
+
+  it('names switchyard.submit arguments instead of _meta keys', () => {
+    rejects({ meta: { [META.priority]: 'urgent' }, fieldName: (key) => `argument "${key === META.priority ? 'priority' : key}"` }, 'argument "priority"');
+  });
+
+  it('derives the mutation class from annotations, conservatively', () => {
+    assert.equal(mutationFromAnnotations(undefined), 'non_idempotent');
+    assert.equal(mutationFromAnnotations({}), 'non_idempotent');
+    assert.equal(mutationFromAnnotations({ readOnlyHint: true }), 'read_only');
+    assert.equal(mutationFromAnnotations({ idempotentHint: true }), 'idempotent');
+    assert.equal(mutationFromAnnotations({ readOnlyHint: false, idempotentHint: false, destructiveHint: true }), 'non_idempotent');
+    assert.equal(env({ annotations: { readOnlyHint: true } }).mutation, 'read_only');
+  });
+
+  describe('config policies', () => {
+    const policied: Config = ConfigSchema.parse({
+      servers: [
+        {
+          id: 'git',
+          transport: 'stdio',
+          command: 'node',
+          policy: { ordering: 'arg:/repo', deadlineMs: 60_000, maxDeadlineMs: 120_000, priority: 'high', mutation: 'idempotent', onDeadLetter: 'halt', retry: { maxAttempts: 2 } },
+          toolPolicies: {
+            status: { ordering: 'none', mutation: 'read_only', priority: 'low' },
+            push: { ordering: 'principal', retry: { initialIntervalMs: 50 } },
+            note: { ordering: 'session' },
+            nested: { ordering: 'arg:/target/a~1b' },
+          },
+        },
+      ],
+    });
+    const git = policied.servers[0]!;
+    const call = (tool: string, overrides: Partial<EnvelopeInput> = {}) =>
+      env({ config: policied, server: git, tool, publicTool: `git.${tool}`, arguments: { repo: 'acme/web' }, sessionId: 'sess-1', ...overrides });
+
+    it('applies the server policy, then the tool policy, field by field', () => {
+      const commit = call('commit');
+      assert.equal(commit.orderingKey, 'arg:/repo=acme/web');
+      assert.equal(commit.deadlineAt, now + 60_000);
+      assert.equal(commit.priority, 'high');
+      assert.equal(commit.mutation, 'idempotent');
+      assert.equal(commit.onDeadLetter, 'halt');
+      assert.deepEqual(commit.retry, { maxAttempts: 2, initialIntervalMs: 200, maxIntervalMs: 5_000, backoffCoefficient: 2 });
+      const status = call('status');
+      assert.equal(status.orderingKey, undefined);
+      assert.equal(status.mutation, 'read_only');
+      assert.equal(status.priority, 'low');
+      const push = call('push');
+      assert.equal(push.orderingKey, 'principal:apikey:0123456789ab');
+      assert.deepEqual(push.retry, { maxAttempts: 2, initialIntervalMs: 50, maxIntervalMs: 5_000, backoffCoefficient: 2 });
+      assert.equal(call('note').orderingKey, 'session:sess-1');
+      assert.equal(call('nested', { arguments: { target: { 'a/b': 7 } } }).orderingKey, 'arg:/target/a~1b=7');
+    });
+
+    it('lets the request override the policy, within maxDeadlineMs', () => {
+      const commit = call('commit', { meta: { [META.orderingKey]: 'mine', [META.priority]: 'critical', [META.deadlineMs]: 120_000 } });
+      assert.equal(commit.orderingKey, 'mine');
+      assert.equal(commit.priority, 'critical');
+      assert.equal(commit.deadlineAt, now + 120_000);
+      rejects({ config: policied, server: git, tool: 'commit', arguments: { repo: 'x' }, meta: { [META.deadlineMs]: 120_001 } }, 'between 1 and 120000');
+    });
+
+    it('refuses a call whose ordering argument is missing, naming it', () => {
+      rejects({ config: policied, server: git, tool: 'commit', publicTool: 'git.commit', arguments: {} }, 'argument /repo is required');
+      rejects({ config: policied, server: git, tool: 'commit', publicTool: 'git.commit', arguments: { repo: { deep: 1 } } }, 'argument /repo is required');
+    });
+
+    it('resolves JSON pointers per RFC 6901', () => {
+      const doc = { a: { 'b/c': { '~d': 1 } }, list: ['x', 'y'] };
+      assert.equal(resolvePointer(doc, '/a/b~1c/~0d'), 1);
+      assert.equal(resolvePointer(doc, '/list/1'), 'y');
+      assert.equal(resolvePointer(doc, '/missing'), undefined);
+      assert.equal(resolvePointer(doc, '/a/toString'), undefined);
+    });
+  });
+
   it('gives different correlation ids to calls without an idempotency key', () => {
-    const a = buildEnvelope(input());
-    const b = buildEnvelope(input());
+    const a = env();
+    const b = env();
     assert.notEqual(a.correlationId, b.correlationId);
   });
 });

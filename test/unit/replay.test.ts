@@ -26,8 +26,18 @@ describe('workflow replay', { timeout: 120_000 }, () => {
     incompatible = await bundleWorkflowCode({ workflowsPath: resolve(import.meta.dirname, '..', 'fixtures', 'incompatible-workflows.ts'), logger: silent });
   });
 
-  it('has recorded histories of every call shape and of a lane', () => {
-    for (const name of ['call-completed', 'call-tool-error', 'call-ordered', 'call-cancelled', 'call-retried-after-worker-kill', 'call-transport-failure', 'lane']) {
+  it('has recorded histories of every call shape, of a lane and of a redriven dead letter', () => {
+    for (const name of [
+      'call-completed',
+      'call-tool-error',
+      'call-ordered',
+      'call-cancelled',
+      'call-retried-after-worker-kill',
+      'call-transport-failure',
+      'call-dead-lettered-halting',
+      'dead-letter-redriven',
+      'lane',
+    ]) {
       assert.ok(files.includes(`${name}.json`), `missing test/histories/${name}.json`);
     }
   });

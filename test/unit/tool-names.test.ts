@@ -132,7 +132,8 @@ describe('ToolCatalog.all', () => {
     const original = tool('search', 'searches the web');
     const { catalog: c } = catalog([{ id: 'web', tools: [original] }]);
     const listed = c.all().find((t) => t.name === 'web.search');
-    assert.deepEqual(listed, { ...original, name: 'web.search' });
+    // Only the task support is the broker's own: it runs every downstream tool as a durable task.
+    assert.deepEqual(listed, { ...original, name: 'web.search', execution: { taskSupport: 'optional' } });
     assert.equal(original.name, 'search');
   });
 
@@ -265,7 +266,7 @@ describe('ToolCatalog.page', () => {
     it(`pages of ${pageSize} concatenate to all() and the last page has no cursor`, () => {
       const { catalog: c } = catalog(many, naming('.'), pageSize);
       const all = c.all();
-      assert.equal(all.length, 7);
+      assert.equal(all.length, 5 + BROKER_TOOLS.length);
       const seen: Tool[] = [];
       let cursor: string | undefined;
       let pages = 0;

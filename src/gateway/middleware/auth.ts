@@ -12,19 +12,23 @@ export interface Principal {
   tenant: string;
   /** A stable, non-secret name for the credential: "apikey:<hash prefix>" or "anonymous". */
   subject: string;
+  /** May use the dead-letter tools of its tenant. The keyless local mode is its own operator. */
+  admin: boolean;
 }
 
 export function apiKeyAuth(tenants: Config['tenants']): MiddlewareHandler<GatewayEnv> {
-  const byDigest = new Map<string, { tenant: string; digest: Buffer }>();
+  const byDigest = new Map<string, { tenant: string; digest: Buffer; admin: boolean }>();
   for (const tenant of tenants) {
-    for (const key of tenant.apiKeys) {
-      const digest = sha256(key);
-      byDigest.set(digest.toString('hex'), { tenant: tenant.id, digest });
+    for (const [keys, admin] of [[tenant.apiKeys, false], [tenant.adminApiKeys, true]] as const) {
+      for (const key of keys) {
+        const digest = sha256(key);
+        byDigest.set(digest.toString('hex'), { tenant: tenant.id, digest, admin });
+      }
     }
   }
   return async function auth(c, next) {
     if (tenants.length === 0) {
-      c.set('principal', { tenant: DEFAULT_TENANT, subject: 'anonymous' });
+      c.set('principal', { tenant: DEFAULT_TENANT, subject: 'anonymous', admin: true });
       return next();
     }
     const header = c.req.header('authorization') ?? '';
@@ -37,7 +41,7 @@ export function apiKeyAuth(tenants: Config['tenants']): MiddlewareHandler<Gatewa
       response.headers.set('WWW-Authenticate', 'Bearer realm="switchyard"');
       return response;
     }
-    c.set('principal', { tenant: found.tenant, subject: `apikey:${digest.toString('hex').slice(0, 12)}` });
+    c.set('principal', { tenant: found.tenant, subject: `apikey:${digest.toString('hex').slice(0, 12)}`, admin: found.admin });
     return next();
   };
 }

@@ -1,0 +1,95 @@
+// Running a call's downstream request with the retries its mutation class allows. Shared by the
+// call workflow and the dead-letter workflow (a redrive runs the same way).
+//
+//   read_only, idempotent: Temporal retries every transport failure with backoff, inside the deadline.
+//   non_idempotent: the activity runs once per attempt and this loop retries only failures that
+//     provably happened before the request was sent; anything else (a timeout after sending, a
+//     broken connection, a worker that died mid-request) is an unknown outcome, never repeated.
+import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.js';
+
+const NON_RETRYABLE = ['DownstreamProtocolError', 'UnknownTool', 'ResultTooLarge', 'CircuitOpen', 'DeadlineExceeded'];
+
+export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatus, 'attempt' | 'lastFailure'>): Promise<CallOutcome> {
+  const policy = envelope.retry;
+  const safeToRepeat = envelope.mutation !== 'non_idempotent';
+  for (let attempt = 1; ; attempt++) {
+    const remainingMs = envelope.deadlineAt - Date.now();
+    if (remainingMs <= 0) return deadlineExceeded(attempt === 1 ? 'before it could start' : 'between retries');
+    status.attempt = attempt;
+    const { callTool } = proxyActivities<Activities>({
+      // All attempts together must finish inside the deadline; one attempt also gets the
+      // per-server request timeout. The heartbeat carries cancellation and detects dead workers.
+      scheduleToCloseTimeout: remainingMs,
+      startToCloseTimeout: Math.min(remainingMs, envelope.requestTimeoutMs + 5_000),
+      heartbeatTimeout: envelope.heartbeatTimeoutMs,
+      summary: `${envelope.publicTool} for tenant ${envelope.tenant}`,
+      allowEagerDispatch: false, // through the task queue, so priority applies
+      retry: safeToRepeat
+        ? {
+            maximumAttempts: policy.maxAttempts,
+            initialInterval: policy.initialIntervalMs,
+            maximumInterval: policy.maxIntervalMs,
+            backoffCoefficient: policy.backoffCoefficient,
+            nonRetryableErrorTypes: NON_RETRYABLE,
+          }
+        : { maximumAttempts: 1 },
+    });
+    try {
+      const result = safeToRepeat ? await callTool(envelope) : await callTool(envelope, attempt);
+      return { status: 'completed', result };
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      if (!(error instanceof ActivityFailure)) throw error;
+      const cause = error.cause;
+      const attempts = safeToRepeat ? policy.maxAttempts : attempt;
+      if (cause instanceof ApplicationFailure) {
+        status.lastFailure = cause.message;
+        switch (cause.type) {
+          case 'DeadlineExceeded':
+            return deadlineExceeded(cause.message.replace(/^deadline passed /, ''));
+          case 'DownstreamProtocolError': {
+            const code = typeof cause.details?.[0] === 'number' ? cause.details[0] : undefined;
+            return { status: 'failed', reason: 'downstream_error', code, message: cause.message, attempts: attempt };
+          }
+          case 'CircuitOpen':
+            return { status: 'failed', reason: 'circuit_open', message: cause.message, attempts: attempt };
+          case 'UnknownTool':
+          case 'ResultTooLarge':
+            return { status: 'failed', reason: 'transport', message: cause.message, attempts: attempt };
+          case 'DownstreamNotSent':
+            if (!safeToRepeat && attempt < policy.maxAttempts) {
+              const backoff = Math.min(policy.maxIntervalMs, policy.initialIntervalMs * policy.backoffCoefficient ** (attempt - 1));
+              if (envelope.deadlineAt - Date.now() <= backoff) return deadlineExceeded('while retrying a server that was unreachable');
+              await sleep(backoff);
+              continue;
+            }
+            return deadLettered('retries_exhausted', `${cause.message} (${attempts} attempts)`, attempts);
+          default:
+            if (!safeToRepeat) return deadLettered('outcome_unknown', `${cause.message}; the request may have reached the server, so it was not repeated`, attempt);
+            if (Date.now() >= envelope.deadlineAt - 50) return deadlineExceeded(`while retrying: ${cause.message}`);
+            return deadLettered('retries_exhausted', `${cause.message} (${attempts} attempts)`, attempts);
+        }
+      }
+      if (cause instanceof TimeoutFailure) {
+        // scheduleToClose is the deadline. Heartbeat and startToClose timeouts mean the worker
+        // died or hung mid-request: unknown for a non-idempotent tool, retried (until exhausted) otherwise.
+        if (Date.now() >= envelope.deadlineAt - 50) return deadlineExceeded('while the downstream server was working');
+        status.lastFailure = `attempt timed out (${cause.timeoutType})`;
+        if (!safeToRepeat) return deadLettered('outcome_unknown', 'the worker running the call stopped responding mid-request; the request may have reached the server, so it was not repeated', attempt);
+        return deadLettered('retries_exhausted', `every attempt timed out (${attempts} attempts)`, attempts);
+      }
+      status.lastFailure = cause?.message ?? error.message;
+      return deadLettered(safeToRepeat ? 'retries_exhausted' : 'outcome_unknown', cause?.message ?? error.message, attempts);
+    }
+  }
+}
+
+export function deadlineExceeded(when: string): CallOutcome {
+  return { status: 'deadline_exceeded', message: `deadline passed ${when}` };
+}
+
+function deadLettered(reason: 'retries_exhausted' | 'outcome_unknown', message: string, attempts: number): CallOutcome {
+  return { status: 'dead_lettered', reason, message, attempts };
+}
