@@ -84,6 +84,15 @@ export class DownstreamConnection extends EventEmitter<{ change: [] }> {
     return this.state === 'ready' ? this.tools : [];
   }
 
+  /**
+   * The tools as last listed, even while the server is down: a call to one of them is still
+   * accepted durably and runs when the server is back (within its deadline). Listing shows only
+   * ready servers' tools.
+   */
+  knownTools(): Tool[] {
+    return this.state === 'closed' ? [] : this.tools;
+  }
+
   isToolAllowed(name: string): boolean {
     const { allow, deny } = this.config.tools;
     if (deny.includes(name)) return false;

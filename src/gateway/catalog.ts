@@ -53,7 +53,7 @@ export class ToolCatalog {
     return next < tools.length ? { tools: slice, nextCursor: encodeCursor(next) } : { tools: slice };
   }
 
-  /** A downstream tool by public name, or undefined when no ready server offers it. */
+  /** A downstream tool by public name (also while its server is down), or undefined when no server offers it. */
   resolve(name: string): ResolvedTool | undefined {
     // A name the listing would skip is not callable either: clients call only what they were shown.
     if (!isValidToolName(name)) return undefined;
@@ -61,7 +61,7 @@ export class ToolCatalog {
     if (split === undefined) return undefined;
     const connection = this.pool.get(split.serverId);
     if (connection === undefined || !connection.isToolAllowed(split.tool)) return undefined;
-    const definition = connection.listTools().find((t) => t.name === split.tool);
+    const definition = connection.knownTools().find((t) => t.name === split.tool);
     if (definition === undefined) return undefined;
     return { serverId: split.serverId, tool: split.tool, publicName: name, definition };
   }

@@ -10,7 +10,7 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -35,8 +35,9 @@ import { deadlineExceeded, runAttempts } from './attempts.js';
 import { deadLetterWorkflow } from './dead-letter.js';
 import type { Activities } from '../activities/index.js';
 
-// Enqueueing is a single signal-with-start: short, and retried until it lands.
-const { enqueueInLane } = proxyActivities<Activities>({
+// Enqueueing is a single signal-with-start: short, and retried until it lands. A local activity:
+// no task-queue round trip, and it never waits behind tool calls for an activity slot.
+const { enqueueInLane } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '100 ms', maximumInterval: '2 seconds' },
 });

@@ -7,7 +7,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
-  proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -30,7 +30,7 @@ const FINISHED_MEMORY = 256;
 const DEFAULT_HANDOFFS_PER_RUN = 500;
 const HOLDER_CHECK_MS = 60_000;
 
-const { isCallRunning } = proxyActivities<Activities>({
+const { isCallRunning } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumInterval: '10 seconds' },
 });

@@ -41,7 +41,7 @@ describe('delivery semantics', { timeout: 600_000 }, () => {
       configure: (config) => {
         // The same fixture twice more, with a 1 s request timeout ("sent, no answer"): once with
         // the default onDeadLetter (continue), once halting the key on a dead letter.
-        const url = config.servers.find((server: { id: string }) => server.id === 'fixture').url;
+        const url = config.servers.find((server) => server.id === 'fixture')!.url;
         config.servers.push(
           { id: 'short', transport: 'http', url, timeoutMs: 1_000, toolPolicies: { slow: { retry: { maxAttempts: 3 } } } },
           { id: 'halting', transport: 'http', url, timeoutMs: 1_000, policy: { onDeadLetter: 'halt' } },

@@ -16,7 +16,7 @@ const stack = new Stack({
   heartbeatTimeoutMs: 2_000,
   retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 100 },
   configure: (config) => {
-    const url = config.servers.find((server: { id: string }) => server.id === 'fixture').url;
+    const url = config.servers.find((server) => server.id === 'fixture')!.url;
     config.servers.push({ id: 'short', transport: 'http', url, timeoutMs: 1_000, policy: { onDeadLetter: 'halt' } });
   },
 });

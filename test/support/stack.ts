@@ -33,7 +33,14 @@ export interface StackOptions {
   tenants?: Array<{ id: string; apiKeys: string[] }>;
   withEverything?: boolean;
   /** Last word on the config file: edit the plain object before it is written. */
-  configure?: (config: Record<string, any>) => void;
+  configure?: (config: ConfigDraft) => void;
+}
+
+/** The config file as a plain object, for `configure`. */
+export interface ConfigDraft {
+  servers: Array<Record<string, unknown> & { id: string }>;
+  worker: Record<string, unknown>;
+  [key: string]: unknown;
 }
 
 export class Stack {
@@ -91,7 +98,7 @@ export class Stack {
         retry: { maxAttempts: 5, initialIntervalMs: 200, maxIntervalMs: 1_000, ...o.retry },
       },
     };
-    o.configure?.(config as Record<string, any>);
+    o.configure?.(config as unknown as ConfigDraft);
     this.configPath = join(this.dir, 'switchyard.yaml');
     writeFileSync(this.configPath, stringify(config));
     await Promise.all([this.startWorker(), this.startGateway()]);

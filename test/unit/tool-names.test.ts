@@ -30,11 +30,8 @@ interface FakeServer {
 function fakePool(servers: FakeServer[]): never {
   const connections = servers.map((server) => {
     const allowed = (name: string) => !(server.deny ?? []).includes(name);
-    return {
-      id: server.id,
-      listTools: () => (server.unfiltered ? server.tools : server.tools.filter((t) => allowed(t.name))),
-      isToolAllowed: allowed,
-    };
+    const list = () => (server.unfiltered ? server.tools : server.tools.filter((t) => allowed(t.name)));
+    return { id: server.id, listTools: list, knownTools: list, isToolAllowed: allowed };
   });
   return { all: () => connections, get: (id: string) => connections.find((c) => c.id === id) } as never;
 }
