@@ -3,37 +3,12 @@
 // `applied` is what took effect and `executions` is every request that reached it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { waitFor } from '../support/ports.js';
+import { byKey, submit } from '../support/ordering.js';
 import { Stack } from '../support/stack.js';
 
 const KEYS = 20;
 const STEPS = 50;
-
-export function submit(client: McpClient, key: string, step: number, idempotencyKey?: string) {
-  return client.callTool(
-    {
-      name: 'fixture.record',
-      arguments: { key, step },
-      _meta: { 'switchyard/ordering_key': key, 'switchyard/accept_async': true, ...(idempotencyKey ? { 'switchyard/idempotency_key': idempotencyKey } : {}) },
-    },
-    CallToolResultSchema,
-    { timeout: 120_000 },
-  );
-}
-
-/** Per key: the steps in the order they took effect, and in the order requests reached the server. */
-export function byKey(stack: Stack, prefix: string) {
-  const applied = new Map<string, number[]>();
-  for (const a of stack.fixture.applied) if (a.key.startsWith(prefix)) applied.set(a.key, [...(applied.get(a.key) ?? []), a.step]);
-  const reached = new Map<string, number[]>();
-  for (const e of stack.fixture.executionsOf('record')) {
-    const key = e.args.key as string;
-    if (key.startsWith(prefix)) reached.set(key, [...(reached.get(key) ?? []), e.args.step as number]);
-  }
-  return { applied, reached };
-}
 
 describe('per-key order', { timeout: 3_600_000 }, () => {
   let stack: Stack;

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { laneWorkflowId } from '../../src/shared/ids.js';
 import { waitFor } from '../support/ports.js';
 import { correlationIdOf, Stack } from '../support/stack.js';
-import { byKey, submit } from './ordering.test.js';
+import { byKey, submit } from '../support/ordering.js';
 
 const SOAK_STEPS = Number(process.env.SWITCHYARD_SOAK_STEPS ?? 10_000);
 const LANE_HANDOFFS_PER_RUN = 500;
