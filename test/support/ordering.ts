@@ -18,12 +18,20 @@ export function submit(client: McpClient, key: string, step: number, idempotency
 
 /** Per key: the steps in the order they took effect, and in the order requests reached the server. */
 export function byKey(stack: Stack, prefix: string) {
+  // Linear: this runs every few hundred ms over up to 10,000 entries, in the process that also
+  // serves the fixture, so it must not stall the fixture's event loop.
   const applied = new Map<string, number[]>();
-  for (const a of stack.fixture.applied) if (a.key.startsWith(prefix)) applied.set(a.key, [...(applied.get(a.key) ?? []), a.step]);
+  for (const a of stack.fixture.applied) if (a.key.startsWith(prefix)) listOf(applied, a.key).push(a.step);
   const reached = new Map<string, number[]>();
-  for (const e of stack.fixture.executionsOf('record')) {
-    const key = e.args.key as string;
-    if (key.startsWith(prefix)) reached.set(key, [...(reached.get(key) ?? []), e.args.step as number]);
+  for (const e of stack.fixture.executions) {
+    const key = e.args.key;
+    if (e.tool === 'record' && typeof key === 'string' && key.startsWith(prefix)) listOf(reached, key).push(e.args.step as number);
   }
   return { applied, reached };
+}
+
+function listOf(map: Map<string, number[]>, key: string): number[] {
+  let list = map.get(key);
+  if (list === undefined) map.set(key, (list = []));
+  return list;
 }
