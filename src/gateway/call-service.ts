@@ -13,12 +13,10 @@ import { PRIORITY_KEYS, type CallEnvelope, type CallOutcome, type CallStatus, ty
 import { callWorkflowId, deadLetterWorkflowId, laneWorkflowId } from '../shared/ids.js';
 import {
   admitUpdate,
+  callSearchAttributes,
   deadLetterStatusQuery,
   laneStateQuery,
-  SA_CORRELATION_ID,
   SA_ORDERING_KEY,
-  SA_OUTCOME,
-  SA_TENANT,
   SA_TOOL,
   statusQuery,
 } from '../shared/messages.js';
@@ -74,13 +72,7 @@ export class CallService {
       args: [envelope] as [CallEnvelope],
       workflowIdConflictPolicy: 'USE_EXISTING' as const,
       workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
-      typedSearchAttributes: [
-        { key: SA_CORRELATION_ID, value: envelope.correlationId },
-        { key: SA_TENANT, value: envelope.tenant },
-        { key: SA_TOOL, value: envelope.publicTool },
-        ...(envelope.orderingKey !== undefined ? [{ key: SA_ORDERING_KEY, value: envelope.orderingKey }] : []),
-        { key: SA_OUTCOME, value: 'pending' },
-      ],
+      typedSearchAttributes: callSearchAttributes(envelope, 'pending'),
       staticSummary: `${envelope.publicTool} for tenant ${envelope.tenant}`,
       // The call's activities inherit it: with busy workers, critical work is dispatched first.
       priority: { priorityKey: PRIORITY_KEYS[envelope.priority] },

@@ -55,7 +55,7 @@ export interface BuiltEnvelope {
 
 export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
   const { config, now, server } = input;
-  const policy = effectivePolicy(config, server, input.tool);
+  const policy = effectivePolicy(server, input.tool);
   const orderingKey = keyField(input, 'orderingKey') ?? derivedOrderingKey(input, policy.ordering);
   const idempotencyKey = keyField(input, 'idempotencyKey');
   const maxDeadlineMs = policy.maxDeadlineMs ?? config.defaults.maxDeadlineMs;
@@ -86,7 +86,7 @@ export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
 }
 
 /** The tool's policy over its server's policy (each field separately). */
-export function effectivePolicy(_config: Config, server: ServerConfig, tool: string): CallPolicy {
+export function effectivePolicy(server: ServerConfig, tool: string): CallPolicy {
   const own = server.toolPolicies[tool] ?? {};
   const merged: CallPolicy = { ...server.policy };
   for (const [key, value] of Object.entries(own)) if (value !== undefined) (merged as Record<string, unknown>)[key] = value;

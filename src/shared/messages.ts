@@ -2,7 +2,7 @@
 // the activities and the workflows.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
-import type { CallStatus, DeadLetterStatus } from './envelope.js';
+import type { CallEnvelope, CallStatus, DeadLetterStatus } from './envelope.js';
 
 /** Ordered calls: completes once the call is durably in its key's queue (the acknowledgement). */
 export const admitUpdate = defineUpdate<{ phase: string }>('admit');
@@ -34,5 +34,16 @@ export const SA_TENANT = defineSearchAttributeKey('SwitchyardTenant', 'KEYWORD')
 export const SA_TOOL = defineSearchAttributeKey('SwitchyardTool', 'KEYWORD');
 export const SA_ORDERING_KEY = defineSearchAttributeKey('SwitchyardOrderingKey', 'KEYWORD');
 export const SA_OUTCOME = defineSearchAttributeKey('SwitchyardOutcome', 'KEYWORD');
+
+/** The search attributes of a call's workflows (the call and its dead letter), by outcome. */
+export function callSearchAttributes(envelope: Pick<CallEnvelope, 'correlationId' | 'tenant' | 'publicTool' | 'orderingKey'>, outcome: string) {
+  return [
+    { key: SA_CORRELATION_ID, value: envelope.correlationId },
+    { key: SA_TENANT, value: envelope.tenant },
+    { key: SA_TOOL, value: envelope.publicTool },
+    ...(envelope.orderingKey !== undefined ? [{ key: SA_ORDERING_KEY, value: envelope.orderingKey }] : []),
+    { key: SA_OUTCOME, value: outcome },
+  ];
+}
 
 export const SEARCH_ATTRIBUTES = [SA_CORRELATION_ID, SA_TENANT, SA_TOOL, SA_ORDERING_KEY, SA_OUTCOME] as const;

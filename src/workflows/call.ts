@@ -21,14 +21,11 @@ import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.j
 import { deadLetterWorkflowId, laneWorkflowId } from '../shared/ids.js';
 import {
   admitUpdate,
+  callSearchAttributes,
   goSignal,
   handoverSignal,
   releaseSignal,
-  SA_CORRELATION_ID,
-  SA_ORDERING_KEY,
   SA_OUTCOME,
-  SA_TENANT,
-  SA_TOOL,
   statusQuery,
 } from '../shared/messages.js';
 import { deadlineExceeded, runAttempts } from './attempts.js';
@@ -106,13 +103,7 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
           workflowId: deadLetterId,
           args: [{ envelope, reason: final.reason, message: final.message, attempts: final.attempts, deadLetteredAt: Date.now(), holdsLane: halts }],
           parentClosePolicy: ParentClosePolicy.ABANDON,
-          typedSearchAttributes: [
-            { key: SA_CORRELATION_ID, value: envelope.correlationId },
-            { key: SA_TENANT, value: envelope.tenant },
-            { key: SA_TOOL, value: envelope.publicTool },
-            ...(envelope.orderingKey !== undefined ? [{ key: SA_ORDERING_KEY, value: envelope.orderingKey }] : []),
-            { key: SA_OUTCOME, value: 'dead_lettered' },
-          ],
+          typedSearchAttributes: callSearchAttributes(envelope, 'dead_lettered'),
           staticSummary: `dead letter: ${envelope.publicTool} for tenant ${envelope.tenant} (${final.reason})`,
         });
       }
