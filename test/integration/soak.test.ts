@@ -1,6 +1,6 @@
 // Bounded state (docs/guarantees.md, guarantee 11): one key with 10,000 steps (set
 // SWITCHYARD_SOAK_STEPS to change it) runs to the end in acceptance order across many lane
-// continue-as-new runs, and its idempotency records survive them. Takes ~20 minutes here.
+// continue-as-new runs, and its idempotency records survive them. Takes ~12 minutes here.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { laneWorkflowId } from '../../src/shared/ids.js';
@@ -27,9 +27,16 @@ describe('bounded state', { timeout: 7_200_000 }, () => {
     const key = 'soak';
     const started = Date.now();
     const first = new Map<number, string>();
+    let lap = started;
     for (let step = 0; step < SOAK_STEPS; step++) {
       const result = await submit(client, key, step, `soak-${step}`);
       if (step < 5 || step === SOAK_STEPS - 1) first.set(step, correlationIdOf(result));
+      if ((step + 1) % 1000 === 0) {
+        // A trend line for CI logs: acceptance should not slow down as the key's history grows.
+        const now = Date.now();
+        console.log(`# soak: ${step + 1} submitted, ${stack.fixture.applied.length} applied, last 1000 in ${((now - lap) / 1000).toFixed(1)} s`);
+        lap = now;
+      }
     }
     const submittedIn = Date.now() - started;
     await waitFor('every step applied', () => (stack.fixture.applied.length >= SOAK_STEPS ? true : undefined), 3_600_000, 500);
