@@ -1,0 +1,184 @@
+// What a bench run produces: per-phase statistics, the overhead against the direct call of the
+// same concurrency, the JSON document (bench/results/latest.json), a Markdown table and an SVG
+// chart drawn by hand (no chart library, no binaries).
+import { MODE_LABELS, MODES, type Mode } from './load.js';
+
+export const RESULT_FORMAT = 'switchyard-bench/1';
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface PhaseResult {
+  mode: Mode;
+  concurrency: number;
+  calls: number;
+  errors: number;
+  firstError?: string;
+  durationMs: number;
+  throughputPerSec: number;
+  latencyMs: Percentiles & { mean: number; min: number; max: number };
+  /** This mode's percentile minus the direct call's at the same concurrency (absent for direct). */
+  overheadMs?: Percentiles;
+  /** CPU seconds each process used during the phase. */
+  cpuSeconds: Record<string, number>;
+  /** Largest resident set seen while the phase ran (sampled every 100 ms), MiB. */
+  peakRssMiB: Record<string, number>;
+}
+
+export interface BenchResult {
+  format: typeof RESULT_FORMAT;
+  date: string;
+  machine: {
+    cpuModel: string;
+    cores: number;
+    ramGiB: number;
+    os: string;
+    node: string;
+    temporalCli: string;
+    note?: string;
+  };
+  settings: {
+    calls: number;
+    warmup: number;
+    concurrency: number[];
+    modes: Mode[];
+    concurrencyMeans: string;
+    configOverrides: Record<string, unknown>;
+    temporalArgs: string[];
+  };
+  phases: PhaseResult[];
+  /** Peak resident set over the whole run (VmHWM), MiB. */
+  peakRssMiB: Record<string, number>;
+  wallSeconds: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  // Nearest rank: the smallest value with at least p% of the samples at or below it.
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function summarize(latenciesMs: number[]): PhaseResult['latencyMs'] {
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  const mean = sorted.reduce((s, x) => s + x, 0) / Math.max(1, sorted.length);
+  return {
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
+    mean: round(mean),
+    min: round(sorted[0] ?? NaN),
+    max: round(sorted.at(-1) ?? NaN),
+  };
+}
+
+/** Fills in each phase's overhead against the direct phase of the same concurrency. */
+export function addOverheads(phases: PhaseResult[]): void {
+  for (const phase of phases) {
+    if (phase.mode === 'direct') continue;
+    const direct = phases.find((p) => p.mode === 'direct' && p.concurrency === phase.concurrency);
+    if (!direct) continue;
+    phase.overheadMs = {
+      p50: round(phase.latencyMs.p50 - direct.latencyMs.p50),
+      p95: round(phase.latencyMs.p95 - direct.latencyMs.p95),
+      p99: round(phase.latencyMs.p99 - direct.latencyMs.p99),
+    };
+  }
+}
+
+export function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+export function markdownTable(result: BenchResult): string {
+  const lines = [
+    '| Mode | Clients | Calls/s | p50 ms | p95 ms | p99 ms | Overhead p50 / p95 / p99 ms | Errors |',
+    '|---|---:|---:|---:|---:|---:|---|---:|',
+  ];
+  for (const p of result.phases) {
+    const o = p.overheadMs ? `${fmt(p.overheadMs.p50)} / ${fmt(p.overheadMs.p95)} / ${fmt(p.overheadMs.p99)}` : '';
+    lines.push(`| ${p.mode} | ${p.concurrency} | ${fmt(p.throughputPerSec)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p95)} | ${fmt(p.latencyMs.p99)} | ${o} | ${p.errors} |`);
+  }
+  const rss = Object.entries(result.peakRssMiB).map(([name, mib]) => `${name} ${fmt(mib)} MiB`).join(', ');
+  lines.push('', `Peak RSS over the run: ${rss}.`);
+  return lines.join('\n');
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return 'n/a';
+  return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+const COLORS: Record<Mode, string> = { direct: '#555555', unordered: '#1f77b4', 'one-key': '#d62728', 'many-keys': '#2ca02c' };
+
+/**
+ * Latency (p50 solid, p95 dashed) against concurrency, one colour per mode. Both axes are
+ * logarithmic: concurrency goes 1 to 128, and latency from about a millisecond (direct) to
+ * seconds (128 calls queued on one key).
+ */
+export function latencySvg(result: BenchResult): string {
+  const width = 760;
+  const height = 460;
+  const m = { left: 70, right: 250, top: 50, bottom: 60 };
+  const plotW = width - m.left - m.right;
+  const plotH = height - m.top - m.bottom;
+  const levels = [...new Set(result.phases.map((p) => p.concurrency))].sort((a, b) => a - b);
+  const values = result.phases.flatMap((p) => [p.latencyMs.p50, p.latencyMs.p95]).filter((v) => Number.isFinite(v) && v > 0);
+  const lo = Math.floor(Math.log10(Math.min(...values, 1)));
+  const hi = Math.ceil(Math.log10(Math.max(...values, 10)));
+  const x = (c: number) => {
+    const i = levels.indexOf(c);
+    return m.left + (levels.length === 1 ? plotW / 2 : (i / (levels.length - 1)) * plotW);
+  };
+  const y = (ms: number) => m.top + plotH - ((Math.log10(Math.max(ms, 10 ** lo)) - lo) / Math.max(1, hi - lo)) * plotH;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${m.left}" y="22" font-size="15" font-weight="bold">Switchyard: latency by concurrency (echo tool)</text>`,
+    `<text x="${m.left}" y="40" fill="#555555">${escapeXml(`${result.machine.cpuModel}, ${result.machine.cores} cores; ${result.date.slice(0, 10)}; solid p50, dashed p95`)}</text>`,
+  ];
+  for (let e = lo; e <= hi; e++) {
+    for (const k of e < hi ? [1, 2, 5] : [1]) {
+      const v = k * 10 ** e;
+      const yy = y(v).toFixed(1);
+      out.push(`<line x1="${m.left}" x2="${m.left + plotW}" y1="${yy}" y2="${yy}" stroke="${k === 1 ? '#dddddd' : '#f0f0f0'}"/>`);
+      if (k === 1 || hi - lo <= 3) out.push(`<text x="${m.left - 8}" y="${yy}" text-anchor="end" dominant-baseline="middle">${v >= 1 ? v : v.toPrecision(1)}</text>`);
+    }
+  }
+  for (const c of levels) {
+    const xx = x(c).toFixed(1);
+    out.push(`<line x1="${xx}" x2="${xx}" y1="${m.top}" y2="${m.top + plotH}" stroke="#eeeeee"/>`);
+    out.push(`<text x="${xx}" y="${m.top + plotH + 18}" text-anchor="middle">${c}</text>`);
+  }
+  out.push(`<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999999"/>`);
+  out.push(`<text x="${m.left + plotW / 2}" y="${height - 18}" text-anchor="middle">concurrent clients</text>`);
+  out.push(`<text transform="translate(18 ${m.top + plotH / 2}) rotate(-90)" text-anchor="middle">latency, ms (log scale)</text>`);
+
+  let legendY = m.top + 10;
+  for (const mode of MODES) {
+    const phases = result.phases.filter((p) => p.mode === mode).sort((a, b) => a.concurrency - b.concurrency);
+    if (phases.length === 0) continue;
+    for (const [key, dash] of [['p50', ''], ['p95', ' stroke-dasharray="6 4"']] as const) {
+      const points = phases.map((p) => `${x(p.concurrency).toFixed(1)},${y(p.latencyMs[key]).toFixed(1)}`).join(' ');
+      out.push(`<polyline points="${points}" fill="none" stroke="${COLORS[mode]}" stroke-width="2"${dash}/>`);
+      for (const p of phases) out.push(`<circle cx="${x(p.concurrency).toFixed(1)}" cy="${y(p.latencyMs[key]).toFixed(1)}" r="3" fill="${COLORS[mode]}"/>`);
+    }
+    const lx = m.left + plotW + 16;
+    out.push(`<line x1="${lx}" x2="${lx + 24}" y1="${legendY}" y2="${legendY}" stroke="${COLORS[mode]}" stroke-width="2"/>`);
+    out.push(`<text x="${lx + 30}" y="${legendY}" dominant-baseline="middle">${escapeXml(MODE_LABELS[mode])}</text>`);
+    legendY += 20;
+  }
+  const lx = m.left + plotW + 16;
+  out.push(`<line x1="${lx}" x2="${lx + 24}" y1="${legendY + 6}" y2="${legendY + 6}" stroke="#333333" stroke-width="2"/><text x="${lx + 30}" y="${legendY + 6}" dominant-baseline="middle">p50</text>`);
+  out.push(`<line x1="${lx}" x2="${lx + 24}" y1="${legendY + 26}" y2="${legendY + 26}" stroke="#333333" stroke-width="2" stroke-dasharray="6 4"/><text x="${lx + 30}" y="${legendY + 26}" dominant-baseline="middle">p95</text>`);
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}

@@ -1,0 +1,173 @@
+// `npm run bench`: the echo tool called directly and through Switchyard (no key, one key, one key
+// per client) at several concurrencies, against real processes. Writes <out>/latest.json and
+// <out>/latency.svg and prints a Markdown table. Options (flag, else environment variable):
+//   --calls N          BENCH_CALLS         measured calls per mode and concurrency (default 400)
+//   --warmup N         BENCH_WARMUP        unmeasured calls first (default 20)
+//   --concurrency L    BENCH_CONCURRENCY   comma-separated client counts (default 1,8,32,128)
+//   --modes L          BENCH_MODES         direct,unordered,one-key,many-keys (default all)
+//   --out DIR          BENCH_OUT           where results go (default bench/results)
+//   --note TEXT        BENCH_NOTE          recorded with the machine (e.g. "machine shared with other jobs")
+//   --config JSON      BENCH_CONFIG        merged over the switchyard config (e.g. '{"worker":{...}}')
+//   --temporal-arg A   (repeatable)        extra `temporal server start-dev` argument
+//   --profile DIR                          V8 CPU profiles of gateway and worker into DIR
+//   --bin PATH                             another build's bin/switchyard.js (experiments)
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem, type } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { findTemporalCli } from '../src/temporal/cli-path.js';
+import { MODES, runPhase, type Mode } from './load.js';
+import { addOverheads, latencySvg, markdownTable, RESULT_FORMAT, round, summarize, type BenchResult, type PhaseResult } from './report.js';
+import { BenchStack, readProc, type ProcessName } from './stack.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const PROCESSES: ProcessName[] = ['gateway', 'worker', 'temporal', 'echo'];
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      calls: { type: 'string' },
+      warmup: { type: 'string' },
+      concurrency: { type: 'string' },
+      modes: { type: 'string' },
+      out: { type: 'string' },
+      note: { type: 'string' },
+      config: { type: 'string' },
+      'temporal-arg': { type: 'string', multiple: true },
+      profile: { type: 'string' },
+      bin: { type: 'string' },
+    },
+  });
+  const env = process.env;
+  const calls = positive(values.calls ?? env.BENCH_CALLS ?? '400', 'calls');
+  const warmup = nonNegative(values.warmup ?? env.BENCH_WARMUP ?? '20', 'warmup');
+  const concurrency = (values.concurrency ?? env.BENCH_CONCURRENCY ?? '1,8,32,128').split(',').map((c) => positive(c, 'concurrency'));
+  const modes = (values.modes ?? env.BENCH_MODES ?? MODES.join(',')).split(',') as Mode[];
+  for (const mode of modes) if (!MODES.includes(mode)) throw new Error(`unknown mode "${mode}" (${MODES.join(', ')})`);
+  const out = resolve(values.out ?? env.BENCH_OUT ?? join(ROOT, 'bench', 'results'));
+  const configOverrides = JSON.parse(values.config ?? env.BENCH_CONFIG ?? '{}') as Record<string, unknown>;
+  const temporalArgs = values['temporal-arg'] ?? [];
+  const note = values.note ?? env.BENCH_NOTE;
+  const cliPath = findTemporalCli(env);
+  if (cliPath === undefined) throw new Error('no Temporal CLI: run `npm run provision` first');
+
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+  const profileDir = values.profile ? resolve(values.profile) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const stack = new BenchStack({
+    cliPath,
+    dir,
+    configOverrides,
+    temporalArgs,
+    ...(profileDir ? { cpuProfileDir: profileDir } : {}),
+    ...(values.bin ? { bin: resolve(values.bin) } : {}),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  const began = Date.now();
+  const phases: PhaseResult[] = [];
+  try {
+    process.stderr.write('starting Temporal, the echo server, the worker and the gateway...\n');
+    await stack.start();
+    for (const c of concurrency) {
+      for (const mode of modes) {
+        const before = Object.fromEntries(PROCESSES.map((name) => [name, readProc(stack.pid(name))?.cpuSeconds ?? 0]));
+        const benchCpuBefore = process.cpuUsage();
+        const peaks: Record<string, number> = {};
+        const sample = () => {
+          for (const name of PROCESSES) peaks[name] = Math.max(peaks[name] ?? 0, (readProc(stack.pid(name))?.rssKb ?? 0) / 1024);
+        };
+        const sampler = setInterval(sample, 100);
+        let run;
+        try {
+          run = await runPhase({ mode, concurrency: c, calls, warmup, echoUrl: stack.echoUrl, gatewayUrl: stack.gatewayUrl, callTimeoutMs: 600_000 });
+        } finally {
+          clearInterval(sampler);
+        }
+        sample();
+        const benchCpu = process.cpuUsage(benchCpuBefore);
+        const cpuSeconds: Record<string, number> = Object.fromEntries(PROCESSES.map((name) => [name, round((readProc(stack.pid(name))?.cpuSeconds ?? 0) - before[name]!)]));
+        cpuSeconds.bench = round((benchCpu.user + benchCpu.system) / 1e6);
+        const phase: PhaseResult = {
+          mode,
+          concurrency: c,
+          calls: run.latenciesMs.length,
+          errors: run.errors,
+          ...(run.firstError !== undefined ? { firstError: run.firstError } : {}),
+          durationMs: round(run.durationMs),
+          throughputPerSec: round((run.latenciesMs.length / run.durationMs) * 1000),
+          latencyMs: summarize(run.latenciesMs),
+          cpuSeconds,
+          peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])),
+        };
+        phases.push(phase);
+        process.stderr.write(
+          `${mode.padEnd(9)} c=${String(c).padStart(3)}: ${phase.throughputPerSec} calls/s, p50 ${phase.latencyMs.p50} ms, p95 ${phase.latencyMs.p95} ms, p99 ${phase.latencyMs.p99} ms, errors ${phase.errors}` +
+            `${run.firstError ? ` (${run.firstError.slice(0, 200)})` : ''}; cpu s ${JSON.stringify(cpuSeconds)}\n`,
+        );
+      }
+    }
+  } finally {
+    const hwm = Object.fromEntries(PROCESSES.map((name) => [name, round((readProc(stack.pid(name))?.hwmKb ?? 0) / 1024, 1)]));
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+    if (phases.length > 0) {
+      addOverheads(phases);
+      const result: BenchResult = {
+        format: RESULT_FORMAT,
+        date: new Date().toISOString(),
+        machine: machine(cliPath, note),
+        settings: {
+          calls,
+          warmup,
+          concurrency,
+          modes,
+          concurrencyMeans: 'N MCP SDK clients, each with its own session and at most one call in flight (closed loop)',
+          configOverrides,
+          temporalArgs,
+        },
+        phases,
+        peakRssMiB: hwm,
+        wallSeconds: round((Date.now() - began) / 1000, 1),
+      };
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+      writeFileSync(join(out, 'latency.svg'), latencySvg(result));
+      process.stdout.write(`${markdownTable(result)}\n\nWrote ${join(out, 'latest.json')} and ${join(out, 'latency.svg')}\n`);
+    }
+  }
+  return phases.some((p) => p.errors > 0) ? 1 : 0;
+}
+
+function machine(cliPath: string, note: string | undefined): BenchResult['machine'] {
+  const version = spawnSync(cliPath, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  return {
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    ramGiB: round(totalmem() / 1024 ** 3, 1),
+    os: `${type()} ${release()}`,
+    node: process.version,
+    temporalCli: version,
+    ...(note ? { note } : {}),
+  };
+}
+
+function positive(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+function nonNegative(text: string, name: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${text}"`);
+  return n;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,199 @@
+// The processes under test, each its own OS process as in production: a Temporal dev server
+// (the product's own arguments, headless), the echo server, and `switchyard worker` and
+// `switchyard gateway`. Their memory and CPU are read from /proc, so the numbers belong to the
+// process and not to the load generator.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { stringify } from 'yaml';
+import { devServerArgs } from '../src/temporal/dev-server.js';
+import { freePort } from '../test/support/ports.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin', 'switchyard.js');
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+export type ProcessName = 'gateway' | 'worker' | 'temporal' | 'echo';
+
+export interface StackOptions {
+  cliPath: string;
+  dir: string;
+  /** Merged over the generated switchyard config (worker tuning experiments). */
+  configOverrides?: Record<string, unknown>;
+  /** Extra `temporal server start-dev` arguments, e.g. `--dynamic-config-value k=v`. */
+  temporalArgs?: string[];
+  /** Write V8 CPU profiles of the gateway and worker into this directory. */
+  cpuProfileDir?: string;
+  /** Another build's `bin/switchyard.js`, to compare an experiment against this checkout. */
+  bin?: string;
+  log?: (line: string) => void;
+}
+
+export class BenchStack {
+  readonly children = new Map<ProcessName, ChildProcess>();
+  echoUrl = '';
+  gatewayUrl = '';
+  temporalAddress = '';
+
+  constructor(private readonly options: StackOptions) {}
+
+  async start(): Promise<void> {
+    const { dir } = this.options;
+    mkdirSync(dir, { recursive: true });
+    const temporalPort = await freePort();
+    this.temporalAddress = `127.0.0.1:${temporalPort}`;
+    const temporal = this.spawn('temporal', this.options.cliPath, [
+      ...devServerArgs({ dataDir: join(dir, 'temporal'), namespace: 'default', port: temporalPort, uiPort: 1, headless: true }),
+      ...(this.options.temporalArgs ?? []),
+    ]);
+    mkdirSync(join(dir, 'temporal'), { recursive: true });
+    const echo = this.spawn('echo', process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'echo-server.ts')], ROOT);
+    const echoPort = await new Promise<number>((done, fail) => {
+      let seen = '';
+      echo.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString('utf8');
+        const match = /listening (\d+)/.exec(seen);
+        if (match) done(Number(match[1]));
+      });
+      echo.once('exit', (code) => fail(new Error(`echo server exited (${code})`)));
+    });
+    this.echoUrl = `http://127.0.0.1:${echoPort}/mcp`;
+    await waitForTemporal(this.temporalAddress, temporal);
+
+    const gatewayPort = await freePort();
+    this.gatewayUrl = `http://127.0.0.1:${gatewayPort}/mcp`;
+    const config = merge(
+      {
+        gateway: { port: gatewayPort },
+        temporal: { address: this.temporalAddress },
+        servers: [{ id: 'bench', transport: 'http', url: this.echoUrl }],
+        // The bench measures latency, not the "accepted" answer: wait for every outcome. One key
+        // at concurrency 128 queues 128 calls behind each other.
+        defaults: { syncWaitMs: 600_000, deadlineMs: 600_000 },
+      },
+      this.options.configOverrides ?? {},
+    );
+    const configPath = join(dir, 'switchyard.yaml');
+    writeFileSync(configPath, stringify(config));
+    await Promise.all(
+      (['worker', 'gateway'] as const).map(async (command) => {
+        const profile = this.options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`, `--cpu-prof-name=${command}.cpuprofile`] : [];
+        const child = this.spawn(command, process.execPath, [...profile, this.options.bin ?? BIN, command, '--config', configPath, '--log-level', 'warn']);
+        await waitForLine(child, `Switchyard ${command} is running`, 60_000);
+      }),
+    );
+  }
+
+  pid(name: ProcessName): number | undefined {
+    return this.children.get(name)?.pid;
+  }
+
+  async stop(): Promise<void> {
+    // Gateway and worker first (a clean exit writes their CPU profiles), then their dependencies.
+    for (const group of [['gateway', 'worker'], ['echo', 'temporal']] as const) {
+      await Promise.all(
+        group.map(async (name) => {
+          const child = this.children.get(name);
+          if (!child || child.exitCode !== null || child.signalCode !== null) return;
+          const exited = new Promise((done) => child.once('exit', done));
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+          await exited;
+          clearTimeout(timer);
+        }),
+      );
+    }
+  }
+
+  private spawn(name: ProcessName, command: string, args: string[], cwd = this.options.dir): ChildProcess {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    const log = this.options.log;
+    child.stderr!.on('data', (chunk: Buffer) => log?.(`[${name}] ${chunk.toString('utf8').trimEnd()}`));
+    this.children.set(name, child);
+    return child;
+  }
+}
+
+async function waitForTemporal(address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Temporal dev server exited (${child.exitCode})`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch {
+      if (Date.now() > deadline) throw new Error(`Temporal dev server did not become ready on ${address}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function waitForLine(child: ChildProcess, text: string, timeoutMs: number): Promise<void> {
+  await new Promise<void>((done, fail) => {
+    let seen = '';
+    const timer = setTimeout(() => fail(new Error(`timed out waiting for "${text}": ${seen}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString('utf8');
+      if (seen.includes(text)) {
+        clearTimeout(timer);
+        done();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`exited (${code}) before "${text}": ${seen}`));
+    });
+  });
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] =
+      isPlainObject(current) && isPlainObject(value) ? merge(current, value) : value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export interface ProcSample {
+  rssKb: number;
+  hwmKb: number;
+  /** User plus system CPU time, in seconds. */
+  cpuSeconds: number;
+}
+
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** Memory and CPU of a live process from /proc (Linux); undefined once it is gone. */
+export function readProc(pid: number | undefined): ProcSample | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / TICKS;
+    return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), cpuSeconds };
+  } catch {
+    return undefined;
+  }
+}
