@@ -1,11 +1,12 @@
 // The HTTP front door: /mcp (MCP Streamable HTTP), /healthz (alive), /readyz (Temporal reachable,
 // and the state of every downstream server).
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { HandlerDeps } from './handlers.js';
-import { jsonRpcErrorResponse } from './jsonrpc.js';
+import { INVALID_PARAMS, jsonRpcErrorResponse } from './jsonrpc.js';
+import { bodyProblem, idOf, paramsProblem, type BodyProblem } from './request-shape.js';
 import { apiKeyAuth } from './middleware/auth.js';
+import { bodyLimit } from './middleware/body-limit.js';
 import { hostOrigin } from './middleware/host-origin.js';
 import { SessionRegistry } from './sessions.js';
 import type { GatewayEnv } from './types.js';
@@ -35,13 +36,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
 
   app.use('/mcp', hostOrigin({ allowedHosts: deps.allowedHosts, allowedOrigins: deps.allowedOrigins }));
   app.use('/mcp', apiKeyAuth(config.tenants));
-  app.use(
-    '/mcp',
-    bodyLimit({
-      maxSize: config.gateway.maxBodyBytes,
-      onError: () => jsonRpcErrorResponse(413, null, -32600, `Request body larger than ${config.gateway.maxBodyBytes} bytes`),
-    }),
-  );
+  app.use('/mcp', bodyLimit({ maxBytes: config.gateway.maxBodyBytes }));
 
   app.on(['GET', 'POST', 'DELETE'], '/mcp', async (c) => {
     let parsedBody: unknown;
@@ -52,6 +47,8 @@ export function createGatewayApp(deps: GatewayAppDeps) {
       } catch {
         return jsonRpcErrorResponse(400, null, -32700, 'Parse error: body is not valid JSON');
       }
+      const problem = bodyProblem(parsedBody) ?? initializeProblem(parsedBody);
+      if (problem) return jsonRpcErrorResponse(400, problem.id, problem.code, problem.message);
     }
     return sessions.handle(c.req.raw, c.get('principal'), parsedBody);
   });
@@ -65,4 +62,18 @@ export function createGatewayApp(deps: GatewayAppDeps) {
   });
 
   return { app, sessions };
+}
+
+/**
+ * An initialize with bad params opens no session, so the session's own params check (sessions.ts)
+ * never sees it; without this the SDK would answer "Server not initialized".
+ */
+function initializeProblem(body: unknown): BodyProblem | undefined {
+  for (const message of Array.isArray(body) ? body : [body]) {
+    const { method } = message as { method?: unknown };
+    if (method !== 'initialize') continue;
+    const problem = paramsProblem(message as { method: string; params?: unknown });
+    if (problem !== undefined) return { code: INVALID_PARAMS, message: problem, id: idOf(body) };
+  }
+  return undefined;
 }

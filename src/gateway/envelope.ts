@@ -198,8 +198,13 @@ function header(headers: EnvelopeInput['headers'], name: string): string | undef
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * C0 and C1 controls, and lone UTF-16 surrogates: a lone surrogate has no UTF-8 encoding, so
+ * Temporal (search attributes, workflow ids) cannot store it, and hashing an idempotency key
+ * would turn it into U+FFFD, making two different keys one call.
+ */
 function hasControlCharacters(value: string): boolean {
-  return /[\u0000-\u001f\u007f]/.test(value);
+  return /[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value);
 }
 
 /** Time-ordered UUID (RFC 9562 v7): correlation ids sort by acceptance time in the Web UI. */

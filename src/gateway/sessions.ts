@@ -17,7 +17,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { callTool, listTools, type HandlerDeps } from './handlers.js';
 import { cancelTask, getTask, listTasks, taskResult } from './tasks.js';
-import { INTERNAL_ERROR, JsonRpcError, jsonRpcErrorResponse } from './jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, jsonRpcErrorResponse } from './jsonrpc.js';
+import { paramsProblem } from './request-shape.js';
 import type { Principal } from './middleware/auth.js';
 
 export const SERVER_INFO = { name: 'switchyard', version: '0.1.0' };
@@ -124,6 +125,14 @@ export class SessionRegistry {
         const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
         const call = typeof requestId === 'string' || typeof requestId === 'number' ? inFlight.get(requestId) : undefined;
         if (call) call.cancelledByClient = true;
+      }
+      // The SDK would answer params that fail a method's schema with -32603; JSON-RPC says -32602.
+      if ('method' in message && 'id' in message) {
+        const problem = paramsProblem(message);
+        if (problem !== undefined) {
+          void transport.send({ jsonrpc: '2.0', id: message.id, error: { code: INVALID_PARAMS, message: problem } }, { relatedRequestId: message.id }).catch(() => undefined);
+          return;
+        }
       }
       deliver?.(message, extra);
     };
