@@ -45,7 +45,7 @@ export async function runDlq(args: DlqArgs, config: Config, log: Logger, out: (t
       const entries = await service.list(args.tenant);
       if (args.json) out(`${JSON.stringify(entries, null, 2)}\n`);
       else if (entries.length === 0) out('No dead letters.\n');
-      else for (const e of entries) out(`${e.correlationId}  tenant=${e.tenant}  ${e.tool ?? '?'}${e.orderingKey !== undefined ? `  key=${e.orderingKey}` : ''}  since ${e.deadLetteredAt}\n`);
+      else for (const e of entries) out(`${e.correlationId}  tenant=${e.tenant}  ${e.tool ?? '?'}${e.orderingKey !== undefined ? `  key=${e.orderingKey}` : ''}${e.sagaId !== undefined ? `  saga=${e.sagaId}` : ''}  since ${e.deadLetteredAt}\n`);
       return 0;
     }
     const status =

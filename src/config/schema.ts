@@ -1,6 +1,7 @@
 // The one configuration schema. Parsed once at start-up (see load.ts) and injected everywhere;
 // nothing else in the code base reads process.env or the config file.
 import { z } from 'zod';
+import { TemplateError, templateReferences } from '../shared/saga.js';
 
 const IdSchema = z
   .string()
@@ -51,6 +52,16 @@ const CallPolicySchema = z.strictObject({
   onDeadLetter: z.enum(DEAD_LETTER_POLICIES).optional(),
 });
 
+/**
+ * How to undo a tool in a saga when the caller gives no compensation: another tool (its public
+ * name, any server) and its arguments, with templates over the step's arguments and result:
+ * `{"tool": "files.delete", "arguments": {"path": "{{args.path}}"}}` (docs/sagas.md).
+ */
+const CompensationSchema = z.strictObject({
+  tool: z.string().min(1),
+  arguments: z.record(z.string(), z.unknown()).default({}),
+});
+
 const ServerCommonShape = {
   id: IdSchema,
   tools: ToolFilterSchema.prefault({}),
@@ -61,6 +72,8 @@ const ServerCommonShape = {
   policy: CallPolicySchema.prefault({}),
   /** Per tool (downstream name, without prefix); overrides `policy`. */
   toolPolicies: z.record(z.string().min(1), CallPolicySchema).default({}),
+  /** Per tool (downstream name): its default compensation in a saga. */
+  compensations: z.record(z.string().min(1), CompensationSchema).default({}),
   /** Requests one worker process sends this server at once; more wait for a slot inside their deadline. */
   maxInFlight: z.number().int().min(1).max(10_000).default(32),
   circuitBreaker: z
@@ -156,6 +169,17 @@ export const ConfigSchema = z
         retry: RetrySchema.prefault({}),
       })
       .prefault({}),
+    sagas: z
+      .strictObject({
+        /** An incremental saga not committed by then is compensated; a whole saga's steps must end by then. */
+        deadlineMs: z.number().int().min(1_000).max(30 * 86_400_000).default(3_600_000),
+        /** Each compensation's own deadline, counted from when it starts (not capped by the saga's). */
+        compensationDeadlineMs: z.number().int().min(100).max(30 * 86_400_000).default(300_000),
+        /** Compensations retry harder than calls: undoing is what keeps systems consistent. */
+        compensationRetry: RetrySchema.prefault({ maxAttempts: 10 }),
+        maxSteps: z.number().int().min(1).max(1_000).default(100),
+      })
+      .prefault({}),
     limits: z
       .strictObject({
         /** Unfinished calls on one (tenant, ordering key); more are refused with a retry-after hint. */
@@ -217,6 +241,26 @@ export const ConfigSchema = z
     if (config.defaults.deadlineMs > config.defaults.maxDeadlineMs) {
       ctx.addIssue({ code: 'custom', path: ['defaults', 'deadlineMs'], message: `must not be longer than defaults.maxDeadlineMs (${config.defaults.maxDeadlineMs})` });
     }
+    config.servers.forEach((server, index) => {
+      for (const [tool, compensation] of Object.entries(server.compensations)) {
+        const path = ['servers', index, 'compensations', tool];
+        const target = compensation.tool;
+        const at = target.indexOf(config.gateway.toolSeparator);
+        const known = config.servers.some((s) => s.unprefixed) || (at > 0 && config.servers.some((s) => s.id === target.slice(0, at)));
+        if (!known) ctx.addIssue({ code: 'custom', path: [...path, 'tool'], message: `"${target}" names no configured server (write "<server id>${config.gateway.toolSeparator}<tool>")` });
+        try {
+          for (const ref of templateReferences(compensation.arguments)) {
+            // The step's arguments and result are only known at run time; the saga's fields are fixed.
+            if (ref.path.startsWith('saga') && !['saga.id', 'saga.step'].includes(ref.path)) {
+              ctx.addIssue({ code: 'custom', path: [...path, ...ref.where.split('.')], message: `"{{${ref.path}}}": a saga has only {{saga.id}} and {{saga.step}}` });
+            }
+          }
+        } catch (error) {
+          if (!(error instanceof TemplateError)) throw error;
+          ctx.addIssue({ code: 'custom', path, message: error.message });
+        }
+      }
+    });
     const unprefixed = config.servers.filter((s) => s.unprefixed);
     if (unprefixed.length > 0 && config.servers.length > 1) {
       ctx.addIssue({ code: 'custom', path: ['servers', config.servers.indexOf(unprefixed[0]!), 'unprefixed'], message: 'only allowed when exactly one server is configured' });
@@ -231,6 +275,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type CallPolicy = z.infer<typeof CallPolicySchema>;
+export type CompensationConfig = z.infer<typeof CompensationSchema>;
 export type Priority = (typeof PRIORITIES)[number];
 export type Mutation = (typeof MUTATIONS)[number];
 export type DeadLetterPolicy = (typeof DEAD_LETTER_POLICIES)[number];

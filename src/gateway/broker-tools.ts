@@ -19,6 +19,23 @@ const deadLetterInput: Tool['inputSchema'] = {
 
 const ADMIN = ' Needs an admin API key of the tenant.';
 
+const sagaIdInput: Tool['inputSchema'] = {
+  type: 'object',
+  properties: { saga_id: { type: 'string', description: 'The saga id: the one given in _meta["switchyard/saga"].id, or returned by run_saga.' } },
+  required: ['saga_id'],
+  additionalProperties: false,
+};
+
+const compensationSchema = {
+  type: 'object',
+  description:
+    'How to undo the step if the saga fails: a tool and its arguments. Strings may use templates over the step: ' +
+    '{{args.path}} (its arguments), {{result.structuredContent.id}} (its result), {{saga.id}}. Without one, the tool\'s configured default applies, if any.',
+  properties: { tool: { type: 'string' }, arguments: { type: 'object' } },
+  required: ['tool'],
+  additionalProperties: false,
+};
+
 export const BROKER_TOOLS: Tool[] = [
   {
     name: 'submit',
@@ -60,6 +77,64 @@ export const BROKER_TOOLS: Tool[] = [
     description: 'Cancels a tool call made through Switchyard: a queued call never runs; a running call is cancelled downstream.',
     inputSchema: correlationIdInput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
+  {
+    name: 'run_saga',
+    title: 'Run steps as a saga',
+    description:
+      'Runs tool calls in order as one durable saga (e.g. provision, then configure, then enable). If a step fails, every ' +
+      'step that already ran is undone in reverse order with its compensation. Answers with the outcome of every step. ' +
+      'A repeated idempotency_key returns the first saga instead of running again.',
+    inputSchema: {
+      type: 'object',
+      properties: {
+        steps: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            properties: {
+              tool: { type: 'string', description: 'The tool to call, as named in tools/list.' },
+              arguments: { type: 'object' },
+              compensation: compensationSchema,
+              step: { type: 'string', description: 'A name for the step (default: its position, from 1).' },
+            },
+            required: ['tool'],
+            additionalProperties: false,
+          },
+        },
+        ordering_key: { type: 'string', description: 'Also order the saga\'s calls with other calls on this key.' },
+        deadline_ms: { type: 'integer', minimum: 1, description: 'Every step must end within this many milliseconds, or the saga compensates.' },
+        idempotency_key: { type: 'string', description: 'Repeating a saga with the same key returns the first one.' },
+        accept_async: { type: 'boolean', description: 'true: answer at once with the saga_id to follow with get_saga.' },
+      },
+      required: ['steps'],
+      additionalProperties: false,
+    },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  },
+  {
+    name: 'saga_commit',
+    title: 'Commit a saga',
+    description:
+      'Closes a saga built step by step (tools/call with _meta["switchyard/saga"] = {id, step, compensation?}): once its steps ' +
+      'have all succeeded, it is committed and nothing is undone. Answers with every step\'s outcome.',
+    inputSchema: sagaIdInput,
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
+  {
+    name: 'saga_abort',
+    title: 'Abort a saga',
+    description: 'Stops a saga and undoes, in reverse order, every step that may have taken effect. Answers with what was undone.',
+    inputSchema: sagaIdInput,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  },
+  {
+    name: 'get_saga',
+    title: 'Get a saga',
+    description: 'State of a saga: each step and its compensation, with status, timings and results.',
+    inputSchema: sagaIdInput,
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   },
   {
     name: 'dlq_list',

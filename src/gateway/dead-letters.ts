@@ -1,10 +1,11 @@
-// The dead-letter list: calls that exhausted their retries or whose outcome is unknown, each
+// The dead-letter list: calls that exhausted their retries or whose outcome is unknown, and saga
+// compensations that failed (compensation_failed), each
 // parked in a running dead-letter workflow. Used by the admin broker tools and by the
 // `switchyard dlq` CLI; every operation is scoped to one tenant.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { DeadLetterStatus, ToolResult } from '../shared/envelope.js';
 import { CORRELATION_ID, deadLetterWorkflowId } from '../shared/ids.js';
-import { deadLetterStatusQuery, discardUpdate, redriveUpdate } from '../shared/messages.js';
+import { deadLetterStatusQuery, discardUpdate, redriveUpdate, SA_SAGA_ID } from '../shared/messages.js';
 import type { deadLetterWorkflow } from '../workflows/dead-letter.js';
 import { quote } from './call-service.js';
 import type { CallContext, HandlerDeps } from './handlers.js';
@@ -16,6 +17,8 @@ export interface DeadLetterEntry {
   tenant: string;
   tool?: string;
   orderingKey?: string;
+  /** Set for a saga's failed compensation. */
+  sagaId?: string;
   deadLetteredAt: string;
 }
 
@@ -36,6 +39,7 @@ export class DeadLetterService {
         tenant: execution.workflowId.split('/')[1]!,
         tool: attributes.get({ name: 'SwitchyardTool', type: 'KEYWORD' }),
         orderingKey: attributes.get({ name: 'SwitchyardOrderingKey', type: 'KEYWORD' }),
+        sagaId: attributes.get(SA_SAGA_ID),
         deadLetteredAt: execution.startTime.toISOString(),
       });
       if (entries.length >= limit) break;

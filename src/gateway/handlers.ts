@@ -15,14 +15,19 @@ import { buildEnvelope, idempotentCorrelationId, MAX_KEY_LENGTH, META } from './
 import type { Principal } from './middleware/auth.js';
 import { acceptedResult, errorResult, outcomeToResult } from './results.js';
 import { BROKER_PREFIX } from './tool-names.js';
+import { admitUpdate } from '../shared/messages.js';
+import { compensationEnvelope, newSagaId, parseCompensation, parseSagaMeta, SAGA_META, sagaInput, sagaResult, type SagaService } from './sagas.js';
+import type { SagaStepSpec } from '../shared/saga.js';
 
 export interface HandlerDeps {
   config: Config;
   catalog: ToolCatalog;
   calls: CallService;
   deadLetters: DeadLetterService;
+  sagas: SagaService;
   log: Logger;
   now?: () => number;
+  /** Resources, prompts, completions and logging of the downstream servers; unset in tests of tools alone. */
 }
 
 export interface CallContext {
@@ -71,10 +76,19 @@ async function submitAndWait(
   context: CallContext,
   fieldName?: (metaKey: string) => string,
 ): Promise<CallToolAnswer> {
+  // (meta may gain the saga's ordering key below)
   const resolved = deps.catalog.resolve(name);
   if (resolved === undefined) throw new JsonRpcError(INVALID_PARAMS, `Unknown tool: ${printable(name)}`);
   const server = deps.config.servers.find((s) => s.id === resolved.serverId)!;
   const now = (deps.now ?? Date.now)();
+  const saga = meta[SAGA_META] === undefined ? undefined : parseSagaMeta(meta[SAGA_META]);
+  if (saga !== undefined) {
+    if (meta[META.idempotencyKey] !== undefined || context.headers['idempotency-key'] !== undefined) {
+      throw new JsonRpcError(INVALID_PARAMS, `_meta["${SAGA_META}"] and an idempotency key do not mix: a step is repeated safely by sending the same saga id and step name`);
+    }
+    // The steps of a saga are ordered: by the saga id, unless the request names another key.
+    if (meta[META.orderingKey] === undefined && context.headers['x-switchyard-ordering-key'] === undefined) meta = { ...meta, [META.orderingKey]: saga.id };
+  }
   const { envelope, acceptAsync } = buildEnvelope({
     principal: context.principal,
     server,
@@ -90,10 +104,22 @@ async function submitAndWait(
     now,
   });
 
+  const compensation = saga === undefined ? undefined : compensationEnvelope(deps, envelope, saga.compensation, context, `_meta["${SAGA_META}"].compensation`);
   let handle;
+  let correlationId = envelope.correlationId;
   try {
     await refuseOverLimits(deps, envelope);
-    handle = await deps.calls.submit(envelope);
+    if (saga === undefined) {
+      handle = await deps.calls.submit(envelope);
+    } else {
+      // The saga starts the step's call; like any ordered call, it is acknowledged once it is in its lane.
+      const input = sagaInput(deps, context, saga.id, 'incremental', now, { ...(envelope.orderingKey !== undefined ? { orderingKey: envelope.orderingKey } : {}), ...(saga.deadlineMs !== undefined ? { deadlineMs: saga.deadlineMs } : {}) });
+      const step: SagaStepSpec = { step: saga.step, envelope, ...(compensation !== undefined ? { compensation } : {}) };
+      const added = await deps.sagas.addStep(input, step);
+      correlationId = added.correlationId;
+      handle = deps.calls.handle(envelope.tenant, correlationId);
+      if (added.added) await handle.executeUpdate(admitUpdate);
+    }
   } catch (error) {
     if (error instanceof JsonRpcError) throw error;
     deps.log.error('could not record a call in Temporal', { tool: envelope.publicTool, correlationId: envelope.correlationId, error: String(error) });
@@ -101,39 +127,39 @@ async function submitAndWait(
       [META.correlationId]: envelope.correlationId,
     });
   }
-  deps.log.debug('call accepted', { tool: envelope.publicTool, correlationId: envelope.correlationId, tenant: envelope.tenant });
+  deps.log.debug('call accepted', { tool: envelope.publicTool, correlationId: correlationId, tenant: envelope.tenant });
   if (context.task !== undefined) {
-    return { task: newTask(envelope.correlationId, envelope.acceptedAt), _meta: { [META.correlationId]: envelope.correlationId } };
+    return { task: newTask(correlationId, envelope.acceptedAt), _meta: { [META.correlationId]: correlationId } };
   }
 
   const nowMs = (deps.now ?? Date.now)();
   const untilDeadline = envelope.deadlineAt - nowMs + 1_000;
   const waitMs = acceptAsync === true ? 0 : acceptAsync === false ? untilDeadline : Math.min(deps.config.defaults.syncWaitMs, untilDeadline);
-  const stopProgress = context.sendProgress ? followProgress(deps, envelope.tenant, envelope.correlationId, context.sendProgress) : undefined;
+  const stopProgress = context.sendProgress ? followProgress(deps, envelope.tenant, correlationId, context.sendProgress) : undefined;
   let outcome: CallOutcome | undefined;
   try {
     outcome = await deps.calls.waitForOutcome(handle, waitMs, context.signal);
   } catch (error) {
     // The call is durable; losing sight of it here does not lose it.
-    deps.log.warn('lost sight of a call while waiting; it continues', { correlationId: envelope.correlationId, error: String(error) });
+    deps.log.warn('lost sight of a call while waiting; it continues', { correlationId: correlationId, error: String(error) });
   } finally {
     stopProgress?.();
   }
   if (outcome === undefined && context.signal.aborted && context.cancelledByClient?.()) {
     // The client cancelled the request: cancel the durable call too. A dropped connection or a
     // closing session is not a cancellation; that call continues and can be fetched later.
-    await deps.calls.cancel(envelope.tenant, envelope.correlationId).catch((error: unknown) => {
-      deps.log.warn('could not cancel a call the client cancelled', { correlationId: envelope.correlationId, error: String(error) });
+    await deps.calls.cancel(envelope.tenant, correlationId).catch((error: unknown) => {
+      deps.log.warn('could not cancel a call the client cancelled', { correlationId: correlationId, error: String(error) });
     });
-    return errorResult(`${envelope.publicTool} was cancelled by the client. correlation_id: ${envelope.correlationId}`, {
-      [META.correlationId]: envelope.correlationId,
+    return errorResult(`${envelope.publicTool} was cancelled by the client. correlation_id: ${correlationId}`, {
+      [META.correlationId]: correlationId,
       [META.status]: 'cancelled',
     });
   }
   if (outcome === undefined) {
-    return acceptedResult(envelope.correlationId, envelope.publicTool, `${BROKER_PREFIX}${deps.config.gateway.toolSeparator}`, resolved.definition.outputSchema !== undefined);
+    return acceptedResult(correlationId, envelope.publicTool, `${BROKER_PREFIX}${deps.config.gateway.toolSeparator}`, resolved.definition.outputSchema !== undefined);
   }
-  return outcomeToResult(outcome, envelope.correlationId, envelope.publicTool);
+  return outcomeToResult(outcome, correlationId, envelope.publicTool);
 }
 
 /** Refuses a new call when its key or tenant has too many unfinished calls; a repeat of an existing call is never refused. */
@@ -179,6 +205,8 @@ const PROGRESS_POLL_MS = 1_000;
 async function callBrokerTool(deps: HandlerDeps, name: string, args: Record<string, unknown>, context: CallContext): Promise<CallToolAnswer> {
   const tenant = context.principal.tenant;
   if (name === 'submit') return submitTool(deps, args, context);
+  if (name === 'run_saga') return runSagaTool(deps, args, context);
+  if (name === 'saga_commit' || name === 'saga_abort' || name === 'get_saga') return sagaTool(deps, name, args, context);
   if (name.startsWith('dlq_')) return deadLetterTool(deps, name, args, context);
   const correlationId = correlationIdArgument(args, tenant);
   try {
@@ -219,6 +247,100 @@ async function submitTool(deps: HandlerDeps, args: Record<string, unknown>, cont
   }
   // The arguments replace _meta and headers: what the agent wrote is what applies.
   return submitAndWait(deps, tool, (toolArgs as Record<string, unknown> | undefined) ?? {}, meta, { ...context, headers: {} }, (metaKey) => `argument "${names[metaKey] ?? metaKey}"`);
+}
+
+/** switchyard.run_saga: the whole saga at once; answers with every step's outcome (or "running"). */
+async function runSagaTool(deps: HandlerDeps, args: Record<string, unknown>, context: CallContext): Promise<CallToolAnswer> {
+  const known = new Set(['steps', 'ordering_key', 'deadline_ms', 'idempotency_key', 'accept_async']);
+  for (const key of Object.keys(args)) if (!known.has(key)) throw new JsonRpcError(INVALID_PARAMS, `switchyard.run_saga has no argument "${printable(key)}"`);
+  const { steps, ordering_key: orderingKey, deadline_ms: deadlineMs, idempotency_key: idempotencyKey, accept_async: acceptAsync } = args;
+  const max = deps.config.sagas.maxSteps;
+  if (!Array.isArray(steps) || steps.length === 0 || steps.length > max) throw new JsonRpcError(INVALID_PARAMS, `argument "steps" must be a list of 1-${max} steps {tool, arguments?, compensation?, step?}`);
+  for (const [arg, value] of [['ordering_key', orderingKey], ['idempotency_key', idempotencyKey]] as const) {
+    if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > MAX_KEY_LENGTH || /[\u0000-\u001f\u007f]/.test(value))) {
+      throw new JsonRpcError(INVALID_PARAMS, `argument "${arg}" must be a string of 1-${MAX_KEY_LENGTH} printable characters`);
+    }
+  }
+  const maxDeadline = deps.config.defaults.maxDeadlineMs;
+  if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isInteger(deadlineMs) || deadlineMs < 1 || deadlineMs > maxDeadline)) {
+    throw new JsonRpcError(INVALID_PARAMS, `argument "deadline_ms" must be an integer number of milliseconds between 1 and ${maxDeadline}`);
+  }
+  if (acceptAsync !== undefined && typeof acceptAsync !== 'boolean') throw new JsonRpcError(INVALID_PARAMS, 'argument "accept_async" must be true or false');
+  const now = (deps.now ?? Date.now)();
+  const names = new Set<string>();
+  const specs = steps.map((raw: unknown, i): SagaStepSpec => {
+    const at = `steps[${i}]`;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new JsonRpcError(INVALID_PARAMS, `${at} must be an object {tool, arguments?, compensation?, step?}`);
+    const { tool, arguments: toolArgs, compensation, step, ...rest } = raw as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) throw new JsonRpcError(INVALID_PARAMS, `${at} has no field "${printable(extra)}" (fields: tool, arguments, compensation, step)`);
+    if (typeof tool !== 'string' || tool.length === 0) throw new JsonRpcError(INVALID_PARAMS, `${at}.tool must be the name of a tool from tools/list`);
+    if (deps.catalog.brokerTool(tool) !== undefined) throw new JsonRpcError(INVALID_PARAMS, `${at}.tool must be a downstream tool, not a switchyard tool`);
+    const resolved = deps.catalog.resolve(tool);
+    if (resolved === undefined) throw new JsonRpcError(INVALID_PARAMS, `${at}.tool: unknown tool ${printable(tool)}`);
+    if (toolArgs !== undefined && (toolArgs === null || typeof toolArgs !== 'object' || Array.isArray(toolArgs))) throw new JsonRpcError(INVALID_PARAMS, `${at}.arguments must be an object`);
+    const name = step === undefined ? String(i + 1) : typeof step === 'string' && step.length > 0 && step.length <= MAX_KEY_LENGTH ? step : undefined;
+    if (name === undefined) throw new JsonRpcError(INVALID_PARAMS, `${at}.step must be a string of 1-${MAX_KEY_LENGTH} characters`);
+    if (names.has(name)) throw new JsonRpcError(INVALID_PARAMS, `${at}.step: "${printable(name)}" is used twice`);
+    names.add(name);
+    const { envelope } = buildEnvelope({
+      principal: context.principal,
+      server: deps.config.servers.find((s) => s.id === resolved.serverId)!,
+      tool: resolved.tool,
+      publicTool: resolved.publicName,
+      arguments: (toolArgs as Record<string, unknown> | undefined) ?? {},
+      annotations: resolved.definition.annotations,
+      meta: orderingKey !== undefined ? { [META.orderingKey]: orderingKey } : {},
+      headers: {},
+      fieldName: () => 'argument "ordering_key"',
+      config: deps.config,
+      now,
+    });
+    const undo = compensation === undefined ? undefined : parseCompensation(compensation, `${at}.compensation`);
+    const built = compensationEnvelope(deps, envelope, undo, context, `${at}.compensation`);
+    return { step: name, envelope, ...(built !== undefined ? { compensation: built } : {}) };
+  });
+  const sagaId = newSagaId(context.principal.tenant, idempotencyKey as string | undefined, now);
+  const input = sagaInput(deps, context, sagaId, 'whole', now, {
+    steps: specs,
+    ...(orderingKey !== undefined ? { orderingKey: orderingKey as string } : {}),
+    ...(deadlineMs !== undefined ? { deadlineMs: deadlineMs as number } : {}),
+  });
+  try {
+    if ((await deps.sagas.status(input.tenant, sagaId)) === undefined) await refuseOverLimits(deps, specs[0]!.envelope);
+    await deps.sagas.start(input);
+    const status = await deps.sagas.waitForEnd(input.tenant, sagaId, acceptAsync === true ? 0 : deps.config.defaults.syncWaitMs);
+    if (status === undefined) throw new JsonRpcError(BROKER_UNAVAILABLE, 'Switchyard could not read the saga back from Temporal; retry with the same idempotency_key.');
+    const result = sagaResult(status, true);
+    if (status.endedAt === undefined) {
+      result.content = [{ type: 'text', text: `Saga ${sagaId} was accepted and is ${status.state}. Call ${BROKER_PREFIX}${deps.config.gateway.toolSeparator}get_saga with {"saga_id": "${sagaId}"} to follow it.` }, ...result.content];
+    }
+    return result;
+  } catch (error) {
+    if (error instanceof JsonRpcError) throw error;
+    deps.log.error('could not run a saga', { sagaId, error: String(error) });
+    throw new JsonRpcError(BROKER_UNAVAILABLE, 'Switchyard could not record the saga durably (Temporal is unavailable). Retry with the same idempotency_key.');
+  }
+}
+
+/** switchyard.saga_commit, saga_abort, get_saga. */
+async function sagaTool(deps: HandlerDeps, name: 'saga_commit' | 'saga_abort' | 'get_saga', args: Record<string, unknown>, context: CallContext): Promise<CallToolAnswer> {
+  for (const key of Object.keys(args)) if (key !== 'saga_id') throw new JsonRpcError(INVALID_PARAMS, `switchyard.${name} has no argument "${printable(key)}"`);
+  const sagaId = args.saga_id;
+  if (typeof sagaId !== 'string' || sagaId.length === 0 || sagaId.length > MAX_KEY_LENGTH) throw new JsonRpcError(INVALID_PARAMS, `argument "saga_id" must be a string of 1-${MAX_KEY_LENGTH} characters`);
+  const tenant = context.principal.tenant;
+  try {
+    const status =
+      name === 'get_saga'
+        ? await deps.sagas.status(tenant, sagaId)
+        : await deps.sagas.close(tenant, sagaId, name === 'saga_commit' ? 'commit' : 'abort', context.principal.subject, deps.config.defaults.syncWaitMs);
+    if (status === undefined) return errorResult(`No saga with id ${printable(sagaId)} in this tenant.`, { [META.status]: 'not_found' });
+    return sagaResult(status, name !== 'get_saga');
+  } catch (error) {
+    if (error instanceof JsonRpcError) throw error;
+    deps.log.error('saga tool failed', { tool: name, error: String(error) });
+    throw new JsonRpcError(BROKER_UNAVAILABLE, 'Switchyard could not reach Temporal; retry later.');
+  }
 }
 
 const SUBMIT_FIELDS: Record<string, string> = {

@@ -8,6 +8,7 @@ import type { Logger } from '../observability/log.js';
 import { isTemporalReachable } from '../temporal/client.js';
 import { createGatewayApp } from './app.js';
 import { CallService } from './call-service.js';
+import { SagaService } from './sagas.js';
 import { DeadLetterService } from './dead-letters.js';
 import { ToolCatalog } from './catalog.js';
 import { loopbackHosts, loopbackOrigins } from './middleware/host-origin.js';
@@ -34,6 +35,7 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
     catalog,
     calls: new CallService(deps.client, config.temporal.taskQueue),
     deadLetters: new DeadLetterService(deps.client),
+    sagas: new SagaService(deps.client, config.temporal.taskQueue),
     log,
     pool,
     temporalReachable: () => isTemporalReachable(deps.client),

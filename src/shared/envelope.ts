@@ -35,6 +35,8 @@ export const CallEnvelopeSchema = z.strictObject({
   mutation: z.enum(['read_only', 'idempotent', 'non_idempotent']),
   /** With `halt`, a dead-lettered call keeps its key's lane until it is redriven or discarded. */
   onDeadLetter: z.enum(['continue', 'halt']),
+  /** Set on the calls of a saga (its steps and compensations): they report to the saga and never dead-letter on their own. */
+  saga: z.strictObject({ id: z.string(), step: z.string(), role: z.enum(['step', 'compensation']) }).optional(),
 });
 
 /** Temporal priority keys: 1 runs first. Normal is Temporal's default (3). */
@@ -66,9 +68,10 @@ export type CallOutcome =
 
 /**
  * Why a call was dead-lettered: `retries_exhausted` (a retryable failure outlasted the retry
- * policy), `outcome_unknown` (a request that is not safe to repeat may or may not have run).
+ * policy), `outcome_unknown` (a request that is not safe to repeat may or may not have run),
+ * `compensation_failed` (a saga could not undo a step: see docs/sagas.md).
  */
-export type DeadLetterReason = 'retries_exhausted' | 'outcome_unknown';
+export type DeadLetterReason = 'retries_exhausted' | 'outcome_unknown' | 'compensation_failed';
 
 export type CallPhase = 'admitting' | 'queued' | 'running' | 'done';
 

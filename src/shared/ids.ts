@@ -10,6 +10,11 @@ export function deadLetterWorkflowId(tenant: string, correlationId: string): str
   return `switchyard/${tenant}/dead-letter/${correlationId}`;
 }
 
+/** A saga: its steps and compensations are its child calls. */
+export function sagaWorkflowId(tenant: string, sagaId: string): string {
+  return `switchyard/${tenant}/saga/${encodeURIComponent(sagaId)}`;
+}
+
 export function laneWorkflowId(tenant: string, orderingKey: string): string {
   return `switchyard/${tenant}/lane/${encodeURIComponent(orderingKey)}`;
 }

@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { CallEnvelope, CallStatus, DeadLetterStatus } from './envelope.js';
+import type { AddStepResult, SagaStatus, SagaStepSpec, StepReport } from './saga.js';
 
 /** Ordered calls: completes once the call is durably in its key's queue (the acknowledgement). */
 export const admitUpdate = defineUpdate<{ phase: string }>('admit');
@@ -27,6 +28,16 @@ export const redriveUpdate = defineUpdate<DeadLetterStatus, [{ by: string }]>('r
 export const discardUpdate = defineUpdate<DeadLetterStatus, [{ by: string; note?: string }]>('discard');
 export const deadLetterStatusQuery = defineQuery<DeadLetterStatus>('deadLetterStatus');
 
+/** Gateway → saga (incremental): record a step and start its call; answers with its correlation id. */
+export const addSagaStepUpdate = defineUpdate<AddStepResult, [SagaStepSpec]>('addSagaStep');
+/** Gateway → saga (incremental): no more steps; the saga commits once they all succeeded. */
+export const commitSagaUpdate = defineUpdate<SagaStatus, [{ by: string }]>('commitSaga');
+/** Gateway → saga: stop and compensate every step that may have taken effect. */
+export const abortSagaUpdate = defineUpdate<SagaStatus, [{ by: string }]>('abortSaga');
+export const sagaStatusQuery = defineQuery<SagaStatus>('sagaStatus');
+/** A saga's call → its saga, as the call ends (including when it was cancelled). */
+export const stepReportSignal = defineSignal<[StepReport]>('stepReport');
+
 // Custom search attributes (Keyword). The dev server registers them at start-up; on a real
 // cluster the worker and gateway register missing ones (ensureSearchAttributes in temporal/client.ts).
 export const SA_CORRELATION_ID = defineSearchAttributeKey('SwitchyardCorrelationId', 'KEYWORD');
@@ -34,16 +45,19 @@ export const SA_TENANT = defineSearchAttributeKey('SwitchyardTenant', 'KEYWORD')
 export const SA_TOOL = defineSearchAttributeKey('SwitchyardTool', 'KEYWORD');
 export const SA_ORDERING_KEY = defineSearchAttributeKey('SwitchyardOrderingKey', 'KEYWORD');
 export const SA_OUTCOME = defineSearchAttributeKey('SwitchyardOutcome', 'KEYWORD');
+/** On a saga and on each of its calls: `SwitchyardSagaId = "…"` finds them all in the Web UI. */
+export const SA_SAGA_ID = defineSearchAttributeKey('SwitchyardSagaId', 'KEYWORD');
 
 /** The search attributes of a call's workflows (the call and its dead letter), by outcome. */
-export function callSearchAttributes(envelope: Pick<CallEnvelope, 'correlationId' | 'tenant' | 'publicTool' | 'orderingKey'>, outcome: string) {
+export function callSearchAttributes(envelope: Pick<CallEnvelope, 'correlationId' | 'tenant' | 'publicTool' | 'orderingKey' | 'saga'>, outcome: string) {
   return [
     { key: SA_CORRELATION_ID, value: envelope.correlationId },
     { key: SA_TENANT, value: envelope.tenant },
     { key: SA_TOOL, value: envelope.publicTool },
     ...(envelope.orderingKey !== undefined ? [{ key: SA_ORDERING_KEY, value: envelope.orderingKey }] : []),
+    ...(envelope.saga !== undefined ? [{ key: SA_SAGA_ID, value: envelope.saga.id }] : []),
     { key: SA_OUTCOME, value: outcome },
   ];
 }
 
-export const SEARCH_ATTRIBUTES = [SA_CORRELATION_ID, SA_TENANT, SA_TOOL, SA_ORDERING_KEY, SA_OUTCOME] as const;
+export const SEARCH_ATTRIBUTES = [SA_CORRELATION_ID, SA_TENANT, SA_TOOL, SA_ORDERING_KEY, SA_OUTCOME, SA_SAGA_ID] as const;

@@ -2,7 +2,8 @@
 // find it, await its result with a long poll, or cancel it. Calls with an ordering key first take
 // a place in their key's lane (lane.ts) and run only when the lane says so. A call that exhausts
 // its retries or whose outcome is unknown ends `dead_lettered` and leaves a dead-letter workflow
-// behind (dead-letter.ts).
+// behind (dead-letter.ts). A call of a saga (a step or a compensation) instead reports how it
+// ended to its saga (saga.ts), which decides what happens next.
 import {
   CancellationScope,
   condition,
@@ -18,7 +19,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.js';
-import { deadLetterWorkflowId, laneWorkflowId } from '../shared/ids.js';
+import { deadLetterWorkflowId, laneWorkflowId, sagaWorkflowId } from '../shared/ids.js';
 import {
   admitUpdate,
   callSearchAttributes,
@@ -27,6 +28,7 @@ import {
   releaseSignal,
   SA_OUTCOME,
   statusQuery,
+  stepReportSignal,
 } from '../shared/messages.js';
 import { deadlineExceeded, runAttempts } from './attempts.js';
 import { deadLetterWorkflow } from './dead-letter.js';
@@ -95,9 +97,10 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
     status.phase = 'done';
     await CancellationScope.nonCancellable(async () => {
       upsertSearchAttributes([{ key: SA_OUTCOME, value: final.status }]);
-      const halts = final.status === 'dead_lettered' && envelope.orderingKey !== undefined && envelope.onDeadLetter === 'halt';
+      const ownDeadLetter = final.status === 'dead_lettered' && envelope.saga === undefined;
+      const halts = ownDeadLetter && envelope.orderingKey !== undefined && envelope.onDeadLetter === 'halt';
       let deadLetterId: string | undefined;
-      if (final.status === 'dead_lettered') {
+      if (ownDeadLetter && final.status === 'dead_lettered') {
         deadLetterId = deadLetterWorkflowId(envelope.tenant, envelope.correlationId);
         await startChild(deadLetterWorkflow, {
           workflowId: deadLetterId,
@@ -118,6 +121,15 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
         } catch (error) {
           // The lane closes only when idle, so a missing lane means it never learned of us.
           log.warn('could not release lane', { error: String(error) });
+        }
+      }
+      if (envelope.saga !== undefined) {
+        // Any attempt means the request may have reached the server: the saga then compensates.
+        const report = { correlationId: envelope.correlationId, outcome: final, mayHaveRun: status.attempt > 0 };
+        try {
+          await getExternalWorkflowHandle(sagaWorkflowId(envelope.tenant, envelope.saga.id)).signal(stepReportSignal, report);
+        } catch (error) {
+          log.warn('could not report to the saga', { sagaId: envelope.saga.id, error: String(error) });
         }
       }
       await condition(allHandlersFinished);

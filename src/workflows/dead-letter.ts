@@ -25,6 +25,8 @@ export interface DeadLetterInput {
   attempts: number;
   deadLetteredAt: number;
   holdsLane: boolean;
+  /** False for a saga compensation whose arguments could not be built: there is nothing to rerun. */
+  redrivable?: boolean;
 }
 
 export async function deadLetterWorkflow(input: DeadLetterInput): Promise<DeadLetterStatus> {
@@ -66,7 +68,12 @@ export async function deadLetterWorkflow(input: DeadLetterInput): Promise<DeadLe
       }
       return status;
     },
-    { validator: pending },
+    {
+      validator: (request) => {
+        pending(request);
+        if (input.redrivable === false) throw new Error(`dead letter ${envelope.correlationId} cannot be redriven (${input.message}); undo it by hand, then discard it`);
+      },
+    },
   );
   setHandler(
     discardUpdate,

@@ -2,3 +2,4 @@
 export { callWorkflow } from './call.js';
 export { laneWorkflow } from './lane.js';
 export { deadLetterWorkflow } from './dead-letter.js';
+export { sagaWorkflow } from './saga.js';
