@@ -13,6 +13,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DownstreamError } from '../downstream/errors.js';
 import { CircuitOpenError } from '../downstream/protection.js';
 import type { CallEnvelope, ToolResult } from '../shared/envelope.js';
+import { pushRelayed, RELAY_META_KEY, type RelayedNotification } from '../shared/relay.js';
 import type { ActivityDeps } from './index.js';
 
 export const DEFAULT_MAX_RESULT_BYTES = 1_536 * 1024;
@@ -36,6 +37,13 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
     if (deadlineLeft() <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded');
 
     let lastProgress: CallProgress | undefined;
+    // Progress and log messages of this call, returned with the result for the gateway to relay.
+    const relayed: RelayedNotification[] = [];
+    const scope = {};
+    const onLog = (params: { level: string; logger?: string; data?: unknown }, from: object | undefined) => {
+      if (from === scope) pushRelayed(relayed, { method: 'notifications/message', params });
+    };
+    connection.on('log', onLog);
     const beat = setInterval(() => heartbeat(lastProgress), Math.max(200, Math.floor(envelope.heartbeatTimeoutMs / 4)));
     heartbeat();
     // Waiting for a slot ends with the deadline or a cancel, like the call itself.
@@ -51,7 +59,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       connection.breaker.admit();
       const remainingMs = deadlineLeft();
       if (remainingMs <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded');
-      const result = await connection.callTool(envelope.tool, envelope.arguments, {
+      const downstreamResult = await connection.callTool(envelope.tool, envelope.arguments, {
         signal: cancellationSignal(),
         timeoutMs: Math.min(envelope.requestTimeoutMs, remainingMs),
         // Downstream servers that dedupe can use these; they are the same on every attempt.
@@ -62,10 +70,13 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
         },
         onProgress: (progress) => {
           lastProgress = { progress: progress.progress, ...(progress.total !== undefined ? { total: progress.total } : {}), ...(progress.message !== undefined ? { message: progress.message } : {}) };
+          pushRelayed(relayed, { method: 'notifications/progress', params: lastProgress });
           heartbeat(lastProgress);
         },
+        scope,
       });
       connection.breaker.success();
+      const result = withRelayed(downstreamResult, relayed);
       const size = Buffer.byteLength(JSON.stringify(result));
       if (size > maxResultBytes) {
         throw ApplicationFailure.nonRetryable(
@@ -95,9 +106,18 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       }
       throw error;
     } finally {
+      connection.off('log', onLog);
       release?.();
       connection.breaker.settle();
       clearInterval(beat);
     }
   };
+}
+
+/** The result with this call's notifications under the reserved key (never the server's own value there). */
+function withRelayed(result: ToolResult, relayed: RelayedNotification[]): ToolResult {
+  if (relayed.length === 0 && (result._meta === undefined || !(RELAY_META_KEY in result._meta))) return result;
+  const meta = { ...result._meta };
+  delete meta[RELAY_META_KEY];
+  return { ...result, _meta: relayed.length > 0 ? { ...meta, [RELAY_META_KEY]: relayed } : meta };
 }

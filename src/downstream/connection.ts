@@ -1,11 +1,25 @@
 // One downstream MCP server: connects over stdio or Streamable HTTP, keeps its (filtered) tool
 // list fresh, reconnects with backoff when it drops, restarts stdio servers that exit.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { CallToolResultSchema, ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolResultSchema,
+  LoggingMessageNotificationSchema,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  EmptyResultSchema,
+  ToolListChangedNotificationSchema,
+  type LoggingMessageNotification,
+  type Request,
+  type ServerCapabilities,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ZodType } from 'zod';
 import type { ServerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { ToolResult } from '../shared/envelope.js';
@@ -28,7 +42,34 @@ export interface CallOptions {
   timeoutMs: number;
   meta?: Record<string, unknown>;
   onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  /** Tags the server's log messages that arrive on this request's response stream (see `log` event). */
+  scope?: object;
 }
+
+/** A pass-through request (resources, prompts, completions): no retries, one deadline. */
+export interface ForwardOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+  scope?: object;
+}
+
+export interface DownstreamEvents {
+  change: [];
+  /**
+   * A notifications/message from the server. `scope` is the CallOptions/ForwardOptions scope of the
+   * request whose response stream carried it, or undefined for messages on the server's own stream.
+   */
+  log: [params: LoggingMessageNotification['params'], scope: object | undefined];
+  resourceUpdated: [uri: string];
+  resourcesChanged: [];
+  promptsChanged: [];
+}
+
+// Streamable HTTP delivers a request's notifications on that request's own SSE stream, and the
+// SDK reads that stream in a promise chain started by transport.send(). Running the request
+// inside this storage tags those notifications with the request that caused them, which the MCP
+// client API does not expose. stdio has one shared stream, so its messages carry no scope.
+const requestScope = new AsyncLocalStorage<object>();
 
 export interface BackoffOptions {
   initialMs: number;
@@ -39,7 +80,7 @@ export interface BackoffOptions {
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 15_000, healthCheckMs: 5_000, connectTimeoutMs: 15_000 };
 
-export class DownstreamConnection extends EventEmitter<{ change: [] }> {
+export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
   private client: Client | undefined;
   private state: ConnectionState = 'connecting';
   private since = new Date();
@@ -50,6 +91,10 @@ export class DownstreamConnection extends EventEmitter<{ change: [] }> {
   private healthTimer: NodeJS.Timeout | undefined;
   private stderrTail: string[] = [];
   private generation = 0;
+  /** As last seen at initialize; kept while the server is down so sessions still advertise it. */
+  private capabilities: ServerCapabilities | undefined;
+  /** URIs the gateway subscribed to; subscribed again after every reconnect. */
+  private readonly subscriptions = new Set<string>();
   /** Used by the worker's activities only; see protection.ts. */
   readonly breaker: CircuitBreaker;
   readonly limiter: Limiter;
@@ -121,15 +166,13 @@ export class DownstreamConnection extends EventEmitter<{ change: [] }> {
     try {
       // client.request, not client.callTool: a proxy must pass structuredContent through even
       // when it does not match the tool's outputSchema; validating is the end client's job.
-      const result = await client.request(
-        { method: 'tools/call', params: { name, arguments: args, ...(options.meta ? { _meta: options.meta } : {}) } },
-        CallToolResultSchema,
-        {
+      const send = () =>
+        client.request({ method: 'tools/call', params: { name, arguments: args, ...(options.meta ? { _meta: options.meta } : {}) } }, CallToolResultSchema, {
           signal: options.signal,
           timeout: options.timeoutMs,
           onprogress: options.onProgress,
-        },
-      );
+        });
+      const result = options.scope ? await requestScope.run(options.scope, send) : await send();
       return result as ToolResult;
     } catch (error) {
       if (options.signal?.aborted) throw error;
@@ -137,6 +180,41 @@ export class DownstreamConnection extends EventEmitter<{ change: [] }> {
       if (classified.kind === 'unavailable') this.markDown(classified.message);
       throw classified;
     }
+  }
+
+  /** The server's capabilities from its last initialize (also while it is down), or undefined before the first. */
+  serverCapabilities(): ServerCapabilities | undefined {
+    return this.state === 'closed' ? undefined : this.capabilities;
+  }
+
+  /**
+   * Sends one request as it is (resources, prompts, completion) and returns the server's result.
+   * Not durable and never retried: a read that fails is answered with the error at once.
+   */
+  async forward<T>(request: Request, resultSchema: ZodType<T>, options: ForwardOptions): Promise<T> {
+    const client = this.client;
+    if (this.state !== 'ready' || client === undefined) {
+      throw new DownstreamError('unavailable', this.id, `downstream server "${this.id}" is not connected`, undefined, false);
+    }
+    const send = () => client.request(request, resultSchema as never, { signal: options.signal, timeout: options.timeoutMs }) as Promise<T>;
+    try {
+      return options.scope ? await requestScope.run(options.scope, send) : await send();
+    } catch (error) {
+      const classified = classifyDownstreamError(this.id, error);
+      if (classified.kind === 'unavailable' && !options.signal?.aborted) this.markDown(classified.message);
+      throw classified;
+    }
+  }
+
+  /** resources/subscribe downstream; remembered, so a reconnect subscribes again. */
+  async subscribe(uri: string, timeoutMs: number): Promise<void> {
+    this.subscriptions.add(uri);
+    await this.forward({ method: 'resources/subscribe', params: { uri } }, EmptyResultSchema, { timeoutMs });
+  }
+
+  async unsubscribe(uri: string, timeoutMs: number): Promise<void> {
+    if (!this.subscriptions.delete(uri)) return;
+    await this.forward({ method: 'resources/unsubscribe', params: { uri } }, EmptyResultSchema, { timeoutMs });
   }
 
   private async connect(): Promise<void> {
@@ -158,9 +236,12 @@ export class DownstreamConnection extends EventEmitter<{ change: [] }> {
         this.log.warn('could not refresh tools after list_changed', { server: this.id, error: String(error) });
       }
     });
+    this.relayNotifications(client, generation);
     try {
       await withTimeout(client.connect(transport), this.backoff.connectTimeoutMs, `connect timed out after ${this.backoff.connectTimeoutMs} ms`);
+      this.capabilities = client.getServerCapabilities();
       await this.refreshTools(client);
+      await this.restoreSessionState(client);
     } catch (error) {
       await client.close().catch(() => undefined);
       if (generation !== this.generation) return;
@@ -177,6 +258,38 @@ export class DownstreamConnection extends EventEmitter<{ change: [] }> {
     this.setState('ready');
     this.log.info('downstream server ready', { server: this.id, tools: this.tools.length });
     this.startHealthCheck(client, generation);
+  }
+
+  private relayNotifications(client: Client, generation: number): void {
+    const current = () => generation === this.generation;
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      if (current()) this.emit('log', notification.params, requestScope.getStore());
+    });
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => {
+      if (current()) this.emit('resourceUpdated', notification.params.uri);
+    });
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+      if (current()) this.emit('resourcesChanged');
+    });
+    client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
+      if (current()) this.emit('promptsChanged');
+    });
+  }
+
+  /**
+   * Per-session state a new downstream session lacks. The level is the most verbose one: clients
+   * share this connection, so each client's own logging/setLevel is applied by the gateway.
+   */
+  private async restoreSessionState(client: Client): Promise<void> {
+    const timeout = this.backoff.connectTimeoutMs;
+    const attempt = async (what: string, request: () => Promise<unknown>) => {
+      // Neither is worth refusing the connection over; the tools still work.
+      await request().catch((error: unknown) => this.log.warn(`could not ${what} after connecting`, { server: this.id, error: String(error) }));
+    };
+    if (this.capabilities?.logging) await attempt('set the log level', () => client.setLoggingLevel('debug', { timeout }));
+    if (this.capabilities?.resources?.subscribe) {
+      for (const uri of this.subscriptions) await attempt('subscribe to a resource', () => client.subscribeResource({ uri }, { timeout }));
+    }
   }
 
   private createTransport(): Transport {

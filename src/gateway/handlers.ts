@@ -10,6 +10,7 @@ import { CORRELATION_ID } from '../shared/ids.js';
 import type { CallService, CallView } from './call-service.js';
 import { deadLetterSummary, deadLetterTool, type DeadLetterService } from './dead-letters.js';
 import { newTask, type McpTask } from './tasks.js';
+import type { Passthrough } from './passthrough.js';
 import { InvalidCursorError, type ToolCatalog } from './catalog.js';
 import { buildEnvelope, idempotentCorrelationId, MAX_KEY_LENGTH, META } from './envelope.js';
 import type { Principal } from './middleware/auth.js';
@@ -28,6 +29,7 @@ export interface HandlerDeps {
   log: Logger;
   now?: () => number;
   /** Resources, prompts, completions and logging of the downstream servers; unset in tests of tools alone. */
+  passthrough?: Passthrough;
 }
 
 export interface CallContext {

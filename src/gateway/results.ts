@@ -4,12 +4,14 @@
 import { INTERNAL_ERROR, JsonRpcError } from './jsonrpc.js';
 import type { CallOutcome, ToolResult } from '../shared/envelope.js';
 import { META } from './envelope.js';
+import { detachRelayed } from './passthrough.js';
 
 export function outcomeToResult(outcome: CallOutcome, correlationId: string, tool: string): ToolResult {
   const meta = (status: string) => ({ [META.correlationId]: correlationId, [META.status]: status });
   switch (outcome.status) {
     case 'completed':
-      return { ...outcome.result, _meta: { ...outcome.result._meta, ...meta('completed') } };
+      // The worker's relayed notifications leave the result here, for every path that shows it.
+      return detachRelayed({ ...outcome.result, _meta: { ...outcome.result._meta, ...meta('completed') } });
     case 'failed':
       if (outcome.reason === 'downstream_error') {
         throw new JsonRpcError(outcome.code ?? INTERNAL_ERROR, outcome.message, { [META.correlationId]: correlationId });

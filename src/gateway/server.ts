@@ -11,6 +11,7 @@ import { CallService } from './call-service.js';
 import { SagaService } from './sagas.js';
 import { DeadLetterService } from './dead-letters.js';
 import { ToolCatalog } from './catalog.js';
+import { Passthrough } from './passthrough.js';
 import { loopbackHosts, loopbackOrigins } from './middleware/host-origin.js';
 
 export interface RunningGateway {
@@ -30,6 +31,8 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
     log.warn('gateway.allowedHosts is empty on a non-loopback bind: any Host header is accepted (no DNS-rebinding check); list the public host names');
   }
   const catalog = new ToolCatalog(pool, naming, config.gateway.pageSize, log.child('catalog'));
+  const passthrough = new Passthrough(pool, naming, log.child('passthrough'));
+  passthrough.start();
   const { app, sessions } = createGatewayApp({
     config,
     catalog,
@@ -38,6 +41,7 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
     sagas: new SagaService(deps.client, config.temporal.taskQueue),
     log,
     pool,
+    passthrough,
     temporalReachable: () => isTemporalReachable(deps.client),
     allowedHosts: config.gateway.allowedHosts.length > 0 || loopback ? [...config.gateway.allowedHosts, ...(loopback ? loopbackHosts(port) : [])] : [],
     allowedOrigins: [...config.gateway.allowedOrigins, ...(loopback ? loopbackOrigins(port) : [])],
@@ -63,6 +67,7 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
     url,
     async close() {
       pool.off('change', onChange);
+      passthrough.stop();
       await sessions.closeAll();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

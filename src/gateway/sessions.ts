@@ -140,20 +140,25 @@ export class SessionRegistry {
   }
 
   private createServer(inFlight: InFlightCalls): Server {
+    // Resources, prompts, completions and logging only when a downstream server has them (passthrough.ts).
+    const passthrough = this.deps.passthrough?.capabilities() ?? {};
     const server = new Server(SERVER_INFO, {
       capabilities: {
         tools: { listChanged: true },
         // Tasks are served from Temporal (tasks.ts), not from an SDK task store.
         tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+        ...passthrough,
       },
       instructions: INSTRUCTIONS,
     });
+    this.deps.passthrough?.register(server, passthrough);
     server.setRequestHandler(ListToolsRequestSchema, (request) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor)));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.guard('tools/call', async () => {
         const call = { cancelledByClient: false };
         inFlight.set(extra.requestId, call);
         const progressToken = request.params._meta?.progressToken;
+        let progressSent: number | undefined;
         try {
           const result = await callTool(this.deps, request.params, {
             principal: principalOf(extra.authInfo),
@@ -164,11 +169,15 @@ export class SessionRegistry {
             ...(request.params.task !== undefined ? { task: request.params.task } : {}),
             ...(progressToken !== undefined
               ? {
-                  sendProgress: (progress) =>
-                    extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...progress } } as ServerNotification),
+                  sendProgress: (progress) => {
+                    progressSent = progress.progress;
+                    return extra.sendNotification({ method: 'notifications/progress', params: { progressToken, ...progress } } as ServerNotification);
+                  },
                 }
               : {}),
           });
+          // Progress and log messages the worker saw during the call, then the result (passthrough.ts).
+          await this.deps.passthrough?.relayCall(server, result, extra.sendNotification, { token: progressToken, sent: progressSent });
           return result as CallToolResult;
         } finally {
           inFlight.delete(extra.requestId);

@@ -1,0 +1,531 @@
+// Pass-through of the downstream servers' non-tool features: resources, resource templates,
+// prompts, completion/complete, logging, resource subscriptions and list_changed relays. These
+// are reads, not durable work: each request goes straight to the gateway's own connection to the
+// server, with the server's timeoutMs as deadline, and is never retried or recorded in Temporal.
+//
+// Naming. Prompts are renamed like tools (`<server><sep><prompt>`, bare for an unprefixed
+// server). Resource URIs are passed through unchanged, because they appear inside tool results,
+// prompt messages and resource contents, where the broker cannot rewrite them. A URI is routed to
+// the server that listed it, else to the server whose resource template matches it; with a single
+// resource server, everything goes there. Two servers listing the same URI: the first in config
+// order wins (a warning is logged).
+//
+// Logging. The gateway's and the worker's connections ask every server for `debug`; each session's
+// logging/setLevel is applied here, per session, so one tenant's level never changes another's.
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CompleteRequestSchema,
+  CompleteResultSchema,
+  GetPromptRequestSchema,
+  GetPromptResultSchema,
+  ListPromptsRequestSchema,
+  ListPromptsResultSchema,
+  ListResourcesRequestSchema,
+  ListResourcesResultSchema,
+  ListResourceTemplatesRequestSchema,
+  ListResourceTemplatesResultSchema,
+  LoggingLevelSchema,
+  ReadResourceRequestSchema,
+  ReadResourceResultSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type LoggingLevel,
+  type LoggingMessageNotification,
+  type ServerCapabilities,
+  type ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ZodType } from 'zod';
+import type { DownstreamConnection } from '../downstream/connection.js';
+import { DownstreamError } from '../downstream/errors.js';
+import type { DownstreamPool } from '../downstream/pool.js';
+import type { Logger } from '../observability/log.js';
+import { RELAY_META_KEY, type RelayedNotification } from '../shared/relay.js';
+import type { ToolResult } from '../shared/envelope.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND } from './jsonrpc.js';
+import { publicToolName, splitToolName, type NamingOptions } from './tool-names.js';
+
+/** MCP's code for an unknown resource URI. */
+export const RESOURCE_NOT_FOUND = -32002;
+const REQUEST_TIMEOUT = -32001;
+const DOWNSTREAM_UNAVAILABLE = -32000;
+/** Pages read per server when a URI must be looked up in the listings. */
+const MAX_LOOKUP_PAGES = 20;
+const MAX_KNOWN_URIS = 10_000;
+
+/** Where a tool call's relayed notifications ride from results.ts to the session (never serialized). */
+export const RELAYED = Symbol('switchyard.relayed');
+export type ToolResultWithRelay = ToolResult & { [RELAYED]?: RelayedNotification[] };
+
+/** Moves the worker's relayed notifications off the result's `_meta` (clients never see the key). */
+export function detachRelayed(result: ToolResult): ToolResultWithRelay {
+  const relayed = result._meta?.[RELAY_META_KEY];
+  if (relayed === undefined) return result;
+  const meta = { ...result._meta };
+  delete meta[RELAY_META_KEY];
+  const clean: ToolResultWithRelay = { ...result, _meta: meta };
+  if (Array.isArray(relayed)) Object.defineProperty(clean, RELAYED, { value: relayed as RelayedNotification[], enumerable: false });
+  return clean;
+}
+
+type Feature = 'resources' | 'prompts' | 'completions' | 'logging';
+
+interface SessionView {
+  capabilities: ServerCapabilities;
+  /** Unset: the session never sent logging/setLevel, and gets every level. */
+  level?: LoggingLevel;
+}
+
+export class Passthrough {
+  private readonly sessions = new Map<Server, SessionView>();
+  /** `<serverId>\0<uri>` → subscribed sessions. */
+  private readonly subscribers = new Map<string, Set<Server>>();
+  /** URIs seen in listings → the server that listed them first. */
+  private readonly uriOwners = new Map<string, string>();
+  private readonly templates = new Map<string, RegExp[]>();
+  private readonly detach: Array<() => void> = [];
+  private listSignature = '';
+
+  constructor(
+    private readonly pool: DownstreamPool,
+    private readonly naming: NamingOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts relaying the downstream servers' notifications to registered sessions. */
+  start(): void {
+    for (const connection of this.pool.all()) {
+      const onLog = (params: LoggingMessageNotification['params'], scope: object | undefined) => {
+        // A message tagged with a request belongs to that request's caller (see `forward` below).
+        if (scope === undefined) for (const server of this.sessions.keys()) this.sendLog(server, params);
+      };
+      const onUpdated = (uri: string) => {
+        for (const server of this.subscribers.get(subscriptionKey(connection.id, uri)) ?? []) {
+          server.sendResourceUpdated({ uri }).catch(() => undefined);
+        }
+      };
+      const onResources = () => this.broadcastListChanged('resources');
+      const onPrompts = () => this.broadcastListChanged('prompts');
+      connection.on('log', onLog);
+      connection.on('resourceUpdated', onUpdated);
+      connection.on('resourcesChanged', onResources);
+      connection.on('promptsChanged', onPrompts);
+      this.detach.push(() => {
+        connection.off('log', onLog);
+        connection.off('resourceUpdated', onUpdated);
+        connection.off('resourcesChanged', onResources);
+        connection.off('promptsChanged', onPrompts);
+      });
+    }
+    // A server that comes or goes changes the merged listings.
+    this.listSignature = this.readySignature();
+    const onChange = () => {
+      const next = this.readySignature();
+      if (next === this.listSignature) return;
+      this.listSignature = next;
+      this.broadcastListChanged('resources');
+      this.broadcastListChanged('prompts');
+    };
+    this.pool.on('change', onChange);
+    this.detach.push(() => this.pool.off('change', onChange));
+  }
+
+  stop(): void {
+    for (const undo of this.detach.splice(0)) undo();
+  }
+
+  /** What a new session advertises: only what at least one downstream server offers. */
+  capabilities(): ServerCapabilities {
+    const all = this.pool.all().map((c) => c.serverCapabilities() ?? {});
+    return {
+      ...(all.some((c) => c.resources)
+        ? { resources: { listChanged: true, ...(all.some((c) => c.resources?.subscribe) ? { subscribe: true } : {}) } }
+        : {}),
+      ...(all.some((c) => c.prompts) ? { prompts: { listChanged: true } } : {}),
+      ...(all.some((c) => c.completions) ? { completions: {} } : {}),
+      ...(all.some((c) => c.logging) ? { logging: {} } : {}),
+    };
+  }
+
+  /** Sets the pass-through handlers on a session's protocol object, for the capabilities it declared. */
+  register(server: Server, capabilities: ServerCapabilities): void {
+    const view: SessionView = { capabilities };
+    this.sessions.set(server, view);
+    const previous = server.onclose;
+    server.onclose = () => {
+      previous?.();
+      void this.forget(server);
+    };
+    if (capabilities.resources) {
+      server.setRequestHandler(ListResourcesRequestSchema, (request, extra) =>
+        this.guard(() => this.listPage('resources', request.params?.cursor, extra.signal, (c, cursor, signal) => this.listResourcesOf(c, cursor, signal))),
+      );
+      server.setRequestHandler(ListResourceTemplatesRequestSchema, (request, extra) =>
+        this.guard(() => this.listPage('resourceTemplates', request.params?.cursor, extra.signal, (c, cursor, signal) => this.listTemplatesOf(c, cursor, signal))),
+      );
+      server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
+        this.guard(async () => {
+          const connection = await this.routeUri(request.params.uri, extra.signal);
+          return this.forward(connection, { method: 'resources/read', params: request.params }, ReadResourceResultSchema, extra);
+        }),
+      );
+      if (capabilities.resources.subscribe) {
+        server.setRequestHandler(SubscribeRequestSchema, (request, extra) => this.guard(() => this.subscribe(server, request.params.uri, extra.signal)));
+        server.setRequestHandler(UnsubscribeRequestSchema, (request, extra) => this.guard(() => this.unsubscribe(server, request.params.uri, extra.signal)));
+      }
+    }
+    if (capabilities.prompts) {
+      server.setRequestHandler(ListPromptsRequestSchema, (request, extra) =>
+        this.guard(() => this.listPage('prompts', request.params?.cursor, extra.signal, (c, cursor, signal) => this.listPromptsOf(c, cursor, signal))),
+      );
+      server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
+        this.guard(async () => {
+          const { connection, name } = this.routePrompt(request.params.name);
+          return this.forward(connection, { method: 'prompts/get', params: { ...request.params, name } }, GetPromptResultSchema, extra);
+        }),
+      );
+    }
+    if (capabilities.completions) {
+      server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
+        this.guard(async () => {
+          const { ref } = request.params;
+          if (ref.type === 'ref/prompt') {
+            const { connection, name } = this.routePrompt(ref.name);
+            return this.forward(connection, { method: 'completion/complete', params: { ...request.params, ref: { ...ref, name } } }, CompleteResultSchema, extra);
+          }
+          const connection = await this.routeUri(ref.uri, extra.signal);
+          return this.forward(connection, { method: 'completion/complete', params: request.params }, CompleteResultSchema, extra);
+        }),
+      );
+    }
+    if (capabilities.logging) {
+      // Replaces the SDK's own handler: the level is kept here, per session (see the header).
+      server.setRequestHandler(SetLevelRequestSchema, (request) => {
+        view.level = LoggingLevelSchema.parse(request.params.level);
+        return {};
+      });
+    }
+  }
+
+  /**
+   * Sends a finished tool call's relayed notifications to its caller, before the result: progress
+   * only with the caller's token and only above what was already sent (progress must increase),
+   * log messages at or above the session's level.
+   */
+  async relayCall(
+    server: Server,
+    result: object,
+    send: (notification: ServerNotification) => Promise<void>,
+    progress: { token?: string | number; sent?: number },
+  ): Promise<void> {
+    let last = progress.sent;
+    for (const notification of (result as ToolResultWithRelay)[RELAYED] ?? []) {
+      if (notification.method === 'notifications/progress') {
+        if (progress.token === undefined || (last !== undefined && notification.params.progress <= last)) continue;
+        last = notification.params.progress;
+        await send({ method: 'notifications/progress', params: { progressToken: progress.token, ...notification.params } }).catch(() => undefined);
+      } else if (this.wantsLog(server, notification.params.level)) {
+        await send(notification as ServerNotification).catch(() => undefined);
+      }
+    }
+  }
+
+  private async forward<T>(
+    connection: DownstreamConnection,
+    request: { method: string; params?: Record<string, unknown> },
+    schema: ZodType<T>,
+    extra: { signal: AbortSignal; sendNotification: (n: ServerNotification) => Promise<void> },
+  ): Promise<T> {
+    const scope = {};
+    // Log messages the server sends while answering go to this caller only.
+    const onLog = (params: LoggingMessageNotification['params'], from: object | undefined) => {
+      if (from === scope) void extra.sendNotification({ method: 'notifications/message', params }).catch(() => undefined);
+    };
+    connection.on('log', onLog);
+    try {
+      const { _meta, ...params } = request.params ?? {};
+      // The caller's progress token names the caller's request, not ours: never forward it.
+      const meta = stripProgressToken(_meta);
+      return await connection.forward(
+        { method: request.method, params: { ...params, ...(meta ? { _meta: meta } : {}) } },
+        schema,
+        { signal: extra.signal, timeoutMs: connection.config.timeoutMs, scope },
+      );
+    } finally {
+      connection.off('log', onLog);
+    }
+  }
+
+  private sendLog(server: Server, params: LoggingMessageNotification['params']): void {
+    if (this.wantsLog(server, params.level)) server.sendLoggingMessage(params).catch(() => undefined);
+  }
+
+  private wantsLog(server: Server, level: string): boolean {
+    const view = this.sessions.get(server);
+    if (!view?.capabilities.logging) return false;
+    if (view.level === undefined) return true;
+    return severity(level) >= severity(view.level);
+  }
+
+  private broadcastListChanged(kind: 'resources' | 'prompts'): void {
+    for (const [server, view] of this.sessions) {
+      if (kind === 'resources' && view.capabilities.resources) server.sendResourceListChanged().catch(() => undefined);
+      if (kind === 'prompts' && view.capabilities.prompts) server.sendPromptListChanged().catch(() => undefined);
+    }
+  }
+
+  private readySignature(): string {
+    return this.pool
+      .all()
+      .filter((c) => c.status().state === 'ready')
+      .map((c) => c.id)
+      .join(',');
+  }
+
+  /** Servers offering a feature, in config order, that are connected now. */
+  private offering(feature: Feature): DownstreamConnection[] {
+    return this.pool.all().filter((c) => c.status().state === 'ready' && c.serverCapabilities()?.[feature] !== undefined);
+  }
+
+  /**
+   * One page of a merged listing. The cursor names a server (by its place in the config) and
+   * that server's own cursor, so each page is one downstream page and nothing is buffered.
+   */
+  private async listPage<K extends string, T>(
+    key: K,
+    cursor: string | undefined,
+    signal: AbortSignal,
+    fetchPage: (connection: DownstreamConnection, cursor: string | undefined, signal: AbortSignal) => Promise<{ items: T[]; nextCursor?: string }>,
+  ): Promise<Record<K, T[]> & { nextCursor?: string }> {
+    const feature: Feature = key === 'prompts' ? 'prompts' : 'resources';
+    const all = this.pool.all();
+    let { server: index, cursor: downstreamCursor } = cursor === undefined ? { server: 0, cursor: undefined } : decodeCursor(cursor, all.length);
+    const eligible = (i: number) => {
+      const c = all[i]!;
+      return c.status().state === 'ready' && c.serverCapabilities()?.[feature] !== undefined;
+    };
+    // Servers with nothing to list are skipped, so a page is empty only at the very end.
+    for (; index < all.length; index++, downstreamCursor = undefined) {
+      if (!eligible(index)) continue;
+      const page = await fetchPage(all[index]!, downstreamCursor, signal);
+      let next: string | undefined;
+      if (page.nextCursor !== undefined) next = encodeCursor(index, page.nextCursor);
+      else {
+        for (let j = index + 1; j < all.length; j++) {
+          if (eligible(j)) {
+            next = encodeCursor(j, undefined);
+            break;
+          }
+        }
+      }
+      if (page.items.length === 0 && next !== undefined && page.nextCursor === undefined) continue;
+      return { [key]: page.items, ...(next !== undefined ? { nextCursor: next } : {}) } as Record<K, T[]> & { nextCursor?: string };
+    }
+    return { [key]: [] } as unknown as Record<K, T[]>;
+  }
+
+  private async listResourcesOf(connection: DownstreamConnection, cursor: string | undefined, signal: AbortSignal) {
+    const page = await connection.forward({ method: 'resources/list', params: cursor === undefined ? {} : { cursor } }, ListResourcesResultSchema, {
+      signal,
+      timeoutMs: connection.config.timeoutMs,
+    });
+    for (const resource of page.resources) this.noteOwner(resource.uri, connection.id);
+    return { items: page.resources, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  private async listTemplatesOf(connection: DownstreamConnection, cursor: string | undefined, signal: AbortSignal) {
+    const page = await connection.forward(
+      { method: 'resources/templates/list', params: cursor === undefined ? {} : { cursor } },
+      ListResourceTemplatesResultSchema,
+      { signal, timeoutMs: connection.config.timeoutMs },
+    );
+    const known = cursor === undefined ? [] : (this.templates.get(connection.id) ?? []);
+    this.templates.set(connection.id, [...known, ...page.resourceTemplates.map((t) => templatePattern(t.uriTemplate))]);
+    return { items: page.resourceTemplates, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  private async listPromptsOf(connection: DownstreamConnection, cursor: string | undefined, signal: AbortSignal) {
+    const page = await connection.forward({ method: 'prompts/list', params: cursor === undefined ? {} : { cursor } }, ListPromptsResultSchema, {
+      signal,
+      timeoutMs: connection.config.timeoutMs,
+    });
+    const prompts = page.prompts.map((p) => ({ ...p, name: publicToolName(connection.id, p.name, this.naming) }));
+    return { items: prompts, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) };
+  }
+
+  private routePrompt(publicName: string): { connection: DownstreamConnection; name: string } {
+    const split = splitToolName(publicName, new Set(this.pool.all().map((c) => c.id)), this.naming);
+    const connection = split && this.pool.get(split.serverId);
+    if (!split || !connection || connection.serverCapabilities()?.prompts === undefined) {
+      throw new JsonRpcError(INVALID_PARAMS, `Unknown prompt: ${printable(publicName)}`);
+    }
+    return { connection, name: split.tool };
+  }
+
+  /** The server a URI (or a resource template, for completion) belongs to; see the header. */
+  private async routeUri(uri: string, signal: AbortSignal): Promise<DownstreamConnection> {
+    const candidates = this.pool.all().filter((c) => c.serverCapabilities()?.resources !== undefined);
+    if (candidates.length === 1) return candidates[0]!;
+    const found = () => {
+      const owner = this.uriOwners.get(uri);
+      if (owner !== undefined) return this.pool.get(owner);
+      return candidates.find((c) => (this.templates.get(c.id) ?? []).some((pattern) => pattern.test(uri)));
+    };
+    let connection = found();
+    if (connection === undefined) {
+      await this.refreshListings(signal);
+      connection = found();
+    }
+    if (connection === undefined) throw new JsonRpcError(RESOURCE_NOT_FOUND, `Resource not found: ${printable(uri)}`, { uri });
+    return connection;
+  }
+
+  /** Reads every resource server's listings (bounded), to learn which server owns which URI. */
+  private async refreshListings(signal: AbortSignal): Promise<void> {
+    await Promise.all(
+      this.offering('resources').map(async (connection) => {
+        try {
+          for (const list of [this.listResourcesOf.bind(this), this.listTemplatesOf.bind(this)]) {
+            let cursor: string | undefined;
+            let pages = 0;
+            do {
+              const page = await list(connection, cursor, signal);
+              cursor = page.nextCursor;
+            } while (cursor !== undefined && ++pages < MAX_LOOKUP_PAGES);
+          }
+        } catch (error) {
+          this.log.warn('could not list resources while routing a URI', { server: connection.id, error: String(error) });
+        }
+      }),
+    );
+  }
+
+  private noteOwner(uri: string, serverId: string): void {
+    const owner = this.uriOwners.get(uri);
+    if (owner !== undefined && owner !== serverId) {
+      const order = this.pool.all().map((c) => c.id);
+      if (order.indexOf(serverId) < order.indexOf(owner)) this.uriOwners.set(uri, serverId);
+      this.log.warn('two servers list the same resource URI; the first in config order serves it', { uri: printable(uri), servers: `${owner},${serverId}` });
+      return;
+    }
+    if (owner === undefined && this.uriOwners.size >= MAX_KNOWN_URIS) this.uriOwners.delete(this.uriOwners.keys().next().value!);
+    this.uriOwners.set(uri, serverId);
+  }
+
+  private async subscribe(server: Server, uri: string, signal: AbortSignal): Promise<Record<string, never>> {
+    const connection = await this.routeUri(uri, signal);
+    if (!connection.serverCapabilities()?.resources?.subscribe) {
+      throw new JsonRpcError(METHOD_NOT_FOUND, `The server of ${printable(uri)} does not support resources/subscribe`);
+    }
+    const key = subscriptionKey(connection.id, uri);
+    const subscribers = this.subscribers.get(key) ?? new Set<Server>();
+    if (subscribers.size === 0) await connection.subscribe(uri, connection.config.timeoutMs);
+    subscribers.add(server);
+    this.subscribers.set(key, subscribers);
+    return {};
+  }
+
+  private async unsubscribe(server: Server, uri: string, signal: AbortSignal): Promise<Record<string, never>> {
+    const connection = await this.routeUri(uri, signal);
+    await this.drop(server, connection, uri);
+    return {};
+  }
+
+  private async drop(server: Server, connection: DownstreamConnection, uri: string): Promise<void> {
+    const key = subscriptionKey(connection.id, uri);
+    const subscribers = this.subscribers.get(key);
+    if (!subscribers?.delete(server) || subscribers.size > 0) return;
+    this.subscribers.delete(key);
+    await connection.unsubscribe(uri, connection.config.timeoutMs);
+  }
+
+  /** A closed session: its level and subscriptions go; downstream subscriptions nobody holds are ended. */
+  private async forget(server: Server): Promise<void> {
+    this.sessions.delete(server);
+    for (const [key, subscribers] of [...this.subscribers]) {
+      if (!subscribers.has(server)) continue;
+      const [serverId, uri] = splitSubscriptionKey(key);
+      const connection = this.pool.get(serverId);
+      if (connection) await this.drop(server, connection, uri).catch(() => undefined);
+    }
+  }
+
+  /** Downstream failures become JSON-RPC errors with a message safe to show; nothing else leaks. */
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (error instanceof JsonRpcError) throw error;
+      if (error instanceof DownstreamError) {
+        if (error.kind === 'protocol') throw new JsonRpcError(error.code ?? INTERNAL_ERROR, error.message);
+        if (error.kind === 'timeout') throw new JsonRpcError(REQUEST_TIMEOUT, error.message);
+        throw new JsonRpcError(DOWNSTREAM_UNAVAILABLE, error.message);
+      }
+      this.log.error('pass-through request failed', { error: error instanceof Error ? error.message : String(error) });
+      throw new JsonRpcError(INTERNAL_ERROR, 'Internal error');
+    }
+  }
+}
+
+function severity(level: string): number {
+  const index = LoggingLevelSchema.options.indexOf(level as LoggingLevel);
+  return index === -1 ? LoggingLevelSchema.options.length : index;
+}
+
+function stripProgressToken(meta: unknown): Record<string, unknown> | undefined {
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  const copy = { ...(meta as Record<string, unknown>) };
+  delete copy.progressToken;
+  return Object.keys(copy).length > 0 ? copy : undefined;
+}
+
+function subscriptionKey(serverId: string, uri: string): string {
+  return `${serverId}\u0000${uri}`;
+}
+
+function splitSubscriptionKey(key: string): [string, string] {
+  const at = key.indexOf('\u0000');
+  return [key.slice(0, at), key.slice(at + 1)];
+}
+
+function encodeCursor(server: number, cursor: string | undefined): string {
+  return Buffer.from(JSON.stringify(cursor === undefined ? { s: server } : { s: server, c: cursor }), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, servers: number): { server: number; cursor: string | undefined } {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s?: unknown; c?: unknown };
+    if (typeof value.s === 'number' && Number.isInteger(value.s) && value.s >= 0 && value.s < servers && (value.c === undefined || typeof value.c === 'string')) {
+      return { server: value.s, cursor: value.c };
+    }
+  } catch {
+    // fall through
+  }
+  throw new JsonRpcError(INVALID_PARAMS, 'Invalid cursor');
+}
+
+/**
+ * An RFC 6570 template as a pattern matching the URIs it expands to: `{var}` is one path segment,
+ * `{+var}` and `{#var}` anything, `{?a,b}` and `{&a}` an optional query.
+ */
+export function templatePattern(template: string): RegExp {
+  let source = '';
+  let last = 0;
+  for (const match of template.matchAll(/\{([+#./;?&]?)[^}]*\}/g)) {
+    source += escapeRegExp(template.slice(last, match.index));
+    const operator = match[1];
+    source += operator === '+' || operator === '#' ? '.*' : operator === '?' || operator === '&' ? '(?:[?&].*)?' : '[^/?#]*';
+    last = match.index + match[0].length;
+  }
+  source += escapeRegExp(template.slice(last));
+  return new RegExp(`^${source}$`);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function printable(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
+}
