@@ -1,12 +1,14 @@
 // Records the workflow histories the replay test checks (test/histories/*.json). Run it after a
 // deliberate, compatible workflow change with `npm run record-histories`, and commit the output.
-// It drives a real stack through each shape of call the workflows know.
+// It drives a real stack through each shape of call the workflows know. With names as arguments
+// (`npm run record-histories -- saga-completed`) it writes only those, keeping older recordings:
+// they prove that today's code still replays what earlier code wrote.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { findTemporalCli } from '../../src/temporal/cli-path.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { callWorkflowId, deadLetterWorkflowId, laneWorkflowId } from '../../src/shared/ids.js';
+import { callWorkflowId, deadLetterWorkflowId, laneWorkflowId, sagaWorkflowId } from '../../src/shared/ids.js';
 import { correlationIdOf, Stack } from './stack.js';
 import { waitFor } from './ports.js';
 
@@ -57,6 +59,15 @@ try {
   await client.callTool({ name: 'switchyard.dlq_redrive', arguments: { correlation_id: unknown } });
   recorded.push(['dead-letter-redriven', deadLetterWorkflowId('default', unknown)]);
 
+  // Sagas: one that completes, one whose second step fails, so the first is compensated.
+  const undo = { tool: 'fixture.record', arguments: { key: 'saga-undo', step: '{{args.step}}' } };
+  const sagaOf = async (steps: unknown[]) => {
+    const result = await client.request({ method: 'tools/call', params: { name: 'switchyard.run_saga', arguments: { steps } } }, CallToolResultSchema);
+    return (result.structuredContent as { saga_id: string }).saga_id;
+  };
+  recorded.push(['saga-completed', sagaWorkflowId('default', await sagaOf([{ tool: 'fixture.record', arguments: { key: 'saga', step: 1 }, compensation: undo }, { tool: 'fixture.echo', arguments: { message: 'two' } }]))]);
+  recorded.push(['saga-compensated', sagaWorkflowId('default', await sagaOf([{ tool: 'fixture.record', arguments: { key: 'saga', step: 2 }, compensation: undo }, { tool: 'fixture.fail', arguments: { reason: 'replay' } }]))]);
+
   await stack.fixture.stop();
   recorded.push(['call-transport-failure', callWorkflowId('default', await call('fixture.echo', { message: 'nobody home' }))]);
 
@@ -67,7 +78,9 @@ try {
   recorded.push(['lane', laneWorkflowId('default', 'replay-key')]);
 
   mkdirSync(OUT, { recursive: true });
+  const only = process.argv.slice(2);
   for (const [name, id] of recorded) {
+    if (only.length > 0 && !only.includes(name)) continue;
     // The CLI writes the canonical proto-JSON that historyFromJSON reads back.
     const json = execFileSync(findTemporalCli(process.env)!, ['workflow', 'show', '--address', stack.temporal.address, '--workflow-id', id, '--output', 'json'], { encoding: 'utf8' });
     writeFileSync(join(OUT, `${name}.json`), json);

@@ -26,7 +26,7 @@ describe('workflow replay', { timeout: 120_000 }, () => {
     incompatible = await bundleWorkflowCode({ workflowsPath: resolve(import.meta.dirname, '..', 'fixtures', 'incompatible-workflows.ts'), logger: silent });
   });
 
-  it('has recorded histories of every call shape, of a lane and of a redriven dead letter', () => {
+  it('has recorded histories of every call shape, of a lane, of a redriven dead letter and of sagas', () => {
     for (const name of [
       'call-completed',
       'call-tool-error',
@@ -37,6 +37,8 @@ describe('workflow replay', { timeout: 120_000 }, () => {
       'call-dead-lettered-halting',
       'dead-letter-redriven',
       'lane',
+      'saga-completed',
+      'saga-compensated',
     ]) {
       assert.ok(files.includes(`${name}.json`), `missing test/histories/${name}.json`);
     }
