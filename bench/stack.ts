@@ -81,7 +81,8 @@ export class BenchStack {
     writeFileSync(configPath, stringify(config));
     await Promise.all(
       (['worker', 'gateway'] as const).map(async (command) => {
-        const profile = this.options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfileDir}`, `--cpu-prof-name=${command}.cpuprofile`] : [];
+        // One directory per process: the worker's workflow thread writes its own profile.
+        const profile = this.options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(this.options.cpuProfileDir, command)}`] : [];
         const child = this.spawn(command, process.execPath, [...profile, this.options.bin ?? BIN, command, '--config', configPath, '--log-level', 'warn']);
         await waitForLine(child, `Switchyard ${command} is running`, 60_000);
       }),

@@ -10,3 +10,9 @@ const { code } = await bundleWorkflowCode({ workflowsPath: entry, logger: { info
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, code);
 console.log(`workflow bundle: ${out} (${Math.round(code.length / 1024)} KiB)`);
+// The worker re-runs every bundled module's top level for each new workflow (one per tool call),
+// so a heavy library there costs every call: zod, pulled in by a value import of a module that
+// defines schemas, added about 7 ms of worker CPU per call (docs/performance.md). Import types
+// only from such modules, or move the constant to a module without schemas.
+const heavy = ['zod', 'yaml', '@modelcontextprotocol/sdk', 'hono'].filter((name) => code.includes(`node_modules/${name}/`));
+if (heavy.length > 0) console.warn(`workflow bundle: warning: it contains ${heavy.join(', ')}; every workflow pays for its module initialisation (see docs/performance.md)`);
