@@ -166,7 +166,7 @@ export class Passthrough {
       server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
         this.guard(async () => {
           const connection = await this.routeUri(request.params.uri, extra.signal);
-          return this.forward(connection, { method: 'resources/read', params: request.params }, ReadResourceResultSchema, extra);
+          return this.forward(server, connection, { method: 'resources/read', params: request.params }, ReadResourceResultSchema, extra);
         }),
       );
       if (capabilities.resources.subscribe) {
@@ -181,7 +181,7 @@ export class Passthrough {
       server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
         this.guard(async () => {
           const { connection, name } = this.routePrompt(request.params.name);
-          return this.forward(connection, { method: 'prompts/get', params: { ...request.params, name } }, GetPromptResultSchema, extra);
+          return this.forward(server, connection, { method: 'prompts/get', params: { ...request.params, name } }, GetPromptResultSchema, extra);
         }),
       );
     }
@@ -191,10 +191,10 @@ export class Passthrough {
           const { ref } = request.params;
           if (ref.type === 'ref/prompt') {
             const { connection, name } = this.routePrompt(ref.name);
-            return this.forward(connection, { method: 'completion/complete', params: { ...request.params, ref: { ...ref, name } } }, CompleteResultSchema, extra);
+            return this.forward(server, connection, { method: 'completion/complete', params: { ...request.params, ref: { ...ref, name } } }, CompleteResultSchema, extra);
           }
           const connection = await this.routeUri(ref.uri, extra.signal);
-          return this.forward(connection, { method: 'completion/complete', params: request.params }, CompleteResultSchema, extra);
+          return this.forward(server, connection, { method: 'completion/complete', params: request.params }, CompleteResultSchema, extra);
         }),
       );
     }
@@ -231,6 +231,7 @@ export class Passthrough {
   }
 
   private async forward<T>(
+    server: Server,
     connection: DownstreamConnection,
     request: { method: string; params?: Record<string, unknown> },
     schema: ZodType<T>,
@@ -239,7 +240,7 @@ export class Passthrough {
     const scope = {};
     // Log messages the server sends while answering go to this caller only.
     const onLog = (params: LoggingMessageNotification['params'], from: object | undefined) => {
-      if (from === scope) void extra.sendNotification({ method: 'notifications/message', params }).catch(() => undefined);
+      if (from === scope && this.wantsLog(server, params.level)) void extra.sendNotification({ method: 'notifications/message', params }).catch(() => undefined);
     };
     connection.on('log', onLog);
     try {
