@@ -38,6 +38,10 @@ export default tseslint.config(
           { group: ['node:*'], message: 'Workflow code must not import Node built-ins.' },
           { group: ['**/activities', '**/activities/*', '**/activities/**'], allowTypeImports: true,
             message: 'Workflows may import activity types only (import type).' },
+          // Its zod schemas would be bundled and initialised again for every workflow (one per
+          // tool call): about 7 ms of worker CPU per call (docs/performance.md).
+          { group: ['**/shared/envelope', '**/shared/envelope.js'], allowTypeImports: true,
+            message: 'Workflows may import types only from shared/envelope (it defines zod schemas); put constants in a module without schemas.' },
           { group: ['**/gateway/**', '**/workers/**', '**/downstream/**', '**/config/load*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@modelcontextprotocol/*'],
             message: 'Workflow code may import only @temporalio/workflow and src/shared.' },
         ],

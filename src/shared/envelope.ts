@@ -39,8 +39,7 @@ export const CallEnvelopeSchema = z.strictObject({
   saga: z.strictObject({ id: z.string(), step: z.string(), role: z.enum(['step', 'compensation']) }).optional(),
 });
 
-/** Temporal priority keys: 1 runs first. Normal is Temporal's default (3). */
-export const PRIORITY_KEYS = { critical: 1, high: 2, normal: 3, low: 4 } as const;
+export { PRIORITY_KEYS } from './priority.js';
 
 export type CallEnvelope = z.infer<typeof CallEnvelopeSchema>;
 export type RetryPolicy = z.infer<typeof RetryPolicySchema>;

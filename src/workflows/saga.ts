@@ -22,7 +22,7 @@ import {
   uuid4,
 } from '@temporalio/workflow';
 import type { CallEnvelope, CallOutcome } from '../shared/envelope.js';
-import { PRIORITY_KEYS } from '../shared/envelope.js';
+import { PRIORITY_KEYS } from '../shared/priority.js';
 import { callWorkflowId, deadLetterWorkflowId } from '../shared/ids.js';
 import {
   abortSagaUpdate,
