@@ -76,7 +76,9 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
         scope,
       });
       connection.breaker.success();
-      const result = withRelayed(downstreamResult, relayed);
+      // Relayed notifications are a courtesy: they never push a result over the durable limit.
+      let result = withRelayed(downstreamResult, relayed);
+      if (relayed.length > 0 && Buffer.byteLength(JSON.stringify(result)) > maxResultBytes) result = withRelayed(downstreamResult, []);
       const size = Buffer.byteLength(JSON.stringify(result));
       if (size > maxResultBytes) {
         throw ApplicationFailure.nonRetryable(

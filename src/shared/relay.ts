@@ -7,7 +7,7 @@
 export const RELAY_META_KEY = 'switchyard/relay';
 export const MAX_RELAYED = 100;
 /** A log message's `data` longer than this (as JSON) is cut to a string of this length. */
-export const MAX_RELAYED_DATA_CHARS = 4_096;
+export const MAX_RELAYED_DATA_CHARS = 1_024;
 
 export type RelayedNotification =
   | { method: 'notifications/progress'; params: { progress: number; total?: number; message?: string } }
