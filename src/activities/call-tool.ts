@@ -97,11 +97,14 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
           connection.breaker.success(); // an answer: the server is up
           throw ApplicationFailure.create({ message: error.message, type: 'DownstreamProtocolError', nonRetryable: true, details: [error.code] });
         }
-        connection.breaker.failure();
         if (error.kind === 'timeout' && deadlineLeft() <= 50) {
-          // The request timeout was the deadline: the SDK already sent notifications/cancelled.
+          // The request timeout was the caller's deadline: the SDK already sent notifications/cancelled.
+          // A deadline shorter than the work says nothing about the server's health, so the
+          // breaker does not count it (chaos found calls failing "circuit open" after a burst of short deadlines).
+          connection.breaker.settle();
           throw ApplicationFailure.nonRetryable('deadline passed while the downstream server was working (it was told to cancel)', 'DeadlineExceeded');
         }
+        connection.breaker.failure();
         const type = !error.sent ? 'DownstreamNotSent' : error.kind === 'timeout' ? 'DownstreamTimeout' : 'DownstreamUnavailable';
         log.warn('downstream call failed', { tool: envelope.publicTool, correlationId: envelope.correlationId, attempt: attempt ?? info.attempt, type, error: error.message });
         throw ApplicationFailure.retryable(error.message, type);
