@@ -26,6 +26,8 @@ export class World {
   readonly failing = new Set<string>();
   /** Tools that wait until `release()` (or cancellation): a stalled server, to kill things mid-call. */
   readonly hanging = new Set<string>();
+  /** Per request: true answers isError (e.g. fail `enable` only for some environments). */
+  failWhen: ((tool: string, args: Record<string, unknown>) => boolean) | undefined;
   /** Every request that reached a tool, in order. */
   readonly requests: Array<{ tool: string; args: Record<string, unknown>; correlationId?: string }> = [];
   private readonly answered = new Map<string, Answer>();
@@ -57,7 +59,7 @@ export class World {
       });
       if (signal.aborted) return { content: [{ type: 'text', text: 'cancelled' }], isError: true };
     }
-    if (this.failing.has(tool)) return { content: [{ type: 'text', text: `${tool} failed (injected)` }], isError: true };
+    if (this.failing.has(tool) || this.failWhen?.(tool, args) === true) return { content: [{ type: 'text', text: `${tool} failed (injected)` }], isError: true };
     const answer = apply();
     if (key !== undefined) this.answered.set(key, answer);
     return answer;
