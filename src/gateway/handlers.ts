@@ -2,7 +2,7 @@
 // durable call and awaited for up to syncWaitMs; the broker's own tools.
 import type { CallToolRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { CallProgress } from '../activities/call-tool.js';
-import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND } from './jsonrpc.js';
+import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND, printable } from './jsonrpc.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { CallEnvelope, CallOutcome, ToolResult } from '../shared/envelope.js';
@@ -400,9 +400,4 @@ function viewToResult(view: CallView): ToolResult {
     structuredContent: { ...structured, result: inner },
     _meta: { [META.correlationId]: view.correlationId, [META.status]: view.state },
   };
-}
-
-function printable(name: string): string {
-  const clean = name.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 128 ? `${clean.slice(0, 128)}…` : clean;
 }

@@ -29,3 +29,9 @@ export const INVALID_PARAMS = -32602;
 export const INTERNAL_ERROR = -32603;
 /** Broker-defined server error: a dependency (Temporal) is unavailable; nothing was run. */
 export const BROKER_UNAVAILABLE = -32000;
+
+/** A client-supplied name made safe to quote in an error: printable ASCII, at most `max` characters. */
+export function printable(text: string, max = 128): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}

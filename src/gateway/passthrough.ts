@@ -42,7 +42,7 @@ import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
 import { RELAY_META_KEY, type RelayedNotification } from '../shared/relay.js';
 import type { ToolResult } from '../shared/envelope.js';
-import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND } from './jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND, printable } from './jsonrpc.js';
 import { publicToolName, splitToolName, type NamingOptions } from './tool-names.js';
 
 /** MCP's code for an unknown resource URI. */
@@ -358,7 +358,7 @@ export class Passthrough {
     const split = splitToolName(publicName, new Set(this.pool.all().map((c) => c.id)), this.naming);
     const connection = split && this.pool.get(split.serverId);
     if (!split || !connection || connection.serverCapabilities()?.prompts === undefined) {
-      throw new JsonRpcError(INVALID_PARAMS, `Unknown prompt: ${printable(publicName)}`);
+      throw new JsonRpcError(INVALID_PARAMS, `Unknown prompt: ${printable(publicName, 200)}`);
     }
     return { connection, name: split.tool };
   }
@@ -377,7 +377,7 @@ export class Passthrough {
       await this.refreshListings(signal);
       connection = found();
     }
-    if (connection === undefined) throw new JsonRpcError(RESOURCE_NOT_FOUND, `Resource not found: ${printable(uri)}`, { uri });
+    if (connection === undefined) throw new JsonRpcError(RESOURCE_NOT_FOUND, `Resource not found: ${printable(uri, 200)}`, { uri });
     return connection;
   }
 
@@ -406,7 +406,7 @@ export class Passthrough {
     if (owner !== undefined && owner !== serverId) {
       const order = this.pool.all().map((c) => c.id);
       if (order.indexOf(serverId) < order.indexOf(owner)) this.uriOwners.set(uri, serverId);
-      this.log.warn('two servers list the same resource URI; the first in config order serves it', { uri: printable(uri), servers: `${owner},${serverId}` });
+      this.log.warn('two servers list the same resource URI; the first in config order serves it', { uri: printable(uri, 200), servers: `${owner},${serverId}` });
       return;
     }
     if (owner === undefined && this.uriOwners.size >= MAX_KNOWN_URIS) this.uriOwners.delete(this.uriOwners.keys().next().value!);
@@ -416,7 +416,7 @@ export class Passthrough {
   private async subscribe(server: Server, uri: string, signal: AbortSignal): Promise<Record<string, never>> {
     const connection = await this.routeUri(uri, signal);
     if (!connection.serverCapabilities()?.resources?.subscribe) {
-      throw new JsonRpcError(METHOD_NOT_FOUND, `The server of ${printable(uri)} does not support resources/subscribe`);
+      throw new JsonRpcError(METHOD_NOT_FOUND, `The server of ${printable(uri, 200)} does not support resources/subscribe`);
     }
     const key = subscriptionKey(connection.id, uri);
     const subscribers = this.subscribers.get(key) ?? new Set<Server>();
@@ -524,9 +524,4 @@ export function templatePattern(template: string): RegExp {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function printable(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
 }

@@ -16,7 +16,7 @@ import { FINAL_SAGA_STATES, TemplateError, templateReferences, type AddStepResul
 import type { sagaWorkflow } from '../workflows/saga.js';
 import type { HandlerDeps, CallContext } from './handlers.js';
 import { buildEnvelope, idempotentCorrelationId, MAX_KEY_LENGTH, META, uuidv7 } from './envelope.js';
-import { INVALID_PARAMS, JsonRpcError } from './jsonrpc.js';
+import { INVALID_PARAMS, JsonRpcError, printable } from './jsonrpc.js';
 
 export const SAGA_META = 'switchyard/saga';
 
@@ -292,9 +292,4 @@ export function sagaResult(status: SagaStatus, failWhenNotDone: boolean): ToolRe
     ...(failWhenNotDone && FINAL_SAGA_STATES.has(status.state) && !done ? { isError: true } : {}),
     _meta: { [META.status]: status.state, [`switchyard/saga_id`]: status.sagaId },
   };
-}
-
-function printable(name: string): string {
-  const clean = name.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 128 ? `${clean.slice(0, 128)}…` : clean;
 }
