@@ -106,7 +106,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }
       };
     };
-    const ASYNC = { 'switchyard/accept_async': true };
+    // Long deadlines for work that must complete: a fault must not turn it into a deadline miss.
+    const ASYNC = { 'switchyard/accept_async': true, 'switchyard/deadline_ms': 600_000 };
 
     const ordered = async (k: number) => {
       const call = resilient();

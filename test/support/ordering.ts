@@ -4,12 +4,12 @@ import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Stack } from './stack.js';
 
-export function submit(client: McpClient, key: string, step: number, idempotencyKey?: string) {
+export function submit(client: McpClient, key: string, step: number, idempotencyKey?: string, meta: Record<string, unknown> = {}) {
   return client.callTool(
     {
       name: 'fixture.record',
       arguments: { key, step },
-      _meta: { 'switchyard/ordering_key': key, 'switchyard/accept_async': true, ...(idempotencyKey ? { 'switchyard/idempotency_key': idempotencyKey } : {}) },
+      _meta: { 'switchyard/ordering_key': key, 'switchyard/accept_async': true, ...(idempotencyKey ? { 'switchyard/idempotency_key': idempotencyKey } : {}), ...meta },
     },
     CallToolResultSchema,
     { timeout: 120_000 },
