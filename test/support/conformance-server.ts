@@ -6,12 +6,10 @@
 // stream it closes mid-call can be resumed with Last-Event-ID.
 //
 // Run alone: node --import tsx test/support/conformance-server.ts [port]   (prints its URL)
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
@@ -33,6 +31,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { McpSessions } from './mcp-sessions.js';
 
 /** 1x1 red PNG. */
 export const RED_PIXEL_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
@@ -101,9 +100,21 @@ const text = (value: string): CallToolResult => ({ content: [{ type: 'text', tex
 
 export class ConformanceServer {
   private http: HttpServer | undefined;
-  private readonly transports = new Map<string, StreamableHTTPServerTransport>();
   private readonly servers = new Set<Server>();
   private readonly watchers = new Map<Server, Set<string>>();
+  // An event store, so a client whose SSE stream drops can resume (the sse-retry scenarios).
+  private readonly sessions = new McpSessions(
+    async (transport) => {
+      const server = this.build();
+      this.servers.add(server);
+      await server.connect(transport);
+      return () => {
+        this.servers.delete(server);
+        this.watchers.delete(server);
+      };
+    },
+    { eventStore: new InMemoryEventStore(), retryInterval: 200 },
+  );
   port = 0;
 
   get url(): string {
@@ -116,7 +127,7 @@ export class ConformanceServer {
         res.writeHead(404).end();
         return;
       }
-      this.route(req, res).catch(() => {
+      this.sessions.route(req, res).catch(() => {
         if (!res.headersSent) res.writeHead(500).end();
       });
     });
@@ -125,8 +136,7 @@ export class ConformanceServer {
   }
 
   async stop(): Promise<void> {
-    for (const transport of this.transports.values()) await transport.close().catch(() => undefined);
-    this.transports.clear();
+    await this.sessions.closeAll();
     const http = this.http;
     this.http = undefined;
     if (!http) return;
@@ -152,33 +162,6 @@ export class ConformanceServer {
 
   subscriptions(): string[] {
     return [...this.watchers.values()].flatMap((s) => [...s]);
-  }
-
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const sessionId = req.headers['mcp-session-id'];
-    const existing = typeof sessionId === 'string' ? this.transports.get(sessionId) : undefined;
-    if (existing) return existing.handleRequest(req, res);
-    if (typeof sessionId === 'string') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
-      return;
-    }
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      eventStore: new InMemoryEventStore(),
-      retryInterval: 200,
-      onsessioninitialized: (id) => {
-        this.transports.set(id, transport);
-      },
-    });
-    const server = this.build();
-    transport.onclose = () => {
-      if (transport.sessionId) this.transports.delete(transport.sessionId);
-      this.servers.delete(server);
-      this.watchers.delete(server);
-    };
-    this.servers.add(server);
-    await server.connect(transport);
-    await transport.handleRequest(req, res);
   }
 
   private build(): Server {

@@ -1,12 +1,11 @@
 // A real MCP server over Streamable HTTP, written for the tests: it records every execution so
 // tests can check what ran, how often and in which order, and it can be stopped and restarted on
 // the same port to play a downstream outage. It is outside the product, so it is ours to control.
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { McpSessions } from './mcp-sessions.js';
 
 export interface Execution {
   tool: string;
@@ -41,39 +40,17 @@ export class FixtureServer {
         res.writeHead(404).end();
         return;
       }
-      void this.route(req, res);
+      void this.sessions.route(req, res);
     });
     await new Promise<void>((resolve) => this.http!.listen(port || this.port, '127.0.0.1', resolve));
     this.port = (this.http.address() as AddressInfo).port;
   }
 
   /** Stateful sessions, so notifications/cancelled reaches the request it names. */
-  private readonly sessions = new Map<string, StreamableHTTPServerTransport>();
-
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const sessionId = req.headers['mcp-session-id'];
-    const existing = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
-    if (existing) return existing.handleRequest(req, res);
-    if (typeof sessionId === 'string') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } }));
-      return;
-    }
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        this.sessions.set(id, transport);
-      },
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) this.sessions.delete(transport.sessionId);
-    };
-    await this.build().connect(transport);
-    await transport.handleRequest(req, res);
-  }
+  private readonly sessions = new McpSessions((transport) => this.build().connect(transport));
 
   async stop(): Promise<void> {
-    for (const transport of this.sessions.values()) await transport.close().catch(() => undefined);
-    this.sessions.clear();
+    await this.sessions.closeAll();
     const http = this.http;
     this.http = undefined;
     if (!http) return;
