@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { InfraServer, World } from '../support/infra-server.js';
+import { pipeline, SagaServers } from '../support/infra-server.js';
 import { waitFor } from '../support/ports.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
 
@@ -52,27 +52,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const random = mulberry32(options.seed);
   const between = ([low, high]: [number, number]) => low + Math.floor(random() * (high - low));
-  const world = new World();
+  const servers = new SagaServers();
+  const world = servers.world;
   // Sagas named fail-* fail at `enable`, so they compensate; the others complete.
   world.failWhen = (tool, args) => tool === 'enable' && (world.environments.get(String(args.id))?.name.startsWith('fail-') ?? false);
-  const infra = new InfraServer(world, ['provision', 'deprovision']);
-  const net = new InfraServer(world, ['configure', 'unconfigure', 'enable', 'disable']);
-  await Promise.all([infra.start(), net.start()]);
+  await servers.start();
   const stack = new Stack({
     withEverything: false,
     syncWaitMs: 5_000,
     heartbeatTimeoutMs: 2_000,
     retry: { maxAttempts: 10, initialIntervalMs: 200, maxIntervalMs: 2_000 },
     configure: (config) => {
-      config.servers.push(
-        { id: 'infra', transport: 'http', url: infra.url, compensations: { provision: { tool: 'infra.deprovision', arguments: { id: '{{result.structuredContent.id}}' } } } },
-        {
-          id: 'net',
-          transport: 'http',
-          url: net.url,
-          compensations: { configure: { tool: 'net.unconfigure', arguments: { id: '{{args.id}}', key: '{{args.key}}' } }, enable: { tool: 'net.disable', arguments: { id: '{{args.id}}' } } },
-        },
-      );
+      config.servers.push(...servers.config());
     },
   });
   const faults: Record<Target, number> = { worker: 0, gateway: 0, temporal: 0 };
@@ -154,12 +145,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (let i = 0; running(); i++) {
         const shouldFail = i % 2 === 1;
         const name = `${shouldFail ? 'fail' : 'ok'}-${i}`;
-        const steps = [
-          { step: 'provision', tool: 'infra.provision', arguments: { name } },
-          { step: 'configure', tool: 'net.configure', arguments: { id: '{{steps.provision.result.structuredContent.id}}', key: 'tier', value: 'gold' } },
-          { step: 'enable', tool: 'net.enable', arguments: { id: '{{steps.provision.result.structuredContent.id}}' } },
-        ];
-        const result = await call('switchyard.run_saga', { steps, idempotency_key: `saga-${name}`, accept_async: true });
+        const result = await call('switchyard.run_saga', { steps: pipeline(name), idempotency_key: `saga-${name}`, accept_async: true });
         sagas.push({ sagaId: (result.structuredContent as { saga_id: string }).saga_id, name, shouldFail });
         await sleep(1_000);
       }
@@ -295,7 +281,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     return { faults, accepted: counts, invariants, table };
   } finally {
     await stack.stop();
-    await Promise.all([infra.stop(), net.stop()]);
+    await servers.stop();
   }
 }
 

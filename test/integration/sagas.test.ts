@@ -7,7 +7,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { sagaWorkflowId } from '../../src/shared/ids.js';
-import { InfraServer, World } from '../support/infra-server.js';
+import { pipeline, SagaServers } from '../support/infra-server.js';
 import { waitFor } from '../support/ports.js';
 import { Stack, textOf } from '../support/stack.js';
 
@@ -21,40 +21,22 @@ interface SagaView {
 
 const sagaOf = (result: Result) => result.structuredContent as unknown as SagaView;
 
-/** provision → configure → enable, the later steps using the id the first one returned. */
-const PIPELINE = (name: string) => [
-  { step: 'provision', tool: 'infra.provision', arguments: { name } },
-  { step: 'configure', tool: 'net.configure', arguments: { id: '{{steps.provision.result.structuredContent.id}}', key: 'tier', value: 'gold' } },
-  { step: 'enable', tool: 'net.enable', arguments: { id: '{{steps.provision.result.structuredContent.id}}' } },
-];
 
 describe('sagas', { timeout: 900_000 }, () => {
-  const world = new World();
-  const infra = new InfraServer(world, ['provision', 'deprovision']);
-  const net = new InfraServer(world, ['configure', 'unconfigure', 'enable', 'disable']);
+  const servers = new SagaServers();
+  const world = servers.world;
   let stack: Stack;
   let client: McpClient;
 
   before(async () => {
-    await Promise.all([infra.start(), net.start()]);
+    await servers.start();
     stack = await new Stack({
       withEverything: false,
       syncWaitMs: 30_000,
       retry: { maxAttempts: 3, initialIntervalMs: 100, maxIntervalMs: 300 },
       configure: (config) => {
         // Default compensations live in the config, with templates over the step's arguments and result.
-        config.servers.push(
-          { id: 'infra', transport: 'http', url: infra.url, compensations: { provision: { tool: 'infra.deprovision', arguments: { id: '{{result.structuredContent.id}}' } } } },
-          {
-            id: 'net',
-            transport: 'http',
-            url: net.url,
-            compensations: {
-              configure: { tool: 'net.unconfigure', arguments: { id: '{{args.id}}', key: '{{args.key}}' } },
-              enable: { tool: 'net.disable', arguments: { id: '{{args.id}}' } },
-            },
-          },
-        );
+        config.servers.push(...servers.config());
         config.sagas = { compensationRetry: { maxAttempts: 3, initialIntervalMs: 100, maxIntervalMs: 300 } };
       },
     }).start();
@@ -69,7 +51,7 @@ describe('sagas', { timeout: 900_000 }, () => {
   after(async () => {
     await client?.close();
     await stack?.stop();
-    await Promise.all([infra.stop(), net.stop()]);
+    await servers.stop();
   });
 
   const call = (name: string, args: Record<string, unknown>, meta: Record<string, unknown> = {}, c: McpClient = client) =>
@@ -88,7 +70,7 @@ describe('sagas', { timeout: 900_000 }, () => {
 
   describe('whole sagas (switchyard.run_saga)', () => {
     it('runs provision → configure → enable across two servers; the saga and its calls are findable by saga id', async () => {
-      const result = await call('switchyard.run_saga', { steps: PIPELINE('happy') });
+      const result = await call('switchyard.run_saga', { steps: pipeline('happy') });
       const saga = sagaOf(result);
       assert.equal(saga.state, 'completed', textOf(result));
       assert.equal(result.isError, undefined);
@@ -109,7 +91,7 @@ describe('sagas', { timeout: 900_000 }, () => {
         const before = world.snapshot();
         const undoCount = world.requests.length;
         world.failing.add(failAt);
-        const result = await call('switchyard.run_saga', { steps: PIPELINE(`fail-at-${failAt}`) });
+        const result = await call('switchyard.run_saga', { steps: pipeline(`fail-at-${failAt}`) });
         const saga = sagaOf(result);
         assert.equal(saga.state, 'compensated', textOf(result));
         assert.equal(result.isError, true);
@@ -126,8 +108,8 @@ describe('sagas', { timeout: 900_000 }, () => {
 
     it('repeating a saga with the same idempotency key does not run it twice', async () => {
       const provisions = world.requestsOf('provision').length;
-      const first = sagaOf(await call('switchyard.run_saga', { steps: PIPELINE('once'), idempotency_key: 'saga-once' }));
-      const second = sagaOf(await call('switchyard.run_saga', { steps: PIPELINE('once'), idempotency_key: 'saga-once' }));
+      const first = sagaOf(await call('switchyard.run_saga', { steps: pipeline('once'), idempotency_key: 'saga-once' }));
+      const second = sagaOf(await call('switchyard.run_saga', { steps: pipeline('once'), idempotency_key: 'saga-once' }));
       assert.equal(second.saga_id, first.saga_id);
       assert.equal(second.state, 'completed');
       assert.equal(world.requestsOf('provision').length, provisions + 1, 'provisioned once');
@@ -217,7 +199,7 @@ describe('sagas', { timeout: 900_000 }, () => {
   describe('crashes and failed compensations', () => {
     it('kill -9 of the worker in the middle of a step: the saga still completes, each step applied once', async () => {
       world.hanging.add('configure');
-      const started = sagaOf(await call('switchyard.run_saga', { steps: PIPELINE('crash-step'), accept_async: true }));
+      const started = sagaOf(await call('switchyard.run_saga', { steps: pipeline('crash-step'), accept_async: true }));
       const reached = world.requestsOf('configure').length;
       await waitFor('configure to be running', () => (world.requestsOf('configure').length > reached ? true : undefined), 60_000);
       await stack.kill('worker');
@@ -235,7 +217,7 @@ describe('sagas', { timeout: 900_000 }, () => {
       const before = world.snapshot();
       world.failing.add('enable');
       world.hanging.add('unconfigure');
-      const started = sagaOf(await call('switchyard.run_saga', { steps: PIPELINE('crash-undo'), accept_async: true }));
+      const started = sagaOf(await call('switchyard.run_saga', { steps: pipeline('crash-undo'), accept_async: true }));
       const undos = world.requestsOf('unconfigure').length;
       await waitFor('unconfigure to be running', () => (world.requestsOf('unconfigure').length > undos ? true : undefined), 60_000);
       await stack.kill('worker');
@@ -250,7 +232,7 @@ describe('sagas', { timeout: 900_000 }, () => {
       const before = world.snapshot();
       world.failing.add('enable');
       world.failing.add('deprovision');
-      const result = await call('switchyard.run_saga', { steps: PIPELINE('stuck-undo') });
+      const result = await call('switchyard.run_saga', { steps: pipeline('stuck-undo') });
       const saga = sagaOf(result);
       assert.equal(saga.state, 'failed_compensation', textOf(result));
       assert.equal(result.isError, true);

@@ -3,12 +3,11 @@
 // spans two downstream servers ("infra": provision, deprovision; "net": configure, unconfigure,
 // enable, disable). Faults are injected per tool: an isError answer, or a hang until released.
 // Every tool dedupes by correlation id, like an idempotent server should (the broker sends it).
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { McpSessions } from './mcp-sessions.js';
 
 export interface Environment {
   id: string;
@@ -72,7 +71,7 @@ export class World {
 
 export class InfraServer {
   private http: HttpServer | undefined;
-  private readonly sessions = new Map<string, StreamableHTTPServerTransport>();
+  private readonly sessions = new McpSessions((transport) => this.build().connect(transport));
 
   constructor(
     readonly world: World,
@@ -84,26 +83,12 @@ export class InfraServer {
   }
 
   async start(): Promise<void> {
-    this.http = createServer((req, res) => {
-      const sessionId = req.headers['mcp-session-id'];
-      const existing = typeof sessionId === 'string' ? this.sessions.get(sessionId) : undefined;
-      if (existing) return void existing.handleRequest(req, res);
-      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => void this.sessions.set(id, transport),
-      });
-      transport.onclose = () => {
-        if (transport.sessionId) this.sessions.delete(transport.sessionId);
-      };
-      void this.build()
-        .connect(transport)
-        .then(() => transport.handleRequest(req, res));
-    });
+    this.http = createServer((req, res) => void this.sessions.route(req, res));
     await new Promise<void>((resolve) => this.http!.listen(0, '127.0.0.1', resolve));
   }
 
   async stop(): Promise<void> {
-    for (const transport of this.sessions.values()) await transport.close().catch(() => undefined);
+    await this.sessions.closeAll();
     const http = this.http;
     if (!http) return;
     http.closeAllConnections();
@@ -154,4 +139,47 @@ export class InfraServer {
     });
     return server;
   }
+}
+
+/**
+ * The saga tests' downstream: one World behind two servers, "infra" (provision, deprovision) and
+ * "net" (configure, unconfigure, enable, disable), with their default compensations for the config.
+ */
+export class SagaServers {
+  readonly world = new World();
+  readonly infra = new InfraServer(this.world, ['provision', 'deprovision']);
+  readonly net = new InfraServer(this.world, ['configure', 'unconfigure', 'enable', 'disable']);
+
+  async start(): Promise<void> {
+    await Promise.all([this.infra.start(), this.net.start()]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.infra.stop(), this.net.stop()]);
+  }
+
+  /** `servers[]` entries; the default compensations use templates over the step's arguments and result. */
+  config(): Array<Record<string, unknown> & { id: string }> {
+    return [
+      { id: 'infra', transport: 'http', url: this.infra.url, compensations: { provision: { tool: 'infra.deprovision', arguments: { id: '{{result.structuredContent.id}}' } } } },
+      {
+        id: 'net',
+        transport: 'http',
+        url: this.net.url,
+        compensations: {
+          configure: { tool: 'net.unconfigure', arguments: { id: '{{args.id}}', key: '{{args.key}}' } },
+          enable: { tool: 'net.disable', arguments: { id: '{{args.id}}' } },
+        },
+      },
+    ];
+  }
+}
+
+/** provision → configure → enable as run_saga steps, the later steps using the id the first one returned. */
+export function pipeline(name: string) {
+  return [
+    { step: 'provision', tool: 'infra.provision', arguments: { name } },
+    { step: 'configure', tool: 'net.configure', arguments: { id: '{{steps.provision.result.structuredContent.id}}', key: 'tier', value: 'gold' } },
+    { step: 'enable', tool: 'net.enable', arguments: { id: '{{steps.provision.result.structuredContent.id}}' } },
+  ];
 }
