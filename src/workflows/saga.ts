@@ -142,7 +142,9 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
           break;
         }
         specs.set(view.step, { ...spec, envelope: { ...spec.envelope, arguments: args } });
-        await startStep(view, restamp({ ...spec.envelope, arguments: args }, view.correlationId, Math.min(input.deadlineAt, Date.now() + lengthOf(spec.envelope))));
+        // Its own deadline counts from now (startStep caps it by the saga's).
+        const now = Date.now();
+        await startStep(view, { ...spec.envelope, arguments: args, acceptedAt: now, deadlineAt: now + lengthOf(spec.envelope) });
         await condition(() => settled(view) || stopReason !== undefined);
       }
     } else {
@@ -357,8 +359,4 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
 
 function lengthOf(envelope: CallEnvelope): number {
   return Math.max(1, envelope.deadlineAt - envelope.acceptedAt);
-}
-
-function restamp(envelope: CallEnvelope, correlationId: string, deadlineAt: number): CallEnvelope {
-  return { ...envelope, correlationId, acceptedAt: Date.now(), deadlineAt };
 }
