@@ -29,7 +29,31 @@ function strings(value: unknown, what: string): string[] {
   return value as string[];
 }
 
-const compose = object(parseYaml(read('docker-compose.yml')), 'docker-compose.yml');
+const composeSource = parseYaml(read('docker-compose.yml')) as unknown;
+
+/**
+ * Compose's variable interpolation over every string value: `${VAR}`, `${VAR:-default}`,
+ * `${VAR-default}`, `${VAR:?error}`, `${VAR?error}` and `$$`. A required variable that is unset
+ * throws, as `docker compose up` refuses to start.
+ */
+function interpolate(value: unknown, env: Record<string, string>): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}/g, (whole, name: string | undefined, colon: string, kind: string, rest: string) => {
+      if (whole === '$$') return '$';
+      const set = env[name!];
+      const missing = set === undefined || (colon === ':' && set === '');
+      if (kind === '?' && missing) throw new Error(`required variable ${name} is missing a value: ${rest}`);
+      if (kind === '-' && missing) return rest;
+      return set ?? '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, env));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env)]));
+  return value;
+}
+
+const TEST_KEY = 'a-test-key-0123456789abcdef';
+const compose = object(interpolate(composeSource, { SWITCHYARD_API_KEY: TEST_KEY }), 'docker-compose.yml');
 const services = object(compose.services, 'services');
 const service = (name: string): Json => object(services[name], `services.${name}`);
 
@@ -67,14 +91,25 @@ function binds(name: string): Map<string, string> {
 }
 
 /** Short-syntax port mappings, as host port → container port. */
-function ports(name: string): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const mapping of strings(service(name).ports ?? [], `services.${name}.ports`)) {
-    const match = /^(?:[\d.]+:)?(\d+):(\d+)(?:\/tcp)?$/.exec(mapping);
-    assert.ok(match, `services.${name}.ports: "${mapping}" is not HOST:CONTAINER`);
-    out.set(Number(match[1]), Number(match[2]));
+function ports(name: string, of: Json = services): Map<number, number> {
+  return new Map([...bindings(name, of)].map(([host, { container }]) => [host, container]));
+}
+
+/** Short-syntax port mappings, as host port → the host address it binds and the container port. */
+function bindings(name: string, of: Json = services): Map<number, { address: string; container: number }> {
+  const out = new Map<number, { address: string; container: number }>();
+  const spec = object(of[name], `services.${name}`);
+  for (const mapping of strings(spec.ports ?? [], `services.${name}.ports`)) {
+    const match = /^(?:([\d.]+):)?(\d+):(\d+)(?:\/tcp)?$/.exec(mapping);
+    assert.ok(match, `services.${name}.ports: "${mapping}" is not [ADDRESS:]HOST:CONTAINER`);
+    // No address means every interface.
+    out.set(Number(match[2]), { address: match[1] ?? '0.0.0.0', container: Number(match[3]) });
   }
   return out;
+}
+
+function image(name: string): string {
+  return String(service(name).image);
 }
 
 function commandLine(name: string): string[] {
@@ -83,11 +118,10 @@ function commandLine(name: string): string[] {
   return [...part(s.entrypoint, `services.${name}.entrypoint`), ...part(s.command, `services.${name}.command`)];
 }
 
-/** `${NAME:-default}` in the compose file, as its default; fails when there is no default. */
-function composeDefault(value: string | undefined, variable: string): string {
-  const match = new RegExp(`^\\$\\{${variable}:-([^}]*)\\}$`).exec(value ?? '');
-  assert.ok(match, `expected \${${variable}:-default}, got ${JSON.stringify(value)}`);
-  return match[1]!;
+/** The raw (uninterpolated) `environment` mapping of a service. */
+function rawEnvironment(name: string): Record<string, string> {
+  const spec = object(object(object(composeSource, 'docker-compose.yml').services, 'services')[name], name);
+  return Object.fromEntries(Object.entries(object(spec.environment ?? {}, `${name}.environment`)).map(([k, v]) => [k, String(v)]));
 }
 
 const configSource = { source: CONFIG_FILE, raw: parseYaml(read(CONFIG_FILE)) as unknown };
@@ -99,7 +133,7 @@ function variablesIn(value: unknown): string[] {
   return [];
 }
 const configVariables = [...new Set(variablesIn(configSource.raw))];
-const apiKey = composeDefault(environment('gateway').SWITCHYARD_API_KEY, 'SWITCHYARD_API_KEY');
+const apiKey = TEST_KEY;
 
 describe('docker-compose.yml', () => {
   it('has the Temporal stack, the example downstream server, the worker and the gateway', () => {
@@ -176,8 +210,8 @@ describe('docker-compose.yml', () => {
     assert.equal(new Set(registered).size, registered.length, 'a search attribute is listed twice');
     assert.deepEqual([...registered].sort(), [...expected].sort());
     const script = commandLine('temporal-admin-tools').join('\n');
-    assert.match(script, /for name in \$\$\{SEARCH_ATTRIBUTES\}/, 'the script must iterate over SEARCH_ATTRIBUTES');
-    assert.match(script, /temporal operator search-attribute create\b[^\n]*--name "\$\$name"[^\n]*--type Keyword/);
+    assert.match(script, /for name in \$\{SEARCH_ATTRIBUTES\}/, 'the script must iterate over SEARCH_ATTRIBUTES');
+    assert.match(script, /temporal operator search-attribute create\b[^\n]*--name "\$name"[^\n]*--type Keyword/);
   });
 
   it('uses the namespace of the Switchyard config everywhere', () => {
@@ -213,14 +247,35 @@ describe('docker-compose.yml', () => {
 });
 
 describe('deploy/switchyard.compose.yaml', () => {
-  it('gets every variable it references from the compose environment of gateway and worker', () => {
+  it('gets every variable it references from the compose environment of gateway and worker, with no default', () => {
     assert.deepEqual(configVariables, ['SWITCHYARD_API_KEY']);
     for (const name of ['gateway', 'worker']) {
       for (const variable of configVariables) {
-        assert.equal(composeDefault(environment(name)[variable], variable), apiKey, `${name} must set ${variable} with the same default`);
+        assert.equal(environment(name)[variable], apiKey, `${name} must pass ${variable} through`);
+        // `${VAR:?message}`: a default would be a key that everyone who read this file knows.
+        assert.match(rawEnvironment(name)[variable] ?? '', new RegExp(`^\\$\\{${variable}:\\?[^}]+\\}$`), `${name}: ${variable} must be required, with no default`);
       }
     }
-    assert.ok(apiKey.length >= 16 && !/\s/.test(apiKey), 'the default API key must be >= 16 characters without spaces');
+  });
+
+  it('refuses to start without SWITCHYARD_API_KEY, and with an empty one, naming the variable', () => {
+    for (const env of [{}, { SWITCHYARD_API_KEY: '' }]) {
+      assert.throws(() => interpolate(composeSource, env), /required variable SWITCHYARD_API_KEY is missing a value: set SWITCHYARD_API_KEY/);
+    }
+  });
+
+  it('publishes every port on loopback only, unless the user opts in for the gateway alone', () => {
+    for (const name of Object.keys(services)) {
+      for (const [port, { address }] of bindings(name)) assert.equal(address, '127.0.0.1', `services.${name} publishes ${port} on ${address}`);
+    }
+    assert.equal(bindings('temporal-ui').get(8233)?.address, '127.0.0.1', 'the Web UI must be on loopback');
+    assert.equal([...bindings('temporal').values()].find((b) => b.container === 7233)?.address, '127.0.0.1', 'gRPC must be published on loopback only');
+    // The opt-in widens the gateway and nothing else.
+    const opened = object(object(interpolate(composeSource, { SWITCHYARD_API_KEY: TEST_KEY, SWITCHYARD_PUBLISH_ADDRESS: '0.0.0.0' }), 'compose').services, 'services');
+    assert.equal(bindings('gateway', opened).get(3000)?.address, '0.0.0.0');
+    for (const name of Object.keys(opened).filter((n) => n !== 'gateway')) {
+      for (const [port, { address }] of bindings(name, opened)) assert.equal(address, '127.0.0.1', `services.${name} publishes ${port} on ${address} after the gateway opt-in`);
+    }
   });
 
   it('passes the real config validation with the compose defaults', () => {
@@ -274,10 +329,11 @@ describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
   const instructions = dockerfile.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
 
-  it('builds on node:20-bookworm-slim with npm ci and npm run build', () => {
+  it('builds on node:24-bookworm-slim (the Node line package.json asks for) with npm ci and npm run build', () => {
     const bases = instructions.filter((line) => /^FROM\s/i.test(line)).map((line) => line.split(/\s+/)[1]);
     assert.ok(bases.length > 0, 'no FROM');
-    for (const base of bases) assert.equal(base, 'node:20-bookworm-slim');
+    for (const base of bases) assert.equal(base, 'node:24-bookworm-slim');
+    assert.equal(image('everything'), 'node:24-bookworm-slim', 'the example server runs on the same Node line');
     assert.ok(instructions.some((line) => /^RUN\s.*\bnpm ci\b/.test(line)), 'no `npm ci`');
     assert.ok(instructions.some((line) => /^RUN\s.*\bnpm run build\b/.test(line)), 'no `npm run build`');
     const scripts = object(JSON.parse(read('package.json')), 'package.json').scripts;
