@@ -133,6 +133,14 @@ export const ConfigSchema = z
         toolSeparator: z.string().regex(/^[A-Za-z0-9_.-]{1,3}$/, 'must be 1-3 characters of A-Z a-z 0-9 _ . -').default('.'),
         pageSize: z.number().int().min(1).max(1_000).default(100),
         maxBodyBytes: z.number().int().min(1_024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+        /** MCP sessions live in gateway memory; the per-tenant cap keeps one tenant from taking them all. */
+        sessions: z
+          .strictObject({
+            max: z.number().int().min(1).max(1_000_000).default(10_000),
+            maxPerTenant: z.number().int().min(1).max(1_000_000).default(1_000),
+            idleTimeoutMs: z.number().int().min(1_000).max(7 * 86_400_000).default(3_600_000),
+          })
+          .prefault({}),
       })
       .prefault({}),
     temporal: z

@@ -21,7 +21,7 @@ export interface GatewayAppDeps extends HandlerDeps {
 
 export function createGatewayApp(deps: GatewayAppDeps) {
   const { config, log } = deps;
-  const sessions = new SessionRegistry(deps);
+  const sessions = new SessionRegistry(deps, config.gateway.sessions);
   const app = new Hono<GatewayEnv>();
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

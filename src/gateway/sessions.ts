@@ -1,6 +1,10 @@
 // MCP sessions of the front door. One low-level MCP Server + Streamable HTTP transport per
 // session (an SDK protocol object serves one transport). A session belongs to the tenant that
 // opened it; another tenant's request with that id gets the same 404 as an unknown id.
+//
+// Sessions cost gateway memory until they end or idle out, so they are capped per tenant
+// (gateway.sessions.maxPerTenant) and in total (gateway.sessions.max): one tenant opening sessions
+// in a loop runs into its own cap and leaves room for the others.
 import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
@@ -29,6 +33,8 @@ const INSTRUCTIONS =
 
 interface Session {
   tenant: string;
+  /** Set once its slot under the caps is given back, so a session that ends twice counts once. */
+  released: boolean;
   server: Server;
   transport: WebStandardStreamableHTTPServerTransport;
   lastSeen: number;
@@ -38,25 +44,38 @@ interface Session {
 
 type InFlightCalls = Map<string | number, { cancelledByClient: boolean }>;
 
+/** gateway.sessions in the config. */
 export interface SessionOptions {
-  idleMs: number;
-  maxSessions: number;
+  /** A session without a request for this long is closed. */
+  idleTimeoutMs: number;
+  /** Sessions open at once, all tenants together. */
+  max: number;
+  /** Sessions one tenant may have open at once. */
+  maxPerTenant: number;
 }
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
+  /** Sessions open or being opened, per tenant and in total: an initialize takes its slot before it is handled. */
+  private readonly slots = new Map<string, number>();
+  private slotsTotal = 0;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly deps: HandlerDeps,
-    private readonly options: SessionOptions = { idleMs: 60 * 60_000, maxSessions: 10_000 },
+    private readonly options: SessionOptions,
   ) {
-    this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, options.idleMs));
+    this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, options.idleTimeoutMs));
     this.sweeper.unref();
   }
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Open sessions of one tenant. */
+  sizeOf(tenant: string): number {
+    return this.slots.get(tenant) ?? 0;
   }
 
   async handle(request: Request, principal: Principal, parsedBody: unknown): Promise<Response> {
@@ -71,11 +90,15 @@ export class SessionRegistry {
       return session.transport.handleRequest(request, { parsedBody, authInfo });
     }
     if (request.method === 'POST' && isInitialize(parsedBody)) {
-      if (this.sessions.size >= this.options.maxSessions) {
-        return jsonRpcErrorResponse(503, requestId(parsedBody), -32000, 'Too many sessions; retry later', { 'retry-after': '5' });
-      }
+      const refusal = this.capProblem(principal.tenant);
+      if (refusal !== undefined) return jsonRpcErrorResponse(refusal.status, requestId(parsedBody), -32000, refusal.message, { 'retry-after': '5' });
       const session = await this.open(principal.tenant);
-      return session.transport.handleRequest(request, { parsedBody, authInfo });
+      try {
+        return await session.transport.handleRequest(request, { parsedBody, authInfo });
+      } finally {
+        // An initialize the SDK refused opened no session: give its slot back.
+        if (session.transport.sessionId === undefined) this.end(session);
+      }
     }
     if (request.method === 'POST') {
       return jsonRpcErrorResponse(400, requestId(parsedBody), -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
@@ -93,8 +116,30 @@ export class SessionRegistry {
   async closeAll(): Promise<void> {
     clearInterval(this.sweeper);
     const all = [...this.sessions.values()];
-    this.sessions.clear();
+    for (const session of all) this.end(session);
     await Promise.all(all.map((s) => s.transport.close().catch(() => undefined)));
+  }
+
+  /** Why a new session of this tenant is refused, naming the limit; the tenant's own cap first. */
+  private capProblem(tenant: string): { status: number; message: string } | undefined {
+    const { max, maxPerTenant } = this.options;
+    if (this.sizeOf(tenant) >= maxPerTenant) {
+      return { status: 429, message: `Too many sessions: this tenant has ${maxPerTenant} open (gateway.sessions.maxPerTenant); close unused sessions or retry later` };
+    }
+    if (this.slotsTotal >= max) return { status: 503, message: `Too many sessions: the gateway has ${max} open (gateway.sessions.max); retry later` };
+    return undefined;
+  }
+
+  /** A session leaves the registry and gives its slot back; safe to call more than once. */
+  private end(session: Session): void {
+    const id = session.transport.sessionId;
+    if (id !== undefined && this.sessions.get(id) === session) this.sessions.delete(id);
+    if (session.released) return;
+    session.released = true;
+    this.slotsTotal--;
+    const left = this.sizeOf(session.tenant) - 1;
+    if (left > 0) this.slots.set(session.tenant, left);
+    else this.slots.delete(session.tenant);
   }
 
   private async open(tenant: string): Promise<Session> {
@@ -106,15 +151,23 @@ export class SessionRegistry {
       onsessioninitialized: (id) => {
         this.sessions.set(id, session);
       },
-      onsessionclosed: (id) => {
-        this.sessions.delete(id);
+      onsessionclosed: () => {
+        this.end(session);
       },
     });
-    const session: Session = { tenant, server, transport, lastSeen: Date.now(), inFlight };
+    // The slot is taken before the first await, so concurrent initializes cannot all pass the cap check.
+    const session: Session = { tenant, released: false, server, transport, lastSeen: Date.now(), inFlight };
+    this.slots.set(tenant, this.sizeOf(tenant) + 1);
+    this.slotsTotal++;
     transport.onclose = () => {
-      if (transport.sessionId !== undefined) this.sessions.delete(transport.sessionId);
+      this.end(session);
     };
-    await server.connect(transport);
+    try {
+      await server.connect(transport);
+    } catch (error) {
+      this.end(session);
+      throw error;
+    }
     // The SDK aborts a handler both for notifications/cancelled and when the session closes
     // (DELETE, idle sweep, gateway shutdown). Only the first is the client cancelling the call, so
     // note it at the transport boundary before the protocol sees it. Only calls in flight are
@@ -205,10 +258,10 @@ export class SessionRegistry {
   }
 
   private sweep(): void {
-    const cutoff = Date.now() - this.options.idleMs;
-    for (const [id, session] of this.sessions) {
+    const cutoff = Date.now() - this.options.idleTimeoutMs;
+    for (const session of [...this.sessions.values()]) {
       if (session.lastSeen < cutoff) {
-        this.sessions.delete(id);
+        this.end(session);
         void session.transport.close().catch(() => undefined);
       }
     }
