@@ -351,5 +351,28 @@ describe('delivery semantics', { timeout: 600_000 }, () => {
       assert.ok(progress.length >= 1, 'at least one progress notification');
       assert.deepEqual([...progress].sort((a, b) => a - b), progress, 'progress only grows');
     });
+
+    it('relays progress live, while the call runs, not only with the result', async () => {
+      // The tool reports 1..12 every 500 ms, then answers (6 s, inside syncWaitMs). Progress also
+      // travels with the result (the gateway sends what the poll missed just before it), so what
+      // this checks is timing: at least two notifications arrive well before the result, spread
+      // over the run, as the gateway's once-a-second poll of the heartbeat details reads them.
+      // Without the live poll all of them arrive within a few ms of the result.
+      const progress: Array<{ value: number; at: number }> = [];
+      const started = Date.now();
+      const result = await client.callTool({ name: 'fixture.steps', arguments: { steps: 12, intervalMs: 500 } }, CallToolResultSchema, {
+        onprogress: (p) => progress.push({ value: p.progress, at: Date.now() }),
+        timeout: 60_000,
+      });
+      const resultAt = Date.now();
+      assert.equal(textOf(result), '12 steps done');
+      const timeline = `progress ${JSON.stringify(progress.map((p) => [p.value, p.at - started]))}, result at ${resultAt - started} ms`;
+      console.log(`# live progress: ${timeline}`);
+      const early = progress.filter((p) => p.at <= resultAt - 250);
+      assert.ok(early.length >= 2, `at least two progress notifications arrive 250 ms or more before the result: ${timeline}`);
+      assert.ok(early.at(-1)!.at - early[0]!.at >= 1_000, `live notifications are spread over the run, not one burst: ${timeline}`);
+      assert.ok(early.at(-1)!.value < 12, `the early notifications are intermediate steps: ${timeline}`);
+      assert.deepEqual(progress.map((p) => p.value), [...progress.map((p) => p.value)].sort((a, b) => a - b), 'progress only grows');
+    });
   });
 });

@@ -166,6 +166,26 @@ export class FixtureServer {
         return { content: [{ type: 'text', text: `applied ${key}` }] };
       },
     );
+    server.registerTool(
+      'steps',
+      {
+        description: 'Reports progress 1..steps, one every intervalMs (to the caller\'s progressToken), then answers: a long job that reports as it goes.',
+        inputSchema: { steps: z.number().int().min(1), intervalMs: z.number() },
+        annotations: { readOnlyHint: true },
+      },
+      async ({ steps, intervalMs }, extra) => {
+        const execution = this.record('steps', { steps, intervalMs }, extra._meta);
+        const progressToken = extra._meta?.progressToken;
+        for (let step = 1; step <= steps && !extra.signal.aborted; step++) {
+          await new Promise((resolve) => setTimeout(resolve, intervalMs));
+          if (progressToken !== undefined) {
+            await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: step, total: steps, message: `step ${step}` } });
+          }
+        }
+        execution.finishedAt = Date.now();
+        return { content: [{ type: 'text', text: `${steps} steps done` }] };
+      },
+    );
     if (this.extraTool) {
       server.registerTool('extra', { description: 'Appears only sometimes.' }, async () => ({ content: [{ type: 'text', text: 'extra' }] }));
     }
