@@ -1,6 +1,7 @@
 // One downstream MCP server: connects over stdio or Streamable HTTP, keeps its (filtered) tool
 // list fresh, reconnects with backoff when it drops, restarts stdio servers that exit.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -33,6 +34,7 @@ export interface ConnectionStatus {
   transport: ServerConfig['transport'];
   state: ConnectionState;
   tools: number;
+  /** A fixed reason safe to show callers ("exited with code 1"); a stdio server's stderr is never in it. */
   lastError?: string;
   since: string;
 }
@@ -57,7 +59,9 @@ export interface DownstreamEvents {
   change: [];
   /**
    * A notifications/message from the server. `scope` is the CallOptions/ForwardOptions scope of the
-   * request whose response stream carried it, or undefined for messages on the server's own stream.
+   * request whose response stream carried it; undefined for a server-wide message (the server's own
+   * stream, or a stdio server while no request is in flight); UNATTRIBUTED for a stdio message that
+   * may belong to any request in flight.
    */
   log: [params: LoggingMessageNotification['params'], scope: object | undefined];
   resourceUpdated: [uri: string];
@@ -71,6 +75,12 @@ export interface DownstreamEvents {
 // client API does not expose. stdio has one shared stream, so its messages carry no scope.
 const requestScope = new AsyncLocalStorage<object>();
 
+/**
+ * The scope of a stdio server's log message that arrived while requests were in flight. It may be
+ * any of them (another tenant's tool call among them), so it is relayed to no one: it matches no
+ * request's scope and is not a server-wide message either.
+ */
+export const UNATTRIBUTED: object = Object.freeze({});
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
@@ -89,7 +99,12 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
+  /** Kept for the operator's log only: stderr can hold secrets, so no caller ever sees it. */
   private stderrTail: string[] = [];
+  /** "exited with code 1": how the current stdio child ended, the only part of its exit callers see. */
+  private exitReason: string | undefined;
+  /** Callers' requests (tool calls, pass-through) waiting for an answer; decides UNATTRIBUTED. */
+  private requestsInFlight = 0;
   private generation = 0;
   /** As last seen at initialize; kept while the server is down so sessions still advertise it. */
   private capabilities: ServerCapabilities | undefined;
@@ -172,7 +187,7 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
           timeout: options.timeoutMs,
           onprogress: options.onProgress,
         });
-      const result = options.scope ? await requestScope.run(options.scope, send) : await send();
+      const result = await this.inScope(options.scope, send);
       return result as ToolResult;
     } catch (error) {
       if (options.signal?.aborted) throw error;
@@ -198,11 +213,20 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     }
     const send = () => client.request(request, resultSchema as never, { signal: options.signal, timeout: options.timeoutMs }) as Promise<T>;
     try {
-      return options.scope ? await requestScope.run(options.scope, send) : await send();
+      return await this.inScope(options.scope, send);
     } catch (error) {
       const classified = classifyDownstreamError(this.id, error);
       if (classified.kind === 'unavailable' && !options.signal?.aborted) this.markDown(classified.message);
       throw classified;
+    }
+  }
+
+  private async inScope<T>(scope: object | undefined, send: () => Promise<T>): Promise<T> {
+    this.requestsInFlight++;
+    try {
+      return scope ? await requestScope.run(scope, send) : await send();
+    } finally {
+      this.requestsInFlight--;
     }
   }
 
@@ -222,7 +246,7 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     const generation = ++this.generation;
     this.setState('connecting');
     const client = new Client({ name: 'switchyard', version: '0.1.0' }, { capabilities: {} });
-    const transport = this.createTransport();
+    const transport = this.createTransport(generation);
     client.onclose = () => {
       if (generation === this.generation && this.state !== 'closed') this.markDown(this.describeExit('connection closed'));
     };
@@ -263,7 +287,15 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
   private relayNotifications(client: Client, generation: number): void {
     const current = () => generation === this.generation;
     client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
-      if (current()) this.emit('log', notification.params, requestScope.getStore());
+      if (!current()) return;
+      let scope = requestScope.getStore();
+      // A stdio server has one stream for everything: a message in it cannot be tied to a request,
+      // so while any request is in flight it may be that request's (a tool call's) own.
+      if (scope === undefined && this.config.transport === 'stdio' && this.requestsInFlight > 0) {
+        scope = UNATTRIBUTED;
+        this.log.debug('log message relayed to no client: it may belong to any request in flight', { server: this.id, level: notification.params.level });
+      }
+      this.emit('log', notification.params, scope);
     });
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => {
       if (current()) this.emit('resourceUpdated', notification.params.uri);
@@ -292,10 +324,11 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     }
   }
 
-  private createTransport(): Transport {
+  private createTransport(generation: number): Transport {
     const config = this.config;
     if (config.transport === 'stdio') {
       this.stderrTail = [];
+      this.exitReason = undefined;
       const transport = new StdioClientTransport({
         command: config.command,
         args: config.args,
@@ -312,6 +345,16 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
           this.log.debug('stderr', { server: this.id, line });
         }
       });
+      // The SDK keeps its child process private and drops the exit code, which is the one part of
+      // an exit that is safe to show callers. The child exists once start() resolved ('spawn').
+      const start = transport.start.bind(transport);
+      transport.start = async () => {
+        await start();
+        const child = (transport as unknown as { _process?: ChildProcess })._process;
+        child?.once('exit', (code, signal) => {
+          if (generation === this.generation) this.exitReason = code !== null ? `exited with code ${code}` : `killed by ${signal ?? 'a signal'}`;
+        });
+      };
       return transport;
     }
     return new StreamableHTTPClientTransport(new URL(config.url), {
@@ -356,14 +399,16 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     this.setState('down');
     const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
     this.attempt++;
-    this.log.warn('downstream server down; reconnecting', { server: this.id, reason, retryInMs: Math.round(delay) });
+    // stderr goes to the operator's log only: it can hold secrets (a connection string, a token).
+    const stderr = this.config.transport === 'stdio' && this.stderrTail.length > 0 ? { stderr: this.stderrTail.join('\n') } : {};
+    this.log.warn('downstream server down; reconnecting', { server: this.id, reason, retryInMs: Math.round(delay), ...stderr });
     this.retryTimer = setTimeout(() => void this.connect(), delay);
     this.retryTimer.unref();
   }
 
+  /** A fixed reason for callers and /readyz: a stdio server's exit code, never its stderr. */
   private describeExit(reason: string): string {
-    const tail = this.config.transport === 'stdio' && this.stderrTail.length > 0 ? `; last stderr: ${this.stderrTail.at(-1)}` : '';
-    return `${reason}${tail}`;
+    return this.config.transport === 'stdio' && this.exitReason !== undefined ? this.exitReason : reason;
   }
 
   private setState(state: ConnectionState): void {

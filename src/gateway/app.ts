@@ -1,5 +1,5 @@
 // The HTTP front door: /mcp (MCP Streamable HTTP), /healthz (alive), /readyz (Temporal reachable,
-// and the state of every downstream server).
+// and, for the operator only, the state of every downstream server).
 import { Hono } from 'hono';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { HandlerDeps } from './handlers.js';
@@ -8,6 +8,7 @@ import { bodyProblem, idOf, paramsProblem, type BodyProblem } from './request-sh
 import { apiKeyAuth } from './middleware/auth.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { hostOrigin } from './middleware/host-origin.js';
+import { operatorView } from './middleware/operator-view.js';
 import { SessionRegistry } from './sessions.js';
 import type { GatewayEnv } from './types.js';
 
@@ -26,11 +27,14 @@ export function createGatewayApp(deps: GatewayAppDeps) {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
+  const seesDetail = operatorView({ tenants: config.tenants });
   app.get('/readyz', async (c) => {
     const temporal = await deps.temporalReachable();
     const servers = deps.pool.status();
     const degraded = servers.some((s) => s.state !== 'ready');
     const status = !temporal ? 'not_ready' : degraded ? 'degraded' : 'ready';
+    // Server ids, their state and why they are down are the operator's business (operator-view.ts).
+    if (!seesDetail(c)) return c.json({ status }, temporal ? 200 : 503);
     return c.json({ status, temporal: { reachable: temporal }, servers, sessions: sessions.size }, temporal ? 200 : 503);
   });
 
