@@ -12,6 +12,15 @@
 //
 // Logging. The gateway's and the worker's connections ask every server for `debug`; each session's
 // logging/setLevel is applied here, per session, so one tenant's level never changes another's.
+// Who gets a message depends on what it can be tied to (connection.ts says which):
+// - a request's own (a pass-through request here): that request's caller only;
+// - a tool call's (the worker's scope, also in `switchyard dev` where the worker shares this
+//   pool): nobody here; the worker returns them with the result (relayCall);
+// - UNATTRIBUTED (stdio, while requests were in flight): nobody, it may be another tenant's call;
+// - server-wide: every session of the tenant that can see the server, but only when exactly one
+//   tenant can. The broker cannot know what a server puts in a message tied to no request (a stdio
+//   server may log about one tenant's call after answering it), so a server shared by several
+//   tenants has its server-wide messages written to the operator's log (debug) and relayed to none.
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CompleteRequestSchema,
@@ -71,6 +80,7 @@ export function detachRelayed(result: ToolResult): ToolResultWithRelay {
 type Feature = 'resources' | 'prompts' | 'completions' | 'logging';
 
 interface SessionView {
+  tenant: string;
   capabilities: ServerCapabilities;
   /** Unset: the session never sent logging/setLevel, and gets every level. */
   level?: LoggingLevel;
@@ -90,6 +100,8 @@ export class Passthrough {
     private readonly pool: DownstreamPool,
     private readonly naming: NamingOptions,
     private readonly log: Logger,
+    /** The tenants that can see the servers: today every configured tenant (or the keyless default) sees every server. */
+    private readonly tenants: readonly string[],
   ) {}
 
   /** Starts relaying the downstream servers' notifications to registered sessions. */
@@ -97,7 +109,7 @@ export class Passthrough {
     for (const connection of this.pool.all()) {
       const onLog = (params: LoggingMessageNotification['params'], scope: object | undefined) => {
         // A message tagged with a request belongs to that request's caller (see `forward` below).
-        if (scope === undefined) for (const server of this.sessions.keys()) this.sendLog(server, params);
+        if (scope === undefined) this.sendServerWideLog(connection.id, params);
       };
       const onUpdated = (uri: string) => {
         for (const server of this.subscribers.get(subscriptionKey(connection.id, uri)) ?? []) {
@@ -148,8 +160,8 @@ export class Passthrough {
   }
 
   /** Sets the pass-through handlers on a session's protocol object, for the capabilities it declared. */
-  register(server: Server, capabilities: ServerCapabilities): void {
-    const view: SessionView = { capabilities };
+  register(server: Server, capabilities: ServerCapabilities, tenant: string): void {
+    const view: SessionView = { tenant, capabilities };
     this.sessions.set(server, view);
     const previous = server.onclose;
     server.onclose = () => {
@@ -257,8 +269,21 @@ export class Passthrough {
     }
   }
 
-  private sendLog(server: Server, params: LoggingMessageNotification['params']): void {
-    if (this.wantsLog(server, params.level)) server.sendLoggingMessage(params).catch(() => undefined);
+  /** A message tied to no request: see the header for who may get it. */
+  private sendServerWideLog(serverId: string, params: LoggingMessageNotification['params']): void {
+    const audience = this.audienceOf(serverId);
+    if (audience.length !== 1) {
+      this.log.debug('server-wide log message relayed to no client: the server is shared by several tenants', { server: serverId, level: params.level, data: params.data });
+      return;
+    }
+    for (const [server, view] of this.sessions) {
+      if (view.tenant === audience[0] && this.wantsLog(server, params.level)) server.sendLoggingMessage(params).catch(() => undefined);
+    }
+  }
+
+  /** The tenants that can see a server (its tools, prompts, resources and messages). */
+  private audienceOf(_serverId: string): readonly string[] {
+    return this.tenants;
   }
 
   private wantsLog(server: Server, level: string): boolean {

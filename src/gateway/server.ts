@@ -13,6 +13,7 @@ import { DeadLetterService } from './dead-letters.js';
 import { ToolCatalog } from './catalog.js';
 import { Passthrough } from './passthrough.js';
 import { loopbackHosts, loopbackOrigins } from './middleware/host-origin.js';
+import { DEFAULT_TENANT } from './middleware/auth.js';
 
 export interface RunningGateway {
   url: string;
@@ -31,7 +32,9 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
     log.warn('gateway.allowedHosts is empty on a non-loopback bind: any Host header is accepted (no DNS-rebinding check); list the public host names');
   }
   const catalog = new ToolCatalog(pool, naming, config.gateway.pageSize, log.child('catalog'));
-  const passthrough = new Passthrough(pool, naming, log.child('passthrough'));
+  // Every tenant sees every server today: no per-server allow-list (see passthrough.ts on logging).
+  const tenants = config.tenants.length > 0 ? config.tenants.map((t) => t.id) : [DEFAULT_TENANT];
+  const passthrough = new Passthrough(pool, naming, log.child('passthrough'), tenants);
   passthrough.start();
   const { app, sessions } = createGatewayApp({
     config,

@@ -144,7 +144,7 @@ export class SessionRegistry {
 
   private async open(tenant: string): Promise<Session> {
     const inFlight: InFlightCalls = new Map();
-    const server = this.createServer(inFlight);
+    const server = this.createServer(inFlight, tenant);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       // Runs inside handleRequest, after `session` below exists.
@@ -192,7 +192,7 @@ export class SessionRegistry {
     return session;
   }
 
-  private createServer(inFlight: InFlightCalls): Server {
+  private createServer(inFlight: InFlightCalls, tenant: string): Server {
     // Resources, prompts, completions and logging only when a downstream server has them (passthrough.ts).
     const passthrough = this.deps.passthrough?.capabilities() ?? {};
     const server = new Server(SERVER_INFO, {
@@ -204,7 +204,7 @@ export class SessionRegistry {
       },
       instructions: INSTRUCTIONS,
     });
-    this.deps.passthrough?.register(server, passthrough);
+    this.deps.passthrough?.register(server, passthrough, tenant);
     server.setRequestHandler(ListToolsRequestSchema, (request) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor)));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.guard('tools/call', async () => {
