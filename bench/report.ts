@@ -1,9 +1,12 @@
 // What a bench run produces: per-phase statistics, the overhead against the direct call of the
-// same concurrency, the JSON document (bench/results/latest.json), a Markdown table and an SVG
-// chart drawn by hand (no chart library, no binaries).
-import { MODE_LABELS, MODES, type Mode } from './load.js';
+// same concurrency, each Switchyard mode's throughput against its engine floor, history events and
+// billable actions per call, the JSON document (bench/results/latest.json), Markdown tables and
+// an SVG chart drawn by hand (no chart library, no binaries).
+import type { HistoryCost } from './history.js';
+import { FLOORS, isEngineMode, MODE_LABELS, MODES, type EngineMode, type Mode } from './modes.js';
 
-export const RESULT_FORMAT = 'switchyard-bench/1';
+// 2: engine-floor modes, `history` and `floorRatios` on phases, `historySample` in settings.
+export const RESULT_FORMAT = 'switchyard-bench/2';
 
 export interface Percentiles {
   p50: number;
@@ -22,6 +25,10 @@ export interface PhaseResult {
   latencyMs: Percentiles & { mean: number; min: number; max: number };
   /** This mode's percentile minus the direct call's at the same concurrency (absent for direct). */
   overheadMs?: Percentiles;
+  /** This phase's throughput divided by each matching engine floor's at the same concurrency (Switchyard modes). */
+  floorRatios?: Partial<Record<EngineMode, number>>;
+  /** History events and billable actions per call, from a sample of the phase's workflows (absent for direct). */
+  history?: HistoryCost;
   /** CPU seconds each process used during the phase. */
   cpuSeconds: Record<string, number>;
   /** Largest resident set seen while the phase ran (sampled every 100 ms), MiB. */
@@ -48,6 +55,8 @@ export interface BenchResult {
     concurrencyMeans: string;
     configOverrides: Record<string, unknown>;
     temporalArgs: string[];
+    /** Runs of each workflow type read per phase for the history costs. */
+    historySample: number;
   };
   phases: PhaseResult[];
   /** Peak resident set over the whole run (VmHWM), MiB. */
@@ -89,6 +98,19 @@ export function addOverheads(phases: PhaseResult[]): void {
   }
 }
 
+/** Fills in each Switchyard phase's throughput as a fraction of its engine floors' (modes.ts FLOORS). */
+export function addFloorRatios(phases: PhaseResult[]): void {
+  for (const phase of phases) {
+    if (isEngineMode(phase.mode)) continue;
+    const ratios: Partial<Record<EngineMode, number>> = {};
+    for (const floorMode of FLOORS[phase.mode] ?? []) {
+      const floor = phases.find((p) => p.mode === floorMode && p.concurrency === phase.concurrency);
+      if (floor && floor.throughputPerSec > 0) ratios[floorMode] = round(phase.throughputPerSec / floor.throughputPerSec, 3);
+    }
+    if (Object.keys(ratios).length > 0) phase.floorRatios = ratios;
+  }
+}
+
 export function round(x: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
@@ -96,12 +118,22 @@ export function round(x: number, digits = 2): number {
 
 export function markdownTable(result: BenchResult): string {
   const lines = [
-    '| Mode | Clients | Calls/s | p50 ms | p95 ms | p99 ms | Overhead p50 / p95 / p99 ms | Errors |',
-    '|---|---:|---:|---:|---:|---:|---|---:|',
+    '| Mode | Clients | Calls/s | Of engine floor | p50 ms | p95 ms | p99 ms | Overhead p50 / p95 / p99 ms | Events/call | Actions/call | Errors |',
+    '|---|---:|---:|---|---:|---:|---:|---|---:|---:|---:|',
   ];
   for (const p of result.phases) {
     const o = p.overheadMs ? `${fmt(p.overheadMs.p50)} / ${fmt(p.overheadMs.p95)} / ${fmt(p.overheadMs.p99)}` : '';
-    lines.push(`| ${p.mode} | ${p.concurrency} | ${fmt(p.throughputPerSec)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p95)} | ${fmt(p.latencyMs.p99)} | ${o} | ${p.errors} |`);
+    const floors = Object.entries(p.floorRatios ?? {}).map(([mode, ratio]) => `${fmt(ratio * 100)} % of ${mode}`).join('; ');
+    const events = p.history ? fmt(p.history.eventsPerCall) : '';
+    const actions = p.history ? fmt(p.history.actionsPerCall) : '';
+    lines.push(`| ${p.mode} | ${p.concurrency} | ${fmt(p.throughputPerSec)} | ${floors} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p95)} | ${fmt(p.latencyMs.p99)} | ${o} | ${events} | ${actions} | ${p.errors} |`);
+  }
+  // CPU per call, by process: what the floor costs against what Switchyard costs, per process.
+  const processes = [...new Set(result.phases.flatMap((p) => Object.keys(p.cpuSeconds)))];
+  lines.push('', `| Mode | Clients | CPU ms per call: ${processes.join(' | ')} |`, `|---|---:|${processes.map(() => '---:').join('|')}|`);
+  for (const p of result.phases) {
+    const perCall = processes.map((name) => fmt(((p.cpuSeconds[name] ?? 0) * 1000) / Math.max(1, p.calls)));
+    lines.push(`| ${p.mode} | ${p.concurrency} | ${perCall.join(' | ')} |`);
   }
   const rss = Object.entries(result.peakRssMiB).map(([name, mib]) => `${name} ${fmt(mib)} MiB`).join(', ');
   lines.push('', `Peak RSS over the run: ${rss}.`);
@@ -113,7 +145,18 @@ function fmt(x: number): string {
   return Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
 }
 
-const COLORS: Record<Mode, string> = { direct: '#555555', unordered: '#1f77b4', 'one-key': '#d62728', 'many-keys': '#2ca02c' };
+const COLORS: Record<Mode, string> = {
+  direct: '#555555',
+  unordered: '#1f77b4',
+  'one-key': '#d62728',
+  'many-keys': '#2ca02c',
+  'engine-call': '#9467bd',
+  'engine-call-local': '#8c564b',
+  'engine-key-update-one-key': '#ff7f0e',
+  'engine-key-update-many-keys': '#17becf',
+  'engine-key-update-activity-one-key': '#e377c2',
+  'engine-key-update-activity-many-keys': '#bcbd22',
+};
 
 /**
  * Latency (p50 solid, p95 dashed) against concurrency, one colour per mode. Both axes are
@@ -121,9 +164,9 @@ const COLORS: Record<Mode, string> = { direct: '#555555', unordered: '#1f77b4', 
  * seconds (128 calls queued on one key).
  */
 export function latencySvg(result: BenchResult): string {
-  const width = 760;
-  const height = 460;
-  const m = { left: 70, right: 250, top: 50, bottom: 60 };
+  const width = 960;
+  const height = 480;
+  const m = { left: 70, right: 370, top: 50, bottom: 60 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const levels = [...new Set(result.phases.map((p) => p.concurrency))].sort((a, b) => a - b);
@@ -138,7 +181,7 @@ export function latencySvg(result: BenchResult): string {
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${m.left}" y="22" font-size="15" font-weight="bold">Switchyard: latency by concurrency (echo tool)</text>`,
+    `<text x="${m.left}" y="22" font-size="15" font-weight="bold">Switchyard and the engine floor: latency by concurrency (echo tool)</text>`,
     `<text x="${m.left}" y="40" fill="#555555">${escapeXml(`${result.machine.cpuModel}, ${result.machine.cores} cores; ${result.date.slice(0, 10)}; solid p50, dashed p95`)}</text>`,
   ];
   for (let e = lo; e <= hi; e++) {
@@ -162,13 +205,15 @@ export function latencySvg(result: BenchResult): string {
   for (const mode of MODES) {
     const phases = result.phases.filter((p) => p.mode === mode).sort((a, b) => a.concurrency - b.concurrency);
     if (phases.length === 0) continue;
+    // Engine floors are thinner: the reference lines, not the product.
+    const widthOf = isEngineMode(mode) ? 1.25 : 2;
     for (const [key, dash] of [['p50', ''], ['p95', ' stroke-dasharray="6 4"']] as const) {
       const points = phases.map((p) => `${x(p.concurrency).toFixed(1)},${y(p.latencyMs[key]).toFixed(1)}`).join(' ');
-      out.push(`<polyline points="${points}" fill="none" stroke="${COLORS[mode]}" stroke-width="2"${dash}/>`);
+      out.push(`<polyline points="${points}" fill="none" stroke="${COLORS[mode]}" stroke-width="${widthOf}"${dash}/>`);
       for (const p of phases) out.push(`<circle cx="${x(p.concurrency).toFixed(1)}" cy="${y(p.latencyMs[key]).toFixed(1)}" r="3" fill="${COLORS[mode]}"/>`);
     }
     const lx = m.left + plotW + 16;
-    out.push(`<line x1="${lx}" x2="${lx + 24}" y1="${legendY}" y2="${legendY}" stroke="${COLORS[mode]}" stroke-width="2"/>`);
+    out.push(`<line x1="${lx}" x2="${lx + 24}" y1="${legendY}" y2="${legendY}" stroke="${COLORS[mode]}" stroke-width="${widthOf}"/>`);
     out.push(`<text x="${lx + 30}" y="${legendY}" dominant-baseline="middle">${escapeXml(MODE_LABELS[mode])}</text>`);
     legendY += 20;
   }

@@ -1,10 +1,13 @@
-// `npm run bench`: the echo tool called directly and through Switchyard (no key, one key, one key
-// per client) at several concurrencies, against real processes. Writes <out>/latest.json and
-// <out>/latency.svg and prints a Markdown table. Options (flag, else environment variable):
+// `npm run bench`: the echo tool called directly, through Switchyard (no key, one key, one key
+// per client) and through the bare engine in the shapes Switchyard could take (the floor, see
+// modes.ts and engine/), at several concurrencies, against real processes. Writes
+// <out>/latest.json and <out>/latency.svg and prints Markdown tables. Options (flag, else
+// environment variable):
 //   --calls N          BENCH_CALLS         measured calls per mode and concurrency (default 400)
 //   --warmup N         BENCH_WARMUP        unmeasured calls first (default 20)
 //   --concurrency L    BENCH_CONCURRENCY   comma-separated client counts (default 1,8,32,128)
-//   --modes L          BENCH_MODES         direct,unordered,one-key,many-keys (default all)
+//   --modes L          BENCH_MODES         comma-separated, from modes.ts MODES (default all)
+//   --history-sample N BENCH_HISTORY_SAMPLE runs per workflow type read for events and actions per call (default 5)
 //   --out DIR          BENCH_OUT           where results go (default bench/results)
 //   --note TEXT        BENCH_NOTE          recorded with the machine (e.g. "machine shared with other jobs")
 //   --config JSON      BENCH_CONFIG        merged over the switchyard config (e.g. '{"worker":{...}}')
@@ -16,13 +19,18 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
 import { findTemporalCli } from '../src/temporal/cli-path.js';
-import { MODES, runPhase, type Mode } from './load.js';
-import { addOverheads, latencySvg, markdownTable, RESULT_FORMAT, round, summarize, type BenchResult, type PhaseResult } from './report.js';
+import type { PhaseRun } from './closed-loop.js';
+import { runEnginePhase } from './engine/load.js';
+import { MAX_UPDATES_PER_RUN } from './engine/shared.js';
+import { measureHistoryCost } from './history.js';
+import { runPhase } from './load.js';
+import { costSources, isEngineMode, MODES, type Mode } from './modes.js';
+import { addFloorRatios, addOverheads, latencySvg, markdownTable, RESULT_FORMAT, round, summarize, type BenchResult, type PhaseResult } from './report.js';
 import { BenchStack, readProc, type ProcessName } from './stack.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const PROCESSES: ProcessName[] = ['gateway', 'worker', 'temporal', 'echo'];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -37,6 +45,7 @@ async function main(): Promise<number> {
       'temporal-arg': { type: 'string', multiple: true },
       profile: { type: 'string' },
       bin: { type: 'string' },
+      'history-sample': { type: 'string' },
     },
   });
   const env = process.env;
@@ -45,6 +54,13 @@ async function main(): Promise<number> {
   const concurrency = (values.concurrency ?? env.BENCH_CONCURRENCY ?? '1,8,32,128').split(',').map((c) => positive(c, 'concurrency'));
   const modes = (values.modes ?? env.BENCH_MODES ?? MODES.join(',')).split(',') as Mode[];
   for (const mode of modes) if (!MODES.includes(mode)) throw new Error(`unknown mode "${mode}" (${MODES.join(', ')})`);
+  const historySample = nonNegative(values['history-sample'] ?? env.BENCH_HISTORY_SAMPLE ?? '5', 'history-sample');
+  const engine = modes.some(isEngineMode);
+  // A key workflow takes all of a phase's calls on its key in one run (it does not continue as new).
+  if (modes.some((m) => isEngineMode(m) && m.endsWith('one-key')) && calls + warmup > MAX_UPDATES_PER_RUN) {
+    throw new Error(`engine one-key modes: calls + warmup must stay within ${MAX_UPDATES_PER_RUN} updates per workflow run`);
+  }
+  const processes: ProcessName[] = ['gateway', 'worker', 'temporal', 'echo', ...(engine ? ['engine-worker' as const] : [])];
   const out = resolve(values.out ?? env.BENCH_OUT ?? join(ROOT, 'bench', 'results'));
   const configOverrides = JSON.parse(values.config ?? env.BENCH_CONFIG ?? '{}') as Record<string, unknown>;
   const temporalArgs = values['temporal-arg'] ?? [];
@@ -62,32 +78,46 @@ async function main(): Promise<number> {
     temporalArgs,
     ...(profileDir ? { cpuProfileDir: profileDir } : {}),
     ...(values.bin ? { bin: resolve(values.bin) } : {}),
+    engine,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const began = Date.now();
   const phases: PhaseResult[] = [];
+  let client: Client | undefined;
   try {
-    process.stderr.write('starting Temporal, the echo server, the worker and the gateway...\n');
+    process.stderr.write(`starting Temporal, the echo server, the worker${engine ? ', the engine worker' : ''} and the gateway...\n`);
     await stack.start();
+    // The engine floor's client, and the reader of every mode's histories.
+    client = new Client({ connection: await Connection.connect({ address: stack.temporalAddress }), namespace: 'default' });
     for (const c of concurrency) {
       for (const mode of modes) {
-        const before = Object.fromEntries(PROCESSES.map((name) => [name, readProc(stack.pid(name))?.cpuSeconds ?? 0]));
+        const before = Object.fromEntries(processes.map((name) => [name, readProc(stack.pid(name))?.cpuSeconds ?? 0]));
         const benchCpuBefore = process.cpuUsage();
         const peaks: Record<string, number> = {};
         const sample = () => {
-          for (const name of PROCESSES) peaks[name] = Math.max(peaks[name] ?? 0, (readProc(stack.pid(name))?.rssKb ?? 0) / 1024);
+          for (const name of processes) peaks[name] = Math.max(peaks[name] ?? 0, (readProc(stack.pid(name))?.rssKb ?? 0) / 1024);
         };
         const sampler = setInterval(sample, 100);
-        let run;
+        // The phase's workflows are those started in this window (each phase uses fresh ids).
+        const from = new Date(Date.now() - 1);
+        let run: PhaseRun;
+        let keyWorkflowIds: string[] = [];
         try {
-          run = await runPhase({ mode, concurrency: c, calls, warmup, echoUrl: stack.echoUrl, gatewayUrl: stack.gatewayUrl, callTimeoutMs: 600_000 });
+          const options = { concurrency: c, calls, warmup, callTimeoutMs: 600_000 };
+          if (isEngineMode(mode)) ({ keyWorkflowIds, ...run } = await runEnginePhase({ ...options, mode, client }));
+          else run = await runPhase({ ...options, mode, echoUrl: stack.echoUrl, gatewayUrl: stack.gatewayUrl });
         } finally {
           clearInterval(sampler);
         }
+        const to = new Date(Date.now() + 1);
         sample();
         const benchCpu = process.cpuUsage(benchCpuBefore);
-        const cpuSeconds: Record<string, number> = Object.fromEntries(PROCESSES.map((name) => [name, round((readProc(stack.pid(name))?.cpuSeconds ?? 0) - before[name]!)]));
+        const cpuSeconds: Record<string, number> = Object.fromEntries(processes.map((name) => [name, round((readProc(stack.pid(name))?.cpuSeconds ?? 0) - before[name]!)]));
         cpuSeconds.bench = round((benchCpu.user + benchCpu.system) / 1e6);
+        // Read after the CPU figures are taken: fetching histories costs the server CPU too.
+        const sources = costSources(mode, { calls, warmup, concurrency: c });
+        const history = historySample > 0 && sources.length > 0 ? await measureHistoryCost(client, sources, { from, to }, historySample) : undefined;
+        await Promise.all(keyWorkflowIds.map((id) => client!.workflow.getHandle(id).terminate('bench phase over').catch(() => undefined)));
         const phase: PhaseResult = {
           mode,
           concurrency: c,
@@ -97,22 +127,26 @@ async function main(): Promise<number> {
           durationMs: round(run.durationMs),
           throughputPerSec: round((run.latenciesMs.length / run.durationMs) * 1000),
           latencyMs: summarize(run.latenciesMs),
+          ...(history ? { history } : {}),
           cpuSeconds,
           peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])),
         };
         phases.push(phase);
         process.stderr.write(
           `${mode.padEnd(9)} c=${String(c).padStart(3)}: ${phase.throughputPerSec} calls/s, p50 ${phase.latencyMs.p50} ms, p95 ${phase.latencyMs.p95} ms, p99 ${phase.latencyMs.p99} ms, errors ${phase.errors}` +
+            `${history ? `, ${history.eventsPerCall} events and ${history.actionsPerCall} actions per call` : ''}` +
             `${run.firstError ? ` (${run.firstError.slice(0, 200)})` : ''}; cpu s ${JSON.stringify(cpuSeconds)}\n`,
         );
       }
     }
   } finally {
-    const hwm = Object.fromEntries(PROCESSES.map((name) => [name, round((readProc(stack.pid(name))?.hwmKb ?? 0) / 1024, 1)]));
+    await client?.connection.close().catch(() => undefined);
+    const hwm = Object.fromEntries(processes.map((name) => [name, round((readProc(stack.pid(name))?.hwmKb ?? 0) / 1024, 1)]));
     await stack.stop();
     rmSync(dir, { recursive: true, force: true });
     if (phases.length > 0) {
       addOverheads(phases);
+      addFloorRatios(phases);
       const result: BenchResult = {
         format: RESULT_FORMAT,
         date: new Date().toISOString(),
@@ -122,9 +156,11 @@ async function main(): Promise<number> {
           warmup,
           concurrency,
           modes,
-          concurrencyMeans: 'N MCP SDK clients, each with its own session and at most one call in flight (closed loop)',
+          concurrencyMeans:
+            'N MCP SDK clients, each with its own session and at most one call in flight (closed loop); engine modes: N callers on one Temporal client, each with at most one call in flight',
           configOverrides,
           temporalArgs,
+          historySample,
         },
         phases,
         peakRssMiB: hwm,

@@ -1,6 +1,6 @@
 // The processes under test, each its own OS process as in production: a Temporal dev server
-// (the product's own arguments, headless), the echo server, and `switchyard worker` and
-// `switchyard gateway`. Their memory and CPU are read from /proc, so the numbers belong to the
+// (the product's own arguments, headless), the echo server, `switchyard worker` and
+// `switchyard gateway`, and for the engine floor its own worker (bench/engine/worker.ts). Their memory and CPU are read from /proc, so the numbers belong to the
 // process and not to the load generator.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,12 +12,13 @@ import { freePort } from '../test/support/ports.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'switchyard.js');
+const ENGINE_WORKER = join(ROOT, 'bench', 'engine', 'worker.ts');
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-export type ProcessName = 'gateway' | 'worker' | 'temporal' | 'echo';
+export type ProcessName = 'gateway' | 'worker' | 'temporal' | 'echo' | 'engine-worker';
 
 export interface StackOptions {
   cliPath: string;
@@ -30,6 +31,8 @@ export interface StackOptions {
   cpuProfileDir?: string;
   /** Another build's `bin/switchyard.js`, to compare an experiment against this checkout. */
   bin?: string;
+  /** Also start the engine floor's worker. */
+  engine?: boolean;
   log?: (line: string) => void;
 }
 
@@ -79,14 +82,21 @@ export class BenchStack {
     );
     const configPath = join(dir, 'switchyard.yaml');
     writeFileSync(configPath, stringify(config));
-    await Promise.all(
-      (['worker', 'gateway'] as const).map(async (command) => {
-        // One directory per process: the worker's workflow thread writes its own profile.
-        const profile = this.options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(this.options.cpuProfileDir, command)}`] : [];
-        const child = this.spawn(command, process.execPath, [...profile, this.options.bin ?? BIN, command, '--config', configPath, '--log-level', 'warn']);
+    // One directory per process: the worker's workflow thread writes its own profile.
+    const profile = (name: ProcessName) => (this.options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(this.options.cpuProfileDir, name)}`] : []);
+    await Promise.all([
+      ...(['worker', 'gateway'] as const).map(async (command) => {
+        const child = this.spawn(command, process.execPath, [...profile(command), this.options.bin ?? BIN, command, '--config', configPath, '--log-level', 'warn']);
         await waitForLine(child, `Switchyard ${command} is running`, 60_000);
       }),
-    );
+      ...(this.options.engine
+        ? [(async () => {
+            const child = this.spawn('engine-worker', process.execPath, [...profile('engine-worker'), '--import', 'tsx', ENGINE_WORKER, '--address', this.temporalAddress], ROOT);
+            // It bundles its workflows first (webpack): slower to start than the prebuilt worker.
+            await waitForLine(child, 'engine worker is running', 120_000);
+          })()]
+        : []),
+    ]);
   }
 
   pid(name: ProcessName): number | undefined {
@@ -95,7 +105,7 @@ export class BenchStack {
 
   async stop(): Promise<void> {
     // Gateway and worker first (a clean exit writes their CPU profiles), then their dependencies.
-    for (const group of [['gateway', 'worker'], ['echo', 'temporal']] as const) {
+    for (const group of [['gateway', 'worker', 'engine-worker'], ['echo', 'temporal']] as const) {
       await Promise.all(
         group.map(async (name) => {
           const child = this.children.get(name);

@@ -1,13 +1,15 @@
-// Keeps `npm run bench` from rotting: a tiny run (3 calls, concurrency 1 and 2, every mode) must
-// produce a result file in the current format and the chart. No timing is asserted: this machine
-// is shared and the numbers mean nothing at this size.
+// Keeps `npm run bench` from rotting: a tiny run (3 calls, concurrency 1 and 2, every mode,
+// Switchyard's and the engine floor's) must produce a result file in the current format, the
+// chart, each Switchyard mode's ratio to its engine floor, and history costs that add up for
+// shapes whose cost is known exactly. No timing is asserted: this machine is shared and the
+// numbers mean nothing at this size.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { MODES } from '../../bench/load.js';
+import { ENGINE_MODES, FLOORS, MODES } from '../../bench/modes.js';
 import { RESULT_FORMAT, type BenchResult } from '../../bench/report.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -16,7 +18,7 @@ describe('bench smoke', () => {
   const out = mkdtempSync(join(tmpdir(), 'switchyard-bench-smoke-'));
   after(() => rmSync(out, { recursive: true, force: true }));
 
-  it('runs every mode at concurrency 1 and 2 and writes latest.json and latency.svg', { timeout: 120_000 }, async () => {
+  it('runs every mode, engine floor included, at concurrency 1 and 2 and writes latest.json and latency.svg', { timeout: 300_000 }, async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--calls', '3', '--warmup', '1', '--concurrency', '1,2', '--out', out], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -32,16 +34,50 @@ describe('bench smoke', () => {
     for (const field of ['cpuModel', 'cores', 'ramGiB', 'node', 'temporalCli'] as const) assert.ok(result.machine[field], `machine.${field}`);
     assert.ok(!Number.isNaN(Date.parse(result.date)));
     assert.equal(result.phases.length, MODES.length * 2);
+    assert.deepEqual(new Set(result.phases.map((p) => p.mode)), new Set(MODES));
+    for (const mode of ENGINE_MODES) assert.equal(result.phases.filter((p) => p.mode === mode).length, 2, `engine mode ${mode} at both concurrencies`);
     for (const phase of result.phases) {
-      assert.equal(phase.calls, 3);
-      assert.equal(phase.errors, 0);
-      assert.ok(phase.throughputPerSec > 0);
-      assert.ok(phase.latencyMs.p50 > 0 && phase.latencyMs.p50 <= phase.latencyMs.p95 && phase.latencyMs.p95 <= phase.latencyMs.p99);
-      assert.equal(phase.overheadMs === undefined, phase.mode === 'direct');
+      const name = `${phase.mode} c=${phase.concurrency}`;
+      assert.equal(phase.calls, 3, name);
+      assert.equal(phase.errors, 0, `${name}: ${phase.firstError}`);
+      assert.ok(phase.throughputPerSec > 0, name);
+      assert.ok(phase.latencyMs.p50 > 0 && phase.latencyMs.p50 <= phase.latencyMs.p95 && phase.latencyMs.p95 <= phase.latencyMs.p99, name);
+      assert.equal(phase.overheadMs === undefined, phase.mode === 'direct', name);
+      // Every mode but the direct call runs workflows, whose histories were read.
+      if (phase.mode === 'direct') {
+        assert.equal(phase.history, undefined, name);
+      } else {
+        assert.ok(phase.history, `${name}: history costs`);
+        assert.ok(phase.history.eventsPerCall > 0, `${name}: events per call`);
+        assert.ok(phase.history.actionsPerCall >= 1, `${name}: actions per call ${phase.history.actionsPerCall}`);
+        assert.ok(phase.history.eventsPerCall > phase.history.actionsPerCall, `${name}: more events than actions`);
+      }
+      // Each Switchyard mode is held against its engine floors, from the same run.
+      const floors = phase.mode in FLOORS ? FLOORS[phase.mode as keyof typeof FLOORS]! : [];
+      assert.deepEqual(Object.keys(phase.floorRatios ?? {}).sort(), [...floors].sort(), `${name}: floor ratios`);
+      for (const ratio of Object.values(phase.floorRatios ?? {})) assert.ok(ratio > 0 && Number.isFinite(ratio), `${name}: ratio ${ratio}`);
+      assert.ok(phase.cpuSeconds.temporal !== undefined && phase.cpuSeconds['engine-worker'] !== undefined, `${name}: CPU of every process`);
     }
-    for (const name of ['gateway', 'worker']) assert.ok(result.peakRssMiB[name]! > 0, `peak RSS of ${name}`);
+    // Shapes whose cost is exact: a workflow per call is one start and one activity (or one task
+    // of local activities); an unordered Switchyard call adds the outcome's search-attribute upsert.
+    const costOf = (mode: string) => result.phases.find((p) => p.mode === mode && p.concurrency === 1)!.history!;
+    assert.deepEqual([costOf('engine-call').actionsPerCall, costOf('engine-call').actionsPerCallByKind.start, costOf('engine-call').actionsPerCallByKind.activity], [2, 1, 1]);
+    assert.deepEqual([costOf('engine-call-local').actionsPerCall, costOf('engine-call-local').actionsPerCallByKind.localActivityTasks], [2, 1]);
+    assert.equal(costOf('unordered').actionsPerCallByKind.upsert, 1);
+    assert.ok(costOf('unordered').actionsPerCall >= 3);
+    // A keyed call is one update each (its key workflow's start is shared by the phase's calls).
+    for (const mode of ENGINE_MODES.filter((m) => m.startsWith('engine-key-update'))) assert.equal(costOf(mode).actionsPerCallByKind.update, 1, mode);
+    // An ordered Switchyard call also pays for its lane: more than the unordered call.
+    assert.ok(costOf('one-key').actionsPerCall > costOf('unordered').actionsPerCall);
+    assert.deepEqual(costOf('one-key').sources.map((s) => s.workflowType), ['callWorkflow', 'laneWorkflow']);
+
+    for (const name of ['gateway', 'worker', 'engine-worker']) assert.ok(result.peakRssMiB[name]! > 0, `peak RSS of ${name}`);
     assert.ok(existsSync(join(out, 'latency.svg')));
-    assert.match(readFileSync(join(out, 'latency.svg'), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-    assert.match(output, /\| Mode \| Clients \| Calls\/s \|/);
+    const svg = readFileSync(join(out, 'latency.svg'), 'utf8');
+    assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.match(svg, /floor: workflow per call, activity/);
+    assert.match(output, /\| Mode \| Clients \| Calls\/s \| Of engine floor \|/);
+    assert.match(output, /\| unordered \| 1 \| [^|]+ \| [\d.]+ % of engine-call; [\d.]+ % of engine-key-update-many-keys \|/);
+    assert.match(output, /\| Mode \| Clients \| CPU ms per call: .*engine-worker/);
   });
 });

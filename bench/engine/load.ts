@@ -1,0 +1,103 @@
+// The engine floor's load: the same closed loop as the MCP modes (closed-loop.ts), with the
+// Temporal client in the gateway's place. One client (one gRPC connection) serves the N callers,
+// as the gateway's one connection serves its N sessions.
+import type { Client } from '@temporalio/client';
+import { closedLoop, type PhaseRun } from '../closed-loop.js';
+import type { EngineMode } from '../modes.js';
+import { callUpdate, ENGINE_TASK_QUEUE, MAX_IN_FLIGHT_UPDATES, type KeyWorkflowInput } from './shared.js';
+import type { engineCallLocalWorkflow, engineCallWorkflow, engineKeyWorkflow } from './workflows.js';
+
+export interface EnginePhaseOptions {
+  mode: EngineMode;
+  concurrency: number;
+  calls: number;
+  warmup: number;
+  client: Client;
+  callTimeoutMs: number;
+}
+
+export interface EnginePhaseRun extends PhaseRun {
+  /** The key workflows of a keyed mode (the bench reads their histories, then terminates them). */
+  keyWorkflowIds: string[];
+}
+
+export async function runEnginePhase(options: EnginePhaseOptions): Promise<EnginePhaseRun> {
+  const { mode, client } = options;
+  const run = Math.random().toString(36).slice(2, 8);
+  const check = (sent: string, got: string) => {
+    if (got !== sent) throw new Error(`echo answered ${JSON.stringify(got)} to ${JSON.stringify(sent)}`);
+  };
+
+  if (mode === 'engine-call' || mode === 'engine-call-local') {
+    const type = mode === 'engine-call' ? 'engineCallWorkflow' : 'engineCallLocalWorkflow';
+    const result = await closedLoop(options, async (clientIndex, n) => {
+      const message = `m${n}`;
+      // Start, then long-poll the result: what the gateway does for an unordered call.
+      const got = await withTimeout(options.callTimeoutMs, client.workflow.execute<typeof engineCallWorkflow | typeof engineCallLocalWorkflow>(type, {
+        workflowId: `bench-engine/${run}/call/${n}`,
+        taskQueue: ENGINE_TASK_QUEUE,
+        args: [message],
+      }));
+      check(message, got);
+    });
+    return { ...result, keyWorkflowIds: [] };
+  }
+
+  const activity: KeyWorkflowInput['activity'] = mode.startsWith('engine-key-update-activity') ? 'regular' : 'local';
+  const keys = mode.endsWith('one-key') ? 1 : options.concurrency;
+  const keyWorkflowIds = Array.from({ length: keys }, (_, i) => `bench-engine/${run}/key/${i}`);
+  // The key workflows exist before the first call (a gateway would use update-with-start only for
+  // a key's first call); their start is counted in the history costs all the same.
+  const handles = await Promise.all(
+    keyWorkflowIds.map((workflowId) =>
+      client.workflow.start<typeof engineKeyWorkflow>('engineKeyWorkflow', { workflowId, taskQueue: ENGINE_TASK_QUEUE, args: [{ activity }] }),
+    ),
+  );
+  const gates = handles.map(() => new Gate(MAX_IN_FLIGHT_UPDATES));
+  const result = await closedLoop(options, async (clientIndex, n) => {
+    const key = clientIndex % keys;
+    const message = `m${n}`;
+    await gates[key]!.enter();
+    try {
+      check(message, await withTimeout(options.callTimeoutMs, handles[key]!.executeUpdate(callUpdate, { args: [message] })));
+    } finally {
+      gates[key]!.leave();
+    }
+  });
+  return { ...result, keyWorkflowIds };
+}
+
+/** At most `limit` holders at once; the rest wait in arrival order. */
+class Gate {
+  private held = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async enter(): Promise<void> {
+    if (this.held < this.limit) {
+      this.held++;
+      return;
+    }
+    await new Promise<void>((done) => this.waiting.push(done));
+  }
+
+  leave(): void {
+    const next = this.waiting.shift();
+    if (next) next(); // the slot passes straight to the next waiter
+    else this.held--;
+  }
+}
+
+async function withTimeout<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, fail) => {
+        timer = setTimeout(() => fail(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,41 @@
+// The engine floor's worker, its own process (as Switchyard's worker is): bundles
+// bench/engine/workflows.ts at start and polls ENGINE_TASK_QUEUE. Worker concurrency matches
+// Switchyard's defaults (src/config/schema.ts) so the two workers have the same slots.
+// Usage: node --import tsx bench/engine/worker.ts --address HOST:PORT [--namespace NS]
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createEngineActivities } from './activities.js';
+import { ENGINE_TASK_QUEUE } from './shared.js';
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { address: { type: 'string' }, namespace: { type: 'string', default: 'default' } } });
+  if (!values.address) throw new Error('--address is required');
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const connection = await NativeConnection.connect({ address: values.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: values.namespace,
+    taskQueue: ENGINE_TASK_QUEUE,
+    workflowsPath: resolve(import.meta.dirname, 'workflows.ts'),
+    activities: createEngineActivities(),
+    maxConcurrentActivityTaskExecutions: 200,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    shutdownGraceTime: '2 seconds',
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => worker.shutdown());
+  process.stdout.write('engine worker is running\n');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`engine worker: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

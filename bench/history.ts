@@ -1,0 +1,136 @@
+// History events and Temporal billable actions per call, counted from real histories read after a
+// phase. Action prices follow Temporal Cloud's: workflow start 1; activity 1 per attempt; all
+// local activities recorded by one workflow task 1 together; signal 1 (a signal-with-start that
+// starts the workflow is 1 for both); update 1 (so update-with-start is 2); timer 1;
+// search-attribute upsert 1; child workflow 2. Heartbeats and queries are billed too but leave no
+// event, so they are not counted here (docs/performance.md).
+import type { Client, WorkflowHandle } from '@temporalio/client';
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+type HistoryEvent = NonNullable<History['events']>[number];
+
+export const ACTION_KINDS = ['start', 'activity', 'localActivityTasks', 'signal', 'update', 'timer', 'upsert', 'child'] as const;
+export type ActionKind = (typeof ACTION_KINDS)[number];
+
+export interface WorkflowCost {
+  events: number;
+  actions: number;
+  byKind: Record<ActionKind, number>;
+  /** Updates accepted: the calls a key workflow served. */
+  updates: number;
+  /** Signals received, by name (a lane's `enqueue`s are the calls it served). */
+  signals: Record<string, number>;
+}
+
+export function costOfHistory(events: HistoryEvent[]): WorkflowCost {
+  const byKind = Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>;
+  const signals: Record<string, number> = {};
+  let updates = 0;
+  let task = -1;
+  const tasksWithLocalActivities = new Set<number>();
+  events.forEach((event, index) => {
+    if (event.workflowExecutionStartedEventAttributes) byKind.start++;
+    else if (event.workflowTaskCompletedEventAttributes) task++; // the commands that follow are this task's
+    else if (event.activityTaskScheduledEventAttributes) byKind.activity++;
+    else if (event.activityTaskStartedEventAttributes) byKind.activity += Math.max(1, event.activityTaskStartedEventAttributes.attempt ?? 1) - 1; // retries
+    else if (event.markerRecordedEventAttributes?.markerName === 'core_local_activity') tasksWithLocalActivities.add(task);
+    else if (event.workflowExecutionSignaledEventAttributes) {
+      const name = event.workflowExecutionSignaledEventAttributes.signalName ?? '';
+      signals[name] = (signals[name] ?? 0) + 1;
+      // Signal-with-start writes the start and then the signal, before the first workflow task:
+      // one action for both.
+      const withStart = index === 1 && events[0]?.workflowExecutionStartedEventAttributes;
+      if (!withStart) byKind.signal++;
+    } else if (event.workflowExecutionUpdateAcceptedEventAttributes) {
+      updates++;
+      byKind.update++;
+    } else if (event.timerStartedEventAttributes) byKind.timer++;
+    else if (event.upsertWorkflowSearchAttributesEventAttributes) byKind.upsert++;
+    else if (event.startChildWorkflowExecutionInitiatedEventAttributes) byKind.child += 2;
+  });
+  byKind.localActivityTasks = tasksWithLocalActivities.size;
+  const actions = ACTION_KINDS.reduce((sum, k) => sum + byKind[k], 0);
+  return { events: events.length, actions, byKind, updates, signals };
+}
+
+/** One kind of workflow a call goes through, and how many calls one of its runs served. */
+export interface CostSource {
+  workflowType: string;
+  /** Per-call workflows: `() => 1`; a key workflow: its updates; a lane: its `enqueue` signals. */
+  callsOf: (cost: WorkflowCost) => number;
+  /** Only closed runs (per-call workflows: a running one has half a history). */
+  closedOnly: boolean;
+  /** How many runs the phase made at least (to wait for visibility to catch up). */
+  expected: number;
+}
+
+export interface SourceCost {
+  workflowType: string;
+  runs: number;
+  calls: number;
+  eventsPerCall: number;
+  actionsPerCall: number;
+}
+
+export interface HistoryCost {
+  eventsPerCall: number;
+  actionsPerCall: number;
+  actionsPerCallByKind: Record<ActionKind, number>;
+  /** What was read, per workflow type: a call's cost is the sum over its types. */
+  sources: SourceCost[];
+}
+
+/**
+ * Reads up to `sample` runs of each source started within [from, to] (newest first, so measured
+ * calls rather than warm-up ones) and returns their cost per call served.
+ */
+export async function measureHistoryCost(client: Client, sources: CostSource[], window: { from: Date; to: Date }, sample: number): Promise<HistoryCost> {
+  const total: HistoryCost = { eventsPerCall: 0, actionsPerCall: 0, actionsPerCallByKind: Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>, sources: [] };
+  for (const source of sources) {
+    const runs = await listRuns(client, source, window, sample);
+    let events = 0;
+    let actions = 0;
+    let calls = 0;
+    const byKind = Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>;
+    for (const { workflowId, runId } of runs) {
+      const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const cost = costOfHistory(history.events ?? []);
+      events += cost.events;
+      actions += cost.actions;
+      calls += source.callsOf(cost);
+      for (const k of ACTION_KINDS) byKind[k] += cost.byKind[k];
+    }
+    if (calls === 0) throw new Error(`history cost: no calls found in ${runs.length} ${source.workflowType} run(s)`);
+    const part: SourceCost = { workflowType: source.workflowType, runs: runs.length, calls, eventsPerCall: round(events / calls), actionsPerCall: round(actions / calls) };
+    total.sources.push(part);
+    total.eventsPerCall = round(total.eventsPerCall + events / calls);
+    total.actionsPerCall = round(total.actionsPerCall + actions / calls);
+    for (const k of ACTION_KINDS) total.actionsPerCallByKind[k] = round(total.actionsPerCallByKind[k] + byKind[k] / calls);
+  }
+  return total;
+}
+
+async function listRuns(client: Client, source: CostSource, window: { from: Date; to: Date }, sample: number): Promise<{ workflowId: string; runId: string }[]> {
+  const query = [
+    `WorkflowType = '${source.workflowType}'`,
+    `StartTime >= '${window.from.toISOString()}'`,
+    `StartTime <= '${window.to.toISOString()}'`,
+    ...(source.closedOnly ? [`ExecutionStatus = 'Completed'`] : []),
+  ].join(' AND ');
+  const want = Math.min(sample, source.expected);
+  // Visibility is written after the history, a moment later: wait for it to catch up.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const response = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: sample });
+    const runs = (response.executions ?? []).map((e) => ({ workflowId: e.execution?.workflowId ?? '', runId: e.execution?.runId ?? '' }));
+    if (runs.length >= want || Date.now() > deadline) {
+      if (runs.length === 0) throw new Error(`history cost: no ${source.workflowType} run found (${query})`);
+      return runs;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

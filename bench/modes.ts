@@ -1,0 +1,70 @@
+// The bench's modes: the echo tool called directly, through Switchyard, and through the bare
+// engine in the shapes Switchyard could take (bench/engine/). Each Switchyard mode is compared
+// with the engine shapes that do the same job: its floor.
+import type { CostSource } from './history.js';
+
+export const SWITCHYARD_MODES = ['direct', 'unordered', 'one-key', 'many-keys'] as const;
+export const ENGINE_MODES = [
+  'engine-call',
+  'engine-call-local',
+  'engine-key-update-one-key',
+  'engine-key-update-many-keys',
+  'engine-key-update-activity-one-key',
+  'engine-key-update-activity-many-keys',
+] as const;
+export const MODES: readonly Mode[] = [...SWITCHYARD_MODES, ...ENGINE_MODES];
+
+export type SwitchyardMode = (typeof SWITCHYARD_MODES)[number];
+export type EngineMode = (typeof ENGINE_MODES)[number];
+export type Mode = SwitchyardMode | EngineMode;
+
+export function isEngineMode(mode: Mode): mode is EngineMode {
+  return (ENGINE_MODES as readonly string[]).includes(mode);
+}
+
+export const MODE_LABELS: Record<Mode, string> = {
+  direct: '(a) direct to the server',
+  unordered: '(b) Switchyard, no ordering key',
+  'one-key': '(c) Switchyard, one ordering key',
+  'many-keys': '(d) Switchyard, one key per client',
+  'engine-call': 'floor: workflow per call, activity',
+  'engine-call-local': 'floor: workflow per call, local activity',
+  'engine-key-update-one-key': 'floor: update, one key workflow, local act.',
+  'engine-key-update-many-keys': 'floor: update, key workflow per client, local act.',
+  'engine-key-update-activity-one-key': 'floor: update, one key workflow, activity',
+  'engine-key-update-activity-many-keys': 'floor: update, key workflow per client, activity',
+};
+
+/**
+ * The floors a Switchyard mode is held against: the cheapest engine shapes that give the same
+ * guarantee. Unordered calls need no order, so both the per-call workflow and the per-key
+ * workflow (a key per client) bound them; ordered calls are bounded by the keyed shape with the
+ * same number of keys.
+ */
+export const FLOORS: Partial<Record<SwitchyardMode, EngineMode[]>> = {
+  unordered: ['engine-call', 'engine-key-update-many-keys'],
+  'one-key': ['engine-key-update-one-key'],
+  'many-keys': ['engine-key-update-many-keys'],
+};
+
+/** The workflows one call of a mode goes through, for the history costs (history.ts). */
+export function costSources(mode: Mode, phase: { calls: number; warmup: number; concurrency: number }): CostSource[] {
+  const perCall = (workflowType: string): CostSource => ({ workflowType, callsOf: () => 1, closedOnly: true, expected: phase.calls + phase.warmup });
+  const keys = mode.endsWith('one-key') ? 1 : phase.concurrency;
+  switch (mode) {
+    case 'direct':
+      return [];
+    case 'unordered':
+      return [perCall('callWorkflow')];
+    case 'one-key':
+    case 'many-keys':
+      // An ordered call is its own workflow plus its share of its key's lane.
+      return [perCall('callWorkflow'), { workflowType: 'laneWorkflow', callsOf: (c) => c.signals.enqueue ?? 0, closedOnly: false, expected: keys }];
+    case 'engine-call':
+      return [perCall('engineCallWorkflow')];
+    case 'engine-call-local':
+      return [perCall('engineCallLocalWorkflow')];
+    default:
+      return [{ workflowType: 'engineKeyWorkflow', callsOf: (c) => c.updates, closedOnly: false, expected: keys }];
+  }
+}
