@@ -62,9 +62,20 @@ export class CallService {
   /**
    * Records the call durably and returns once it is accepted: for a call with no ordering key,
    * when its workflow exists; for an ordered call, when it is in its key's lane. A workflow id
-   * that already exists (a repeated idempotency key) returns the existing call.
+   * that already exists (a repeated idempotency key) returns the existing call. `stopWaiting`
+   * abandons the wait (not the call): for a caller that cancelled the call meanwhile.
    */
-  async submit(envelope: CallEnvelope): Promise<CallHandle> {
+  async submit(envelope: CallEnvelope, stopWaiting?: AbortSignal): Promise<CallHandle> {
+    return stopWaiting === undefined ? this.record(envelope) : this.client.withAbortSignal(stopWaiting, () => this.record(envelope));
+  }
+
+  /** Waits until a call started elsewhere (a saga step) is in its key's lane. */
+  async admit(handle: CallHandle, stopWaiting?: AbortSignal): Promise<void> {
+    const admit = async () => void (await handle.executeUpdate(admitUpdate));
+    await (stopWaiting === undefined ? admit() : this.client.withAbortSignal(stopWaiting, admit));
+  }
+
+  private async record(envelope: CallEnvelope): Promise<CallHandle> {
     const workflowId = callWorkflowId(envelope.tenant, envelope.correlationId);
     const options = {
       workflowId,
@@ -160,7 +171,8 @@ export class CallService {
 
   /** Waits up to `waitMs` for the outcome; undefined if the call is still going. */
   async waitForOutcome(handle: CallHandle, waitMs: number, signal?: AbortSignal): Promise<CallOutcome | undefined> {
-    if (waitMs <= 0) return undefined;
+    // An abort listener added to an already-aborted signal never runs: do not wait out waitMs.
+    if (waitMs <= 0 || signal?.aborted === true) return undefined;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), waitMs);
     const onAbort = () => controller.abort();

@@ -26,8 +26,17 @@ export const HEADERS = {
   priority: 'x-switchyard-priority',
 } as const;
 
-/** Longest ordering or idempotency key accepted. */
+/** Longest key accepted: ordering and idempotency keys, saga ids and step names. */
 export const MAX_KEY_LENGTH = 200;
+
+/**
+ * Largest tool arguments (as JSON) a call may carry. Temporal refuses any payload over 2 MB
+ * (`limit.blobSize.error`), and the arguments travel inside the envelope, which is recorded as a
+ * payload more than once (the call's input, its activity's input, a dead letter's input); a larger
+ * call would fail at recording as "Temporal is unavailable" however often it was retried. The same
+ * figure as the result limit (DEFAULT_MAX_RESULT_BYTES), leaving room for the rest of the envelope.
+ */
+export const MAX_ARGUMENT_BYTES = 1_536 * 1024;
 
 export interface EnvelopeInput {
   principal: Principal;
@@ -43,6 +52,8 @@ export interface EnvelopeInput {
   sessionId?: string;
   /** How to name a `_meta` field in an error; switchyard.submit names its own arguments. */
   fieldName?: (metaKey: string) => string;
+  /** How to name the tool's arguments in an error (default `arguments`). */
+  argumentsName?: string;
   config: Config;
   now: number;
 }
@@ -56,6 +67,7 @@ export interface BuiltEnvelope {
 export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
   const { config, now, server } = input;
   const policy = effectivePolicy(server, input.tool);
+  checkRecordable(input.arguments, input.argumentsName ?? 'arguments');
   const orderingKey = keyField(input, 'orderingKey') ?? derivedOrderingKey(input, policy.ordering);
   const idempotencyKey = keyField(input, 'idempotencyKey');
   const maxDeadlineMs = policy.maxDeadlineMs ?? config.defaults.maxDeadlineMs;
@@ -117,11 +129,30 @@ function keyField(input: EnvelopeInput, field: 'orderingKey' | 'idempotencyKey')
   return validKey(value, name);
 }
 
-function validKey(value: unknown, name: string): string {
+/**
+ * The one rule for every client-chosen key (ordering and idempotency keys, saga ids and step
+ * names, wherever they come from): 1-200 characters, no controls, no lone surrogates. `name` says
+ * where the value came from, for the -32602 message.
+ */
+export function validKey(value: unknown, name: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_KEY_LENGTH || hasControlCharacters(value)) {
     throw new JsonRpcError(INVALID_PARAMS, `${name} must be a string of 1-${MAX_KEY_LENGTH} printable characters`);
   }
   return value;
+}
+
+/**
+ * Refuses with -32602 a value that Temporal could not record (see MAX_ARGUMENT_BYTES), so the
+ * client learns that retrying cannot help. `name` is the field, e.g. `arguments`.
+ */
+export function checkRecordable(value: unknown, name: string, maxBytes = MAX_ARGUMENT_BYTES): void {
+  const bytes = Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+  if (bytes > maxBytes) {
+    throw new JsonRpcError(
+      INVALID_PARAMS,
+      `${name}: ${bytes} bytes as JSON, over the limit of ${maxBytes} bytes (${+(maxBytes / 1024 / 1024).toFixed(2)} MiB) that Switchyard can record durably (Temporal refuses payloads over 2 MB); nothing was started`,
+    );
+  }
 }
 
 /** An ordering key from the config's `ordering` policy, when the request gave none. */

@@ -12,12 +12,11 @@ import { deadLetterSummary, deadLetterTool, type DeadLetterService } from './dea
 import { newTask, type McpTask } from './tasks.js';
 import type { Passthrough } from './passthrough.js';
 import { InvalidCursorError, type ToolCatalog } from './catalog.js';
-import { buildEnvelope, idempotentCorrelationId, MAX_KEY_LENGTH, META } from './envelope.js';
+import { buildEnvelope, checkRecordable, idempotentCorrelationId, META, validKey } from './envelope.js';
 import type { Principal } from './middleware/auth.js';
 import { acceptedResult, errorResult, outcomeToResult } from './results.js';
 import { BROKER_PREFIX } from './tool-names.js';
-import { admitUpdate } from '../shared/messages.js';
-import { compensationEnvelope, newSagaId, parseCompensation, parseSagaMeta, SAGA_META, sagaInput, sagaResult, type SagaService } from './sagas.js';
+import { compensationEnvelope, newSagaId, parseCompensation, parseSagaMeta, SAGA_META, sagaInput, sagaResult, sagaStepName, type SagaService } from './sagas.js';
 import type { SagaStepSpec } from '../shared/saga.js';
 
 export interface HandlerDeps {
@@ -101,34 +100,45 @@ async function submitAndWait(
     meta,
     headers: context.headers,
     ...(context.sessionId !== undefined ? { sessionId: context.sessionId } : {}),
-    ...(fieldName ? { fieldName } : {}),
+    ...(fieldName ? { fieldName, argumentsName: fieldName('arguments') } : {}),
     config: deps.config,
     now,
   });
 
   const compensation = saga === undefined ? undefined : compensationEnvelope(deps, envelope, saga.compensation, context, `_meta["${SAGA_META}"].compensation`);
+  const step: SagaStepSpec | undefined = saga === undefined ? undefined : { step: saga.step, envelope, ...(compensation !== undefined ? { compensation } : {}) };
+  // The step and its compensation travel to the saga as one payload.
+  if (step !== undefined) checkRecordable(step, 'the step and its compensation together');
   let handle;
   let correlationId = envelope.correlationId;
+  const watch = new AdmissionWatch(deps, context, envelope.tenant, correlationId);
+  const cancelledResult = (when: string) =>
+    errorResult(`${envelope.publicTool} was cancelled by the client ${when}. correlation_id: ${correlationId}`, { [META.correlationId]: correlationId, [META.status]: 'cancelled' });
   try {
     await refuseOverLimits(deps, envelope);
-    if (saga === undefined) {
-      handle = await deps.calls.submit(envelope);
+    if (watch.cancelled) return cancelledResult('before it was recorded; nothing was started');
+    if (saga === undefined || step === undefined) {
+      handle = await deps.calls.submit(envelope, watch.stopWaiting.signal);
     } else {
       // The saga starts the step's call; like any ordered call, it is acknowledged once it is in its lane.
       const input = sagaInput(deps, context, saga.id, 'incremental', now, { ...(envelope.orderingKey !== undefined ? { orderingKey: envelope.orderingKey } : {}), ...(saga.deadlineMs !== undefined ? { deadlineMs: saga.deadlineMs } : {}) });
-      const step: SagaStepSpec = { step: saga.step, envelope, ...(compensation !== undefined ? { compensation } : {}) };
       const added = await deps.sagas.addStep(input, step);
-      correlationId = added.correlationId;
+      correlationId = watch.correlationId = added.correlationId;
       handle = deps.calls.handle(envelope.tenant, correlationId);
-      if (added.added) await handle.executeUpdate(admitUpdate);
+      if (added.added && !watch.cancelled) await deps.calls.admit(handle, watch.stopWaiting.signal);
     }
   } catch (error) {
     if (error instanceof JsonRpcError) throw error;
+    // The client cancelled while the call waited for admission, and its cancel was requested.
+    if (watch.stopWaiting.signal.aborted) return cancelledResult('while it was being admitted');
     deps.log.error('could not record a call in Temporal', { tool: envelope.publicTool, correlationId: envelope.correlationId, error: String(error) });
     throw new JsonRpcError(BROKER_UNAVAILABLE, 'Switchyard could not record the call durably (Temporal is unavailable). Nothing was run; retry later.', {
       [META.correlationId]: envelope.correlationId,
     });
+  } finally {
+    watch.detach();
   }
+  if (await watch.settle()) return cancelledResult('while it was being admitted');
   deps.log.debug('call accepted', { tool: envelope.publicTool, correlationId: correlationId, tenant: envelope.tenant });
   if (context.task !== undefined) {
     return { task: newTask(correlationId, envelope.acceptedAt), _meta: { [META.correlationId]: correlationId } };
@@ -176,6 +186,56 @@ async function refuseOverLimits(deps: HandlerDeps, envelope: CallEnvelope): Prom
     `Too many unfinished calls on this ${breach.scope} (${breach.count}, limit ${breach.limit}); the call was not accepted. Retry after ${Math.ceil(retryAfterMs / 1000)} s.`,
     { [META.retryAfterMs]: retryAfterMs },
   );
+}
+
+/**
+ * Follows a client's cancel (notifications/cancelled) while its call is being recorded. Recording
+ * an ordered call includes its admission into the key's lane, which needs a worker: with every
+ * worker down it waits until one is back, and nothing listened to the request's abort meanwhile,
+ * so the call ran once admitted. The call's workflow exists as soon as its start is recorded, even
+ * with no worker, so the cancel is requested at once: the workflow then ends cancelled in its
+ * first workflow task, before its lane gives it a turn and before its server sees it, and the
+ * gateway stops waiting for the admission. A cancel that came before the start was recorded is
+ * requested again when recording returns (`settle`). A closing session or a dropped connection also
+ * aborts the signal, but is not a cancel: those calls go on.
+ */
+class AdmissionWatch {
+  /** Aborted once the cancel is requested: recording need not be waited for any longer. */
+  readonly stopWaiting = new AbortController();
+  private readonly onAbort = () => void this.cancelEarly();
+
+  constructor(
+    private readonly deps: HandlerDeps,
+    private readonly context: CallContext,
+    private readonly tenant: string,
+    /** The call to cancel; a saga step learns its id from the saga. */
+    public correlationId: string,
+  ) {
+    context.signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  get cancelled(): boolean {
+    return this.context.signal.aborted && this.context.cancelledByClient?.() === true;
+  }
+
+  detach(): void {
+    this.context.signal.removeEventListener('abort', this.onAbort);
+  }
+
+  /** After recording: true when the client cancelled, and then the call's cancel has been requested. */
+  async settle(): Promise<boolean> {
+    if (!this.cancelled) return false;
+    await this.deps.calls.cancel(this.tenant, this.correlationId).catch((error: unknown) => {
+      this.deps.log.warn('could not cancel a call the client cancelled while it was recorded', { correlationId: this.correlationId, error: String(error) });
+    });
+    return true;
+  }
+
+  private async cancelEarly(): Promise<void> {
+    if (!this.cancelled) return;
+    const result = await this.deps.calls.cancel(this.tenant, this.correlationId).catch(() => 'not_found' as const);
+    if (result !== 'not_found') this.stopWaiting.abort();
+  }
 }
 
 /**
@@ -259,9 +319,7 @@ async function runSagaTool(deps: HandlerDeps, args: Record<string, unknown>, con
   const max = deps.config.sagas.maxSteps;
   if (!Array.isArray(steps) || steps.length === 0 || steps.length > max) throw new JsonRpcError(INVALID_PARAMS, `argument "steps" must be a list of 1-${max} steps {tool, arguments?, compensation?, step?}`);
   for (const [arg, value] of [['ordering_key', orderingKey], ['idempotency_key', idempotencyKey]] as const) {
-    if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > MAX_KEY_LENGTH || /[\u0000-\u001f\u007f]/.test(value))) {
-      throw new JsonRpcError(INVALID_PARAMS, `argument "${arg}" must be a string of 1-${MAX_KEY_LENGTH} printable characters`);
-    }
+    if (value !== undefined) validKey(value, `argument "${arg}"`);
   }
   const maxDeadline = deps.config.defaults.maxDeadlineMs;
   if (deadlineMs !== undefined && (typeof deadlineMs !== 'number' || !Number.isInteger(deadlineMs) || deadlineMs < 1 || deadlineMs > maxDeadline)) {
@@ -281,8 +339,7 @@ async function runSagaTool(deps: HandlerDeps, args: Record<string, unknown>, con
     const resolved = deps.catalog.resolve(tool);
     if (resolved === undefined) throw new JsonRpcError(INVALID_PARAMS, `${at}.tool: unknown tool ${printable(tool)}`);
     if (toolArgs !== undefined && (toolArgs === null || typeof toolArgs !== 'object' || Array.isArray(toolArgs))) throw new JsonRpcError(INVALID_PARAMS, `${at}.arguments must be an object`);
-    const name = step === undefined ? String(i + 1) : typeof step === 'string' && step.length > 0 && step.length <= MAX_KEY_LENGTH ? step : undefined;
-    if (name === undefined) throw new JsonRpcError(INVALID_PARAMS, `${at}.step must be a string of 1-${MAX_KEY_LENGTH} characters`);
+    const name = step === undefined ? String(i + 1) : sagaStepName(step, `${at}.step`);
     if (names.has(name)) throw new JsonRpcError(INVALID_PARAMS, `${at}.step: "${printable(name)}" is used twice`);
     names.add(name);
     const { envelope } = buildEnvelope({
@@ -295,6 +352,7 @@ async function runSagaTool(deps: HandlerDeps, args: Record<string, unknown>, con
       meta: orderingKey !== undefined ? { [META.orderingKey]: orderingKey } : {},
       headers: {},
       fieldName: () => 'argument "ordering_key"',
+      argumentsName: `${at}.arguments`,
       config: deps.config,
       now,
     });
@@ -302,6 +360,8 @@ async function runSagaTool(deps: HandlerDeps, args: Record<string, unknown>, con
     const built = compensationEnvelope(deps, envelope, undo, context, `${at}.compensation`);
     return { step: name, envelope, ...(built !== undefined ? { compensation: built } : {}) };
   });
+  // The saga's input holds every step: one payload, under the same limit as one call's arguments.
+  checkRecordable(specs, 'argument "steps" (all steps together)');
   const sagaId = newSagaId(context.principal.tenant, idempotencyKey as string | undefined, now);
   const input = sagaInput(deps, context, sagaId, 'whole', now, {
     steps: specs,
@@ -328,8 +388,7 @@ async function runSagaTool(deps: HandlerDeps, args: Record<string, unknown>, con
 /** switchyard.saga_commit, saga_abort, get_saga. */
 async function sagaTool(deps: HandlerDeps, name: 'saga_commit' | 'saga_abort' | 'get_saga', args: Record<string, unknown>, context: CallContext): Promise<CallToolAnswer> {
   for (const key of Object.keys(args)) if (key !== 'saga_id') throw new JsonRpcError(INVALID_PARAMS, `switchyard.${name} has no argument "${printable(key)}"`);
-  const sagaId = args.saga_id;
-  if (typeof sagaId !== 'string' || sagaId.length === 0 || sagaId.length > MAX_KEY_LENGTH) throw new JsonRpcError(INVALID_PARAMS, `argument "saga_id" must be a string of 1-${MAX_KEY_LENGTH} characters`);
+  const sagaId = validKey(args.saga_id, 'argument "saga_id"');
   const tenant = context.principal.tenant;
   try {
     const status =
@@ -361,9 +420,7 @@ const SUBMIT_FIELDS: Record<string, string> = {
 function correlationIdArgument(args: Record<string, unknown>, tenant: string): string {
   const { correlation_id: correlationId, idempotency_key: idempotencyKey } = args;
   if (typeof correlationId === 'string' && CORRELATION_ID.test(correlationId)) return correlationId;
-  if (correlationId === undefined && typeof idempotencyKey === 'string' && idempotencyKey.length > 0 && idempotencyKey.length <= MAX_KEY_LENGTH) {
-    return idempotentCorrelationId(tenant, idempotencyKey);
-  }
+  if (correlationId === undefined && idempotencyKey !== undefined) return idempotentCorrelationId(tenant, validKey(idempotencyKey, 'argument "idempotency_key"'));
   throw new JsonRpcError(INVALID_PARAMS, 'correlation_id must be the UUID from _meta["switchyard/correlation_id"] (or pass idempotency_key instead)');
 }
 

@@ -15,7 +15,7 @@ import { abortSagaUpdate, addSagaStepUpdate, commitSagaUpdate, SA_SAGA_ID, SA_TE
 import { FINAL_SAGA_STATES, TemplateError, templateReferences, type AddStepResult, type SagaInput, type SagaStatus, type SagaStepSpec } from '../shared/saga.js';
 import type { sagaWorkflow } from '../workflows/saga.js';
 import type { HandlerDeps, CallContext } from './handlers.js';
-import { buildEnvelope, idempotentCorrelationId, MAX_KEY_LENGTH, META, uuidv7 } from './envelope.js';
+import { buildEnvelope, idempotentCorrelationId, MAX_KEY_LENGTH, META, uuidv7, validKey } from './envelope.js';
 import { INVALID_PARAMS, JsonRpcError, printable } from './jsonrpc.js';
 
 export const SAGA_META = 'switchyard/saga';
@@ -149,7 +149,7 @@ export function parseSagaMeta(value: unknown): SagaStepMeta {
   const { id, step, compensation, deadline_ms: deadlineMs, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) throw new JsonRpcError(INVALID_PARAMS, `_meta["${SAGA_META}"] has no field "${printable(unknown)}" (fields: id, step, compensation, deadline_ms)`);
-  const meta: SagaStepMeta = { id: sagaName(id, field('id')), step: sagaName(step, field('step')) };
+  const meta: SagaStepMeta = { id: validKey(id, field('id')), step: sagaStepName(step, field('step')) };
   if (compensation !== undefined) meta.compensation = parseCompensation(compensation, field('compensation'));
   if (deadlineMs !== undefined) {
     if (typeof deadlineMs !== 'number' || !Number.isInteger(deadlineMs) || deadlineMs < 1) throw new JsonRpcError(INVALID_PARAMS, `${field('deadline_ms')} must be a positive integer`);
@@ -174,11 +174,14 @@ export function parseCompensation(value: unknown, name: string): { tool: string;
   return { tool, arguments: (args as Record<string, unknown> | undefined) ?? {} };
 }
 
-function sagaName(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_KEY_LENGTH || /[\u0000-\u001f\u007f]/.test(value)) {
-    throw new JsonRpcError(INVALID_PARAMS, `${name} must be a string of 1-${MAX_KEY_LENGTH} printable characters`);
-  }
-  return value;
+/**
+ * A step's name: a key like any other, or an integer (envelopes that number their steps, as in
+ * `saga_step: 1`), which names the same step as its decimal string.
+ */
+export function sagaStepName(value: unknown, name: string): string {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value === 'string') return validKey(value, name);
+  throw new JsonRpcError(INVALID_PARAMS, `${name} must be an integer or a string of 1-${MAX_KEY_LENGTH} printable characters`);
 }
 
 /**
@@ -210,6 +213,7 @@ export function compensationEnvelope(
     annotations: resolved.definition.annotations,
     meta: {},
     headers: {},
+    argumentsName: `${name}.arguments`,
     config: deps.config,
     now,
   });
