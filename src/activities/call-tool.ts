@@ -8,6 +8,8 @@
 //   DownstreamUnavailable  retryable: the connection broke; the request may have been received
 //   DownstreamTimeout      retryable: sent, no answer within the request timeout
 //   DownstreamProtocolError, UnknownTool, ResultTooLarge, CircuitOpen, DeadlineExceeded: non-retryable
+// The transport failures and DeadlineExceeded carry this attempt's number as their first detail:
+// when Temporal runs the retries, the failure is the only way the workflow learns how many ran.
 import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DownstreamError } from '../downstream/errors.js';
@@ -29,12 +31,13 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
   /** `attempt` is set by the workflow when it runs the retries itself (non-idempotent tools). */
   return async function callTool(envelope: CallEnvelope, attempt?: number): Promise<ToolResult> {
     const info = activityInfo();
+    const thisAttempt = attempt ?? info.attempt;
     const connection = pool.get(envelope.serverId);
     if (connection === undefined || !connection.isToolAllowed(envelope.tool)) {
       throw ApplicationFailure.nonRetryable(`tool "${envelope.publicTool}" is not available on this worker`, 'UnknownTool');
     }
     const deadlineLeft = () => envelope.deadlineAt - Date.now();
-    if (deadlineLeft() <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded');
+    if (deadlineLeft() <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt);
 
     let lastProgress: CallProgress | undefined;
     // Progress and log messages of this call, returned with the result for the gateway to relay.
@@ -54,11 +57,11 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
         release = await connection.limiter.acquire(waitSignal);
       } catch {
         if (cancellationSignal().aborted) throw new CancelledFailure('call cancelled');
-        throw ApplicationFailure.nonRetryable(`deadline passed while waiting for a free slot on "${envelope.serverId}" (maxInFlight ${connection.limiter.max})`, 'DeadlineExceeded');
+        throw ApplicationFailure.nonRetryable(`deadline passed while waiting for a free slot on "${envelope.serverId}" (maxInFlight ${connection.limiter.max})`, 'DeadlineExceeded', thisAttempt);
       }
       connection.breaker.admit();
       const remainingMs = deadlineLeft();
-      if (remainingMs <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded');
+      if (remainingMs <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt);
       const downstreamResult = await connection.callTool(envelope.tool, envelope.arguments, {
         signal: cancellationSignal(),
         timeoutMs: Math.min(envelope.requestTimeoutMs, remainingMs),
@@ -66,7 +69,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
         meta: {
           'switchyard/correlation_id': envelope.correlationId,
           ...(envelope.idempotencyKey !== undefined ? { 'switchyard/idempotency_key': envelope.idempotencyKey } : {}),
-          'switchyard/attempt': attempt ?? info.attempt,
+          'switchyard/attempt': thisAttempt,
         },
         onProgress: (progress) => {
           lastProgress = { progress: progress.progress, ...(progress.total !== undefined ? { total: progress.total } : {}), ...(progress.message !== undefined ? { message: progress.message } : {}) };
@@ -102,12 +105,12 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
           // A deadline shorter than the work says nothing about the server's health, so the
           // breaker does not count it (chaos found calls failing "circuit open" after a burst of short deadlines).
           connection.breaker.settle();
-          throw ApplicationFailure.nonRetryable('deadline passed while the downstream server was working (it was told to cancel)', 'DeadlineExceeded');
+          throw ApplicationFailure.nonRetryable('deadline passed while the downstream server was working (it was told to cancel)', 'DeadlineExceeded', thisAttempt);
         }
         connection.breaker.failure();
         const type = !error.sent ? 'DownstreamNotSent' : error.kind === 'timeout' ? 'DownstreamTimeout' : 'DownstreamUnavailable';
-        log.warn('downstream call failed', { tool: envelope.publicTool, correlationId: envelope.correlationId, attempt: attempt ?? info.attempt, type, error: error.message });
-        throw ApplicationFailure.retryable(error.message, type);
+        log.warn('downstream call failed', { tool: envelope.publicTool, correlationId: envelope.correlationId, attempt: thisAttempt, type, error: error.message });
+        throw ApplicationFailure.retryable(error.message, type, thisAttempt);
       }
       throw error;
     } finally {

@@ -5,11 +5,17 @@
 //   non_idempotent: the activity runs once per attempt and this loop retries only failures that
 //     provably happened before the request was sent; anything else (a timeout after sending, a
 //     broken connection, a worker that died mid-request) is an unknown outcome, never repeated.
-import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.js';
 
 const NON_RETRYABLE = ['DownstreamProtocolError', 'UnknownTool', 'ResultTooLarge', 'CircuitOpen', 'DeadlineExceeded'];
+
+// Temporal does not start a retry whose backoff would end after the schedule-to-close timeout
+// (our deadline): it fails the activity at once with the last failure and retry state TIMEOUT.
+// That is the deadline ending the call, not the retry policy. Older code dead-lettered it
+// `retries_exhausted` (a different command: the dead-letter child), hence the patch.
+const DEADLINE_CROSSING_RETRY = 'deadline-crossing-retry-is-deadline-exceeded';
 
 export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatus, 'attempt' | 'lastFailure'>): Promise<CallOutcome> {
   const policy = envelope.retry;
@@ -43,12 +49,16 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
       if (isCancellation(error)) throw error;
       if (!(error instanceof ActivityFailure)) throw error;
       const cause = error.cause;
-      const attempts = safeToRepeat ? policy.maxAttempts : attempt;
+      // The deadline, not the retry policy, ended a safe call's retries.
+      const deadlineCut = () => Date.now() >= envelope.deadlineAt - 50 || (error.retryState === 'TIMEOUT' && patched(DEADLINE_CROSSING_RETRY));
       if (cause instanceof ApplicationFailure) {
         status.lastFailure = cause.message;
+        // Temporal ran the retries of a safe call: the failing attempt's number is in the failure's details.
+        const made = safeToRepeat ? (attemptOf(cause) ?? policy.maxAttempts) : attempt;
+        status.attempt = made;
         switch (cause.type) {
           case 'DeadlineExceeded':
-            return deadlineExceeded(cause.message.replace(/^deadline passed /, ''));
+            return deadlineExceeded(`${cause.message.replace(/^deadline passed /, '')}${attemptsNote(made)}`);
           case 'DownstreamProtocolError': {
             const code = typeof cause.details?.[0] === 'number' ? cause.details[0] : undefined;
             return { status: 'failed', reason: 'downstream_error', code, message: cause.message, attempts: attempt };
@@ -61,29 +71,45 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
           case 'DownstreamNotSent':
             if (!safeToRepeat && attempt < policy.maxAttempts) {
               const backoff = Math.min(policy.maxIntervalMs, policy.initialIntervalMs * policy.backoffCoefficient ** (attempt - 1));
-              if (envelope.deadlineAt - Date.now() <= backoff) return deadlineExceeded('while retrying a server that was unreachable');
+              if (envelope.deadlineAt - Date.now() <= backoff) return deadlineExceeded(`while retrying a server that was unreachable${attemptsNote(made)}`);
               await sleep(backoff);
               continue;
             }
-            return deadLettered('retries_exhausted', `${cause.message} (${attempts} attempts)`, attempts);
+            if (safeToRepeat && deadlineCut()) return deadlineExceeded(`while retrying a server that was unreachable${attemptsNote(made)}`);
+            return deadLettered('retries_exhausted', `${cause.message} (${made} attempts)`, made);
           default:
             if (!safeToRepeat) return deadLettered('outcome_unknown', `${cause.message}; the request may have reached the server, so it was not repeated`, attempt);
-            if (Date.now() >= envelope.deadlineAt - 50) return deadlineExceeded(`while retrying: ${cause.message}`);
-            return deadLettered('retries_exhausted', `${cause.message} (${attempts} attempts)`, attempts);
+            if (deadlineCut()) return deadlineExceeded(`while retrying: ${cause.message}${attemptsNote(made)}`);
+            return deadLettered('retries_exhausted', `${cause.message} (${made} attempts)`, made);
         }
       }
+      const attempts = safeToRepeat ? policy.maxAttempts : attempt;
       if (cause instanceof TimeoutFailure) {
         // scheduleToClose is the deadline. Heartbeat and startToClose timeouts mean the worker
         // died or hung mid-request: unknown for a non-idempotent tool, retried (until exhausted) otherwise.
-        if (Date.now() >= envelope.deadlineAt - 50) return deadlineExceeded('while the downstream server was working');
+        // A deadline that fired between retries carries the last attempt's failure as its cause.
+        const last = cause.cause instanceof ApplicationFailure ? attemptOf(cause.cause) : undefined;
+        if (Date.now() >= envelope.deadlineAt - 50) return deadlineExceeded(`while the downstream server was working${last !== undefined ? attemptsNote(last) : ''}`);
         status.lastFailure = `attempt timed out (${cause.timeoutType})`;
         if (!safeToRepeat) return deadLettered('outcome_unknown', 'the worker running the call stopped responding mid-request; the request may have reached the server, so it was not repeated', attempt);
+        if (deadlineCut()) return deadlineExceeded('while retrying attempts that timed out');
         return deadLettered('retries_exhausted', `every attempt timed out (${attempts} attempts)`, attempts);
       }
       status.lastFailure = cause?.message ?? error.message;
       return deadLettered(safeToRepeat ? 'retries_exhausted' : 'outcome_unknown', cause?.message ?? error.message, attempts);
     }
   }
+}
+
+/** The attempt that failed, as the activity put it in the failure's details (see activities/call-tool.ts). */
+function attemptOf(cause: ApplicationFailure): number | undefined {
+  if (cause.type === 'DownstreamProtocolError' || cause.type === 'CircuitOpen') return undefined; // their details hold other things
+  const attempt = cause.details?.[0];
+  return typeof attempt === 'number' && Number.isInteger(attempt) && attempt > 0 ? attempt : undefined;
+}
+
+function attemptsNote(made: number): string {
+  return `, after ${made} attempt${made === 1 ? '' : 's'}`;
 }
 
 export function deadlineExceeded(when: string): CallOutcome {

@@ -45,6 +45,20 @@ describe('delivery semantics', { timeout: 600_000 }, () => {
         config.servers.push(
           { id: 'short', transport: 'http', url, timeoutMs: 1_000, toolPolicies: { slow: { retry: { maxAttempts: 3 } } } },
           { id: 'halting', transport: 'http', url, timeoutMs: 1_000, policy: { onDeadLetter: 'halt' } },
+          // Every tool read-only (safe to repeat, so Temporal runs the retries), a 300 ms request
+          // timeout, and a breaker that stays out of the way of the retry counts.
+          {
+            id: 'readonly',
+            transport: 'http',
+            url,
+            timeoutMs: 300,
+            circuitBreaker: { failureThreshold: 1_000 },
+            policy: { mutation: 'read_only' },
+            toolPolicies: {
+              slow: { retry: { maxAttempts: 3, initialIntervalMs: 100, maxIntervalMs: 100, backoffCoefficient: 1 } },
+              apply: { retry: { maxAttempts: 10, initialIntervalMs: 1_000, maxIntervalMs: 1_000, backoffCoefficient: 1 } },
+            },
+          },
         );
       },
     }).start();
@@ -255,10 +269,50 @@ describe('delivery semantics', { timeout: 600_000 }, () => {
       assert.equal(stack.fixture.executionsOf('apply').filter((e) => e.args.key === 'killed-mid-apply').length, 1, 'never repeated');
     });
 
-    it('an isError result is an answer: never retried', async () => {
+    it('an isError result is an answer: never retried, even for a read-only tool', async () => {
       const result = await call('fixture.fail', { reason: 'once only' });
       assert.equal(result.isError, true);
+      // fixture.fail is non-idempotent (never retried anyway); fail_read is read-only, so Temporal would retry it.
+      const read = await call('fixture.fail_read', { reason: 'read once' });
+      assert.equal(read.isError, true);
+      assert.equal(statusOf(read), 'completed');
+      assert.equal(textOf(read), 'lookup failed: read once');
+      await new Promise((r) => setTimeout(r, 1_000)); // longer than the retry backoff
       assert.equal(stack.fixture.executionsOf('fail').filter((e) => e.args.reason === 'once only').length, 1);
+      assert.equal(stack.fixture.executionsOf('fail_read').filter((e) => e.args.reason === 'read once').length, 1, 'invoked exactly once');
+    });
+
+    it('a downstream JSON-RPC error is an answer: never retried, even for a read-only tool', async () => {
+      const error = await rpcError(call('readonly.rpc_error', { tag: 'rpc-once' }));
+      assert.equal(error.code, -32603);
+      assert.match(error.message, /failed on purpose \(JSON-RPC error\)/);
+      await new Promise((r) => setTimeout(r, 1_000)); // longer than the retry backoff
+      assert.equal(stack.fixture.executionsOf('rpc_error').filter((e) => e.args.tag === 'rpc-once').length, 1, 'the server got exactly one request');
+    });
+
+    it('a read-only call that exhausts maxAttempts inside its deadline is dead-lettered retries_exhausted after exactly maxAttempts', async () => {
+      const result = await call('readonly.slow', { ms: 5_000, tag: 'exhausted' }, { 'switchyard/accept_async': false });
+      assert.equal(statusOf(result), 'dead_lettered', textOf(result));
+      assert.equal((result._meta as Record<string, unknown>)['switchyard/dead_letter_reason'], 'retries_exhausted');
+      assert.match(textOf(result), /\(3 attempts\)/);
+      assert.equal(stack.fixture.executionsOf('slow').filter((e) => e.args.tag === 'exhausted').length, 3, 'maxAttempts from toolPolicies');
+      const shown = await call('switchyard.dlq_show', { correlation_id: correlationIdOf(result) });
+      assert.equal((shown.structuredContent as { attempts: number }).attempts, 3);
+    });
+
+    it('a read-only call whose next retry would cross its deadline ends deadline_exceeded, with the attempts it really made', async () => {
+      // Attempts time out after 300 ms, 1 s apart: the second ends about 1.6 s in, and a third
+      // would start after the 2.5 s deadline, so Temporal stops retrying there, well before the
+      // deadline and far from maxAttempts (10).
+      const result = await call('readonly.apply', { key: 'crossing', ms: 5_000 }, { 'switchyard/deadline_ms': 2_500, 'switchyard/accept_async': false });
+      assert.equal(statusOf(result), 'deadline_exceeded', textOf(result));
+      const made = stack.fixture.executionsOf('apply').filter((e) => e.args.key === 'crossing').length;
+      assert.equal(made, 2, 'two attempts fit before the deadline');
+      assert.match(textOf(result), new RegExp(`after ${made} attempts?\\.`), `reports the ${made} attempts made`);
+      const view = await get(correlationIdOf(result));
+      assert.equal((view.structuredContent as { status: string }).status, 'deadline_exceeded');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(stack.fixture.executionsOf('apply').filter((e) => e.args.key === 'crossing').length, made, 'nothing ran after the outcome');
     });
 
     it('halt: later steps on the key wait for the dead letter, say so, and go on after discard (CLI)', async () => {

@@ -4,6 +4,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { McpSessions } from './mcp-sessions.js';
 
@@ -106,6 +107,33 @@ export class FixtureServer {
         return { content: [{ type: 'text', text: `failed: ${reason ?? 'on purpose'}` }], isError: true };
       },
     );
+    server.registerTool(
+      'fail_read',
+      { description: 'A read-only lookup that always answers with a tool error (isError).', inputSchema: { reason: z.string().optional() }, annotations: { readOnlyHint: true } },
+      async ({ reason }, extra) => {
+        this.record('fail_read', { reason }, extra._meta).finishedAt = Date.now();
+        return { content: [{ type: 'text', text: `lookup failed: ${reason ?? 'on purpose'}` }], isError: true };
+      },
+    );
+    server.registerTool(
+      'big',
+      { description: 'Answers with a text of `bytes` bytes (large results).', inputSchema: { bytes: z.number(), tag: z.string().optional() }, annotations: { readOnlyHint: true } },
+      async ({ bytes, tag }, extra) => {
+        this.record('big', { bytes, tag }, extra._meta).finishedAt = Date.now();
+        return { content: [{ type: 'text', text: 'x'.repeat(bytes) }], structuredContent: { bytes, tag: tag ?? null } };
+      },
+    );
+    // `rpc_error` answers with a JSON-RPC error. McpServer turns whatever a tool callback throws
+    // into an isError result, so this one is answered in front of McpServer's tools/call handler.
+    server.registerTool('rpc_error', { description: 'Answers with a JSON-RPC error (-32603).', inputSchema: { tag: z.string().optional() }, annotations: { readOnlyHint: true } }, async () => ({ content: [] }));
+    type RawHandler = (request: { params?: { name?: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } }, extra: unknown) => Promise<unknown>;
+    const handlers = (server.server as unknown as { _requestHandlers: Map<string, RawHandler> })._requestHandlers;
+    const callTool = handlers.get('tools/call')!;
+    handlers.set('tools/call', async (request, extra) => {
+      if (request.params?.name !== 'rpc_error') return callTool(request, extra);
+      this.record('rpc_error', request.params.arguments ?? {}, request.params._meta).finishedAt = Date.now();
+      throw new McpError(ErrorCode.InternalError, 'the fixture failed on purpose (JSON-RPC error)');
+    });
     server.registerTool(
       'slow',
       {
