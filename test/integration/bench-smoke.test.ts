@@ -9,10 +9,49 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { costOfHistory } from '../../bench/history.js';
 import { ENGINE_MODES, FLOORS, MODES } from '../../bench/modes.js';
 import { RESULT_FORMAT, type BenchResult } from '../../bench/report.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
+
+describe('bench history costs', () => {
+  it('counts actions as Temporal Cloud bills them: signal-with-start once, local activities once per workflow task, each activity attempt', () => {
+    // The event kinds the counter reads, in the order a server writes them (the fields are those
+    // of temporal.api.history.v1.HistoryEvent).
+    const events = [
+      { workflowExecutionStartedEventAttributes: {} },
+      { workflowExecutionSignaledEventAttributes: { signalName: 'enqueue' } }, // with the start: one action for both
+      { workflowTaskScheduledEventAttributes: {} },
+      { workflowTaskStartedEventAttributes: {} },
+      { workflowTaskCompletedEventAttributes: {} },
+      { markerRecordedEventAttributes: { markerName: 'core_local_activity' } },
+      { markerRecordedEventAttributes: { markerName: 'core_local_activity' } }, // same task: no extra action
+      { timerStartedEventAttributes: {} },
+      { activityTaskScheduledEventAttributes: {} },
+      { activityTaskStartedEventAttributes: { attempt: 3 } }, // two retries
+      { activityTaskCompletedEventAttributes: {} },
+      { workflowExecutionSignaledEventAttributes: { signalName: 'release' } },
+      { workflowExecutionUpdateAcceptedEventAttributes: {} },
+      { workflowTaskScheduledEventAttributes: {} },
+      { workflowTaskStartedEventAttributes: {} },
+      { workflowTaskCompletedEventAttributes: {} },
+      { markerRecordedEventAttributes: { markerName: 'core_local_activity' } }, // a second task with local activities
+      { markerRecordedEventAttributes: { markerName: 'core_patch' } }, // not a local activity
+      { upsertWorkflowSearchAttributesEventAttributes: {} },
+      { startChildWorkflowExecutionInitiatedEventAttributes: {} },
+      { workflowExecutionCompletedEventAttributes: {} },
+    ];
+    const cost = costOfHistory(events);
+    assert.deepEqual(cost.byKind, { start: 1, activity: 3, localActivityTasks: 2, signal: 1, update: 1, timer: 1, upsert: 1, child: 2 });
+    assert.equal(cost.actions, 12);
+    assert.equal(cost.events, events.length);
+    assert.equal(cost.updates, 1);
+    assert.deepEqual(cost.signals, { enqueue: 1, release: 1 });
+    // A signal to a running workflow is an action of its own.
+    assert.equal(costOfHistory([{ workflowExecutionStartedEventAttributes: {} }, { workflowTaskScheduledEventAttributes: {} }, { workflowExecutionSignaledEventAttributes: { signalName: 'go' } }]).byKind.signal, 1);
+  });
+});
 
 describe('bench smoke', () => {
   const out = mkdtempSync(join(tmpdir(), 'switchyard-bench-smoke-'));
