@@ -126,6 +126,10 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
     stops.push(() => connection.close());
     if (devServer === undefined) await ensureSearchAttributes(client, config.temporal.namespace, log);
 
+    // In `dev` the worker and the gateway share this pool, so the worker's tool calls happen on the
+    // gateway's connections and their log messages reach its Passthrough. It relays none of them
+    // (scoped to the call, or UNATTRIBUTED on stdio: see connection.ts and passthrough.ts), so one
+    // pool keeps tenants as isolated as two processes would, and spawns each stdio server once.
     const pool = new DownstreamPool(config.servers, log.child('downstream'));
     stops.push(() => pool.close());
     await pool.start();
