@@ -9,7 +9,16 @@ import { correlationIdOf, Stack } from '../support/stack.js';
 import { byKey, submit } from '../support/ordering.js';
 
 const SOAK_STEPS = Number(process.env.SWITCHYARD_SOAK_STEPS ?? 10_000);
-const LANE_HANDOFFS_PER_RUN = 500;
+// The lane continues as new every LANE_HANDOFFS_PER_RUN hand-offs (the product's default, 500, at
+// 10,000 steps). Fewer steps get a smaller run length, so every setting goes through at least
+// LANE_RUNS runs and the bound below is far under what one run would grow to without
+// continue-as-new (SWITCHYARD_SOAK_STEPS=500 used to fit in a single run, and passed either way).
+const LANE_RUNS = 20;
+const LANE_HANDOFFS_PER_RUN = Math.max(5, Math.min(500, Math.floor(SOAK_STEPS / LANE_RUNS)));
+// About 14 events per hand-off (enqueue, go, release and their workflow tasks); how many enqueues
+// share a workflow task varies, so short runs measured 11-17 per hand-off. The 1,000 events of
+// slack keep the bound the 10,000-step run always had (8,000 at 500 hand-offs per run).
+const laneRunBound = (handoffs: number) => handoffs * 14 + 1_000;
 const MAX_BACKLOG = 500;
 
 describe('bounded state', { timeout: 3_600_000 }, () => {
@@ -55,13 +64,26 @@ describe('bounded state', { timeout: 3_600_000 }, () => {
     const { applied } = byKey(stack, key);
     assert.deepEqual(applied.get(key), Array.from({ length: SOAK_STEPS }, (_, i) => i), 'all steps, in order, once');
 
-    // The lane's history stays bounded: it continued as new every LANE_HANDOFFS_PER_RUN hand-offs.
+    // The lane's history stays bounded: it continued as new every LANE_HANDOFFS_PER_RUN hand-offs,
+    // so no run, the current one included, holds more than that many hand-offs' worth of events,
+    // and no run holds more than a small share of all the key's events (one run without
+    // continue-as-new would hold them all: ~14 × SOAK_STEPS, far above the bound).
+    const bound = laneRunBound(LANE_HANDOFFS_PER_RUN);
     const lane = stack.temporalClient.workflow.getHandle(laneWorkflowId('default', key));
     const history = await lane.fetchHistory();
-    // About 14 events per hand-off (enqueue, go, release and their workflow tasks).
-    assert.ok(history.events!.length < LANE_HANDOFFS_PER_RUN * 16, `lane history has ${history.events!.length} events`);
-    const runs = await collect(stack.temporalClient.workflow.list({ query: `WorkflowId = '${laneWorkflowId('default', key)}'` }));
-    assert.ok(runs.length >= Math.floor(SOAK_STEPS / LANE_HANDOFFS_PER_RUN), `${runs.length} lane runs`);
+    assert.ok(history.events!.length < bound, `the lane's current run has ${history.events!.length} events (bound ${bound})`);
+    const expectedRuns = Math.floor(SOAK_STEPS / LANE_HANDOFFS_PER_RUN);
+    const listRuns = () => collect(stack.temporalClient.workflow.list({ query: `WorkflowId = '${laneWorkflowId('default', key)}'` }));
+    // Visibility trails the runs by a moment; a missing run still fails below, with the count.
+    await waitFor('the lane runs in visibility', async () => ((await listRuns()).length >= expectedRuns ? true : undefined), 15_000, 500).catch(() => undefined);
+    const runs = await listRuns();
+    assert.ok(runs.length >= expectedRuns, `${runs.length} lane runs for ${SOAK_STEPS} hand-offs at ${LANE_HANDOFFS_PER_RUN} per run`);
+    // Visibility has a closed run's length; the current run's is the history fetched above.
+    const lengths = runs.map((run) => (run.status.name === 'RUNNING' ? history.events!.length : run.historyLength));
+    const longest = Math.max(...lengths);
+    const total = lengths.reduce((a, b) => a + b, 0);
+    assert.ok(longest < bound, `the longest lane run has ${longest} events (bound ${bound}; run lengths ${lengths.join(', ')})`);
+    assert.ok(longest * 5 < total, `no lane run holds a fifth of the key's ${total} events (longest ${longest})`);
 
     // Idempotency records outlive the lane's runs: repeating early keys returns the first calls.
     for (const [step, correlationId] of first) {
@@ -70,7 +92,7 @@ describe('bounded state', { timeout: 3_600_000 }, () => {
     }
     await new Promise((r) => setTimeout(r, 1_000));
     assert.equal(byKey(stack, key).applied.get(key)!.length, SOAK_STEPS, 'repeats did not apply again');
-    console.log(`# ${SOAK_STEPS} steps on one key: submitted in ${(submittedIn / 1000).toFixed(0)} s, all applied after ${(elapsed / 1000).toFixed(0)} s (${(elapsed / SOAK_STEPS).toFixed(1)} ms per step), ${runs.length} lane runs, last run ${history.events!.length} events`);
+    console.log(`# ${SOAK_STEPS} steps on one key: submitted in ${(submittedIn / 1000).toFixed(0)} s, all applied after ${(elapsed / 1000).toFixed(0)} s (${(elapsed / SOAK_STEPS).toFixed(1)} ms per step), ${runs.length} lane runs of ${LANE_HANDOFFS_PER_RUN} hand-offs, longest ${longest} events, current ${history.events!.length}`);
     await client.close();
   });
 });
