@@ -259,7 +259,7 @@ describe('deploy/switchyard.compose.yaml', () => {
   });
 
   it('refuses to start without SWITCHYARD_API_KEY, and with an empty one, naming the variable', () => {
-    for (const env of [{}, { SWITCHYARD_API_KEY: '' }]) {
+    for (const env of [{}, { SWITCHYARD_API_KEY: '' }] as Array<Record<string, string>>) {
       assert.throws(() => interpolate(composeSource, env), /required variable SWITCHYARD_API_KEY is missing a value: set SWITCHYARD_API_KEY/);
     }
   });
