@@ -81,6 +81,7 @@ const requestScope = new AsyncLocalStorage<object>();
  * request's scope and is not a server-wide message either.
  */
 export const UNATTRIBUTED: object = Object.freeze({});
+
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
