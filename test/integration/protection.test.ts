@@ -90,6 +90,46 @@ describe('priority and protection', { timeout: 300_000 }, () => {
     await waitFor('tenant drained', async () => ((await stack.temporalClient.workflow.count(`WorkflowType = 'callWorkflow' AND ExecutionStatus = 'Running'`)).count === 0 ? true : undefined), 60_000, 250);
   });
 
+  it('answers (isError, JSON-RPC errors), caller deadlines and cancels never count toward the breaker', async () => {
+    // The fixture's breaker opens after 2 consecutive failures: any two of these in a row would
+    // open it if they counted, and the next call would fail "circuit open" without reaching the server.
+    const reached = (tool: string, key: string, value: string) => stack.fixture.executionsOf(tool).filter((e) => e.args[key] === value).length;
+    for (let i = 0; i < 3; i++) {
+      const answer = await client.callTool({ name: 'fixture.fail_read', arguments: { reason: `answer-${i}` } }, CallToolResultSchema, { timeout: 30_000 });
+      assert.equal(answer.isError, true);
+      assert.equal(textOf(answer), `lookup failed: answer-${i}`);
+    }
+    for (let i = 0; i < 3; i++) {
+      const error = await client.callTool({ name: 'fixture.rpc_error', arguments: { tag: `rpc-${i}` } }, CallToolResultSchema, { timeout: 30_000 }).then(
+        () => assert.fail('expected a JSON-RPC error'),
+        (e: unknown) => e as McpError,
+      );
+      assert.equal(error.code, -32603, error.message);
+      assert.equal(reached('rpc_error', 'tag', `rpc-${i}`), 1, 'reached the server: not refused by the breaker');
+    }
+    for (let i = 0; i < 3; i++) {
+      const cut = await client.callTool({ name: 'fixture.slow', arguments: { ms: 5_000, tag: `cut-${i}` }, _meta: { 'switchyard/deadline_ms': 600 } }, CallToolResultSchema, { timeout: 30_000 });
+      assert.equal((cut._meta as Record<string, unknown>)['switchyard/status'], 'deadline_exceeded', textOf(cut));
+      assert.equal(reached('slow', 'tag', `cut-${i}`), 1, 'reached the server: not refused by the breaker');
+    }
+    for (let i = 0; i < 2; i++) {
+      const tag = `cancel-${i}`;
+      const accepted = await submit('fixture.slow', { ms: 10_000, tag });
+      await waitFor('the slow call to reach the server', () => (reached('slow', 'tag', tag) === 1 ? true : undefined), 30_000);
+      await client.callTool({ name: 'switchyard.cancel_call', arguments: { correlation_id: correlationIdOf(accepted) } });
+      await waitFor('the cancel to reach the server', () => stack.fixture.executionsOf('slow').find((e) => e.args.tag === tag && e.cancelled === true), 30_000);
+      const view = await waitFor('the call to end', async () => {
+        const r = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: correlationIdOf(accepted) } });
+        const status = (r.structuredContent as { status: string }).status;
+        return ['admitting', 'queued', 'running'].includes(status) ? undefined : status;
+      }, 30_000, 200);
+      assert.equal(view, 'cancelled');
+    }
+    const after = await client.callTool({ name: 'fixture.echo', arguments: { message: 'still closed' } }, CallToolResultSchema, { timeout: 30_000 });
+    assert.equal(textOf(after), 'still closed', 'the breaker is still closed');
+    assert.equal(after.isError, undefined);
+  });
+
   it('a failing server trips the circuit breaker: fast, clear failures, then a probe closes it', async () => {
     await stack.fixture.stop();
     const first = await client.callTool({ name: 'fixture.echo', arguments: { message: 'trip' } }, CallToolResultSchema, { timeout: 30_000 });
