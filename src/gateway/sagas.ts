@@ -10,15 +10,18 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { CallEnvelope, ToolResult } from '../shared/envelope.js';
-import { sagaWorkflowId } from '../shared/ids.js';
+import { callWorkflowId, sagaWorkflowId } from '../shared/ids.js';
 import { abortSagaUpdate, addSagaStepUpdate, commitSagaUpdate, SA_SAGA_ID, SA_TENANT, sagaStatusQuery } from '../shared/messages.js';
-import { FINAL_SAGA_STATES, TemplateError, templateReferences, type AddStepResult, type SagaInput, type SagaStatus, type SagaStepSpec } from '../shared/saga.js';
+import { FINAL_SAGA_STATES, TemplateError, templateReferences, type AddStepResult, type SagaInput, type SagaStatus, type SagaStepSpec, type StepOutcome } from '../shared/saga.js';
+import type { callWorkflow } from '../workflows/call.js';
 import type { sagaWorkflow } from '../workflows/saga.js';
 import type { HandlerDeps, CallContext } from './handlers.js';
 import { buildEnvelope, idempotentCorrelationId, MAX_KEY_LENGTH, META, uuidv7, validKey } from './envelope.js';
 import { INVALID_PARAMS, JsonRpcError, printable } from './jsonrpc.js';
 
 export const SAGA_META = 'switchyard/saga';
+/** How much of its steps' results one saga answer (get_saga, run_saga, commit, abort) carries. */
+const RESULTS_BUDGET_BYTES = 1024 * 1024;
 
 type SagaHandle = WorkflowHandle<typeof sagaWorkflow>;
 
@@ -78,11 +81,44 @@ export class SagaService {
     const handle = this.handle(tenant, sagaId);
     try {
       const description = await handle.describe();
-      return description.status.name === 'COMPLETED' ? await handle.result() : await handle.query(sagaStatusQuery);
+      return await this.withResults(tenant, description.status.name === 'COMPLETED' ? await handle.result() : await handle.query(sagaStatusQuery));
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * The saga keeps its calls' results by reference (StepOutcome): each one is fetched from its
+   * call workflow, in step order, while they fit in RESULTS_BUDGET_BYTES together. A result left
+   * out keeps its size (`resultBytes`); switchyard.get_call or tasks/result with the step's
+   * correlation id returns it.
+   */
+  private async withResults(tenant: string, status: SagaStatus): Promise<SagaStatus> {
+    let budget = RESULTS_BUDGET_BYTES;
+    const wanted: Array<{ correlationId: string; outcome: Extract<StepOutcome, { status: 'completed' }> }> = [];
+    for (const step of status.steps) {
+      for (const [correlationId, outcome] of [[step.correlationId, step.outcome], [step.compensation.correlationId, step.compensation.outcome]] as const) {
+        if (correlationId === undefined || outcome?.status !== 'completed' || outcome.result !== undefined || outcome.resultBytes > budget) continue;
+        budget -= outcome.resultBytes;
+        wanted.push({ correlationId, outcome });
+      }
+    }
+    await Promise.all(
+      wanted.map(async ({ correlationId, outcome }) => {
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(), 5_000);
+        try {
+          const call = await this.client.withAbortSignal(controller.signal, () => this.client.workflow.getHandle<typeof callWorkflow>(callWorkflowId(tenant, correlationId)).result());
+          if (call.status === 'completed') outcome.result = call.result;
+        } catch {
+          // Gone (past retention) or slow: the status still says how the call ended, and its size.
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    return status;
   }
 
   /** Waits up to waitMs for the saga to end; the current status either way. */
@@ -91,7 +127,7 @@ export class SagaService {
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), waitMs);
       try {
-        return await this.client.withAbortSignal(controller.signal, () => this.handle(tenant, sagaId).result());
+        return await this.withResults(tenant, await this.client.withAbortSignal(controller.signal, () => this.handle(tenant, sagaId).result()));
       } catch (error) {
         if (!controller.signal.aborted && !(error instanceof WorkflowNotFoundError)) throw error;
       } finally {
@@ -265,6 +301,7 @@ export function sagaResult(status: SagaStatus, failWhenNotDone: boolean): ToolRe
       ...(s.compensation.tool !== undefined ? { tool: s.compensation.tool } : {}),
       ...(s.compensation.correlationId !== undefined ? { correlation_id: s.compensation.correlationId } : {}),
       ...(s.compensation.arguments !== undefined ? { arguments: s.compensation.arguments } : {}),
+      ...(s.compensation.argumentsBytes !== undefined ? { arguments_bytes: s.compensation.argumentsBytes } : {}),
       ...(s.compensation.startedAt !== undefined ? { started_at: iso(s.compensation.startedAt) } : {}),
       ...(s.compensation.endedAt !== undefined ? { ended_at: iso(s.compensation.endedAt) } : {}),
       ...(s.compensation.message !== undefined ? { message: s.compensation.message } : {}),

@@ -38,6 +38,28 @@ export function taskFromView(view: CallView): McpTask {
   return { ...base, ...terminalStatus(view.outcome) };
 }
 
+/**
+ * A task as tasks/list shows it: the call's state from visibility, without its result. So a call
+ * that completed with an isError result is listed `completed`; tasks/get and tasks/result, which
+ * read the outcome, say `failed`. A dead letter that was later redriven is listed `failed`.
+ */
+export function taskFromListed(view: CallView): McpTask {
+  const created = view.startedAt ?? new Date().toISOString();
+  const base = { taskId: view.correlationId, ttl: TASK_TTL_MS, createdAt: created, lastUpdatedAt: view.closedAt ?? new Date().toISOString() };
+  switch (view.state) {
+    case 'admitting':
+    case 'queued':
+    case 'running':
+      return { ...base, status: 'working', statusMessage: view.state, pollInterval: POLL_INTERVAL_MS };
+    case 'completed':
+      return { ...base, status: 'completed', statusMessage: 'fetch the result with tasks/result' };
+    case 'cancelled':
+      return { ...base, status: 'cancelled' };
+    default:
+      return { ...base, status: 'failed', statusMessage: view.state };
+  }
+}
+
 function terminalStatus(outcome: CallOutcome): Pick<McpTask, 'status' | 'statusMessage'> {
   switch (outcome.status) {
     case 'completed':
@@ -73,7 +95,7 @@ export async function listTasks(deps: HandlerDeps, principal: Principal, cursor:
     if (token.length === 0) throw new JsonRpcError(INVALID_PARAMS, 'Invalid cursor');
   }
   const page = await guarded(() => deps.calls.list(principal.tenant, token));
-  return { tasks: page.views.map(taskFromView), ...(page.nextPageToken ? { nextCursor: Buffer.from(page.nextPageToken).toString('base64url') } : {}) };
+  return { tasks: page.views.map(taskFromListed), ...(page.nextPageToken ? { nextCursor: Buffer.from(page.nextPageToken).toString('base64url') } : {}) };
 }
 
 export async function cancelTask(deps: HandlerDeps, principal: Principal, taskId: string): Promise<McpTask> {

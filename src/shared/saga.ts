@@ -41,21 +41,58 @@ export interface SagaStepView {
   mayHaveRun: boolean;
   startedAt?: number;
   endedAt?: number;
-  outcome?: CallOutcome;
+  outcome?: StepOutcome;
   /** Why the step counts as failed, in words. */
   message?: string;
   compensation: {
     state: CompensationState;
     tool?: string;
     correlationId?: string;
+    /** Shown when at most INLINE_BYTES (a template may have copied a whole result into them). */
     arguments?: Record<string, unknown>;
+    /** The size of arguments too large to show; the compensation's call workflow has them. */
+    argumentsBytes?: number;
     startedAt?: number;
     endedAt?: number;
-    outcome?: CallOutcome;
+    outcome?: StepOutcome;
     message?: string;
     /** Set when the compensation was dead-lettered (reason `compensation_failed`). */
     deadLetterId?: string;
   };
+}
+
+/**
+ * How a saga's call (step or compensation) ended, as the saga's status shows it. A result is kept
+ * by reference: the call's correlation id names its call workflow, whose own result holds it.
+ * The status carries only its size, so a saga's status, its workflow result and its query answers
+ * stay small however large the steps' results are (Temporal refuses payloads above 2 MB). The
+ * gateway puts `result` back for get_saga when it is small enough (src/gateway/sagas.ts).
+ */
+export type StepOutcome = Exclude<CallOutcome, { status: 'completed' }> | { status: 'completed'; isError?: true; resultBytes: number; result?: ToolResult };
+
+/** The largest compensation arguments a saga's status shows inline. */
+export const INLINE_BYTES = 64 * 1024;
+
+/** A call's outcome as a saga's status keeps it: the result replaced by its size. */
+export function outcomeRef(outcome: CallOutcome): StepOutcome {
+  if (outcome.status !== 'completed') return outcome;
+  return { status: 'completed', ...(outcome.result.isError === true ? { isError: true as const } : {}), resultBytes: jsonBytes(outcome.result) };
+}
+
+/** UTF-8 size of a value's JSON, without Buffer or TextEncoder (this file runs in the workflow sandbox too). */
+export function jsonBytes(value: unknown): number {
+  const text = JSON.stringify(value) ?? '';
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      bytes += 4; // a surrogate pair: one 4-byte character
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 export interface SagaStatus {

@@ -16,12 +16,13 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   setHandler,
   startChild,
   upsertSearchAttributes,
   uuid4,
 } from '@temporalio/workflow';
-import type { CallEnvelope, CallOutcome } from '../shared/envelope.js';
+import type { CallEnvelope, CallOutcome, ToolResult } from '../shared/envelope.js';
 import { PRIORITY_KEYS } from '../shared/priority.js';
 import { callWorkflowId, deadLetterWorkflowId } from '../shared/ids.js';
 import {
@@ -35,7 +36,10 @@ import {
 } from '../shared/messages.js';
 import {
   FINAL_SAGA_STATES,
+  INLINE_BYTES,
+  jsonBytes,
   judgeStep,
+  outcomeRef,
   renderTemplate,
   TemplateError,
   type TemplateScope,
@@ -47,6 +51,8 @@ import {
 } from '../shared/saga.js';
 import { callWorkflow } from './call.js';
 import { deadLetterWorkflow } from './dead-letter.js';
+
+const SAGA_WAITS_FOR_ITS_CALLS = 'saga-waits-for-its-calls';
 
 export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
   const status: SagaStatus = {
@@ -62,6 +68,12 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
   };
   const specs = new Map<string, SagaStepSpec>();
   const reports = new Map<string, StepReport>();
+  // Results and built undo arguments stay in workflow memory, for templates only: the status
+  // (query answers, update answers, the workflow result) refers to each result by its step's
+  // correlation id, so none of them carries more than one step's result (outcomeRef, INLINE_BYTES).
+  const results = new Map<string, ToolResult>();
+  const undoArguments = new Map<string, Record<string, unknown>>();
+  const started = new Set<string>();
   const ended = new Set<string>();
   let stopReason: string | undefined;
   let commitRequested = false;
@@ -163,6 +175,10 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
       status.reason = stopReason;
       await compensate();
     }
+    // A call reports before it completes. Closing now would terminate the calls still completing
+    // (the parent-close policy), and a terminated call loses its result, which the status refers
+    // to. Older histories closed at once, hence the patch.
+    if (patched(SAGA_WAITS_FOR_ITS_CALLS)) await condition(() => [...started].every((id) => ended.has(id)));
     status.endedAt = Date.now();
     upsertSearchAttributes([{ key: SA_OUTCOME, value: status.state }]);
     await condition(allHandlersFinished);
@@ -198,7 +214,8 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
 
   function settleStep(view: SagaStepView, report: StepReport): void {
     const verdict = judgeStep(report);
-    view.outcome = report.outcome;
+    view.outcome = outcomeRef(report.outcome);
+    if (report.outcome.status === 'completed') results.set(view.step, report.outcome.result);
     view.endedAt = Date.now();
     view.mayHaveRun = verdict.mayHaveRun;
     view.state = verdict.ok ? 'succeeded' : 'failed';
@@ -211,14 +228,21 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
         view.state = 'failed';
         view.message = `the step ran, but its compensation cannot be built: ${built}`;
       } else {
-        view.compensation.arguments = built;
+        keepUndoArguments(view, built);
       }
     }
     if (view.state === 'failed') stop(`step "${view.step}" (${view.tool}) failed: ${view.message ?? view.outcome.status}`);
   }
 
+  function keepUndoArguments(view: SagaStepView, built: Record<string, unknown>): void {
+    undoArguments.set(view.step, built);
+    const bytes = jsonBytes(built);
+    if (bytes <= INLINE_BYTES) view.compensation.arguments = built;
+    else view.compensation.argumentsBytes = bytes;
+  }
+
   function buildCompensation(view: SagaStepView, compensation: CallEnvelope): Record<string, unknown> | string {
-    const result = view.outcome?.status === 'completed' ? view.outcome.result : undefined;
+    const result = results.get(view.step);
     try {
       return renderTemplate(compensation.arguments, { ...scope(view.step), args: specs.get(view.step)!.envelope.arguments, result }) as Record<string, unknown>;
     } catch (error) {
@@ -232,7 +256,7 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
     const steps: TemplateScope['steps'] = {};
     for (const view of status.steps) {
       if (view.state !== 'succeeded') continue;
-      const result = view.outcome?.status === 'completed' ? view.outcome.result : undefined;
+      const result = results.get(view.step);
       steps[view.step] = { args: specs.get(view.step)!.envelope.arguments, ...(result !== undefined ? { result } : {}) };
     }
     return { saga: { id: input.sagaId, step }, steps };
@@ -246,6 +270,7 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
       priority: { priorityKey: PRIORITY_KEYS[call.priority] },
       staticSummary: `${call.saga?.role ?? 'step'} "${call.saga?.step}" of saga ${input.sagaId}: ${call.publicTool}`,
     });
+    started.add(call.correlationId);
     // A call that ends without reporting (terminated from outside) still settles.
     const end = () => ended.add(call.correlationId);
     child.result().then(end, end);
@@ -297,7 +322,7 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
 
   /** Runs one step's undo; false when it failed (and was dead-lettered). */
   async function runCompensation(view: SagaStepView, compensation: CallEnvelope): Promise<boolean> {
-    const built = view.compensation.arguments ?? buildCompensation(view, compensation);
+    const built = undoArguments.get(view.step) ?? buildCompensation(view, compensation);
     const correlationId = uuid4();
     const now = Date.now();
     const call: CallEnvelope = {
@@ -315,7 +340,7 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
       outcome = { status: 'failed', reason: 'transport', message: built, attempts: 0 };
       message = `cannot build the compensation: ${built}`;
     } else {
-      view.compensation.arguments = built;
+      keepUndoArguments(view, built);
       try {
         await startCall(call);
         outcome = (await awaitReport(correlationId)).outcome;
@@ -325,7 +350,7 @@ export async function sagaWorkflow(input: SagaInput): Promise<SagaStatus> {
       const verdict = judgeStep({ correlationId, outcome, mayHaveRun: true });
       if (!verdict.ok) message = verdict.message;
     }
-    view.compensation.outcome = outcome;
+    view.compensation.outcome = outcomeRef(outcome);
     view.compensation.endedAt = Date.now();
     if (message === undefined) {
       view.compensation.state = 'compensated';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { judgeStep, renderTemplate, TemplateError, templateReferences, type TemplateScope } from '../../src/shared/saga.js';
+import { jsonBytes, judgeStep, outcomeRef, renderTemplate, TemplateError, templateReferences, type TemplateScope } from '../../src/shared/saga.js';
 
 const scope: TemplateScope = {
   args: { path: '/tmp/x', n: 3 },
@@ -71,6 +71,23 @@ describe('step verdicts', () => {
     assert.equal(report({ status: 'deadline_exceeded', message: 'x' }).mayHaveRun, true);
     assert.equal(report({ status: 'failed', reason: 'downstream_error', message: 'x', attempts: 1 }).mayHaveRun, false);
     assert.equal(report({ status: 'failed', reason: 'circuit_open', message: 'x', attempts: 1 }).mayHaveRun, false);
+  });
+});
+
+describe('results by reference in a saga\'s status', () => {
+  it('keeps a completed call\'s size and isError, never its result', () => {
+    const result = { content: [{ type: 'text', text: 'x'.repeat(1_200_000) }], isError: true };
+    const ref = outcomeRef({ status: 'completed', result });
+    assert.deepEqual(ref, { status: 'completed', isError: true, resultBytes: Buffer.byteLength(JSON.stringify(result)) });
+    assert.ok(JSON.stringify(ref).length < 100);
+    const failed = { status: 'failed', reason: 'transport', message: 'x', attempts: 2 } as const;
+    assert.equal(outcomeRef(failed), failed);
+  });
+
+  it('counts UTF-8 bytes of the JSON, as Buffer does', () => {
+    for (const value of [{ a: 'plain' }, { t: 'é ü ß' }, { t: '漢字 ✓' }, { t: 'emoji 🚀 and \u0000' }, []]) {
+      assert.equal(jsonBytes(value), Buffer.byteLength(JSON.stringify(value)), JSON.stringify(value));
+    }
   });
 });
 
