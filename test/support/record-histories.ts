@@ -20,6 +20,8 @@ const stack = new Stack({
   configure: (config) => {
     const url = config.servers.find((server) => server.id === 'fixture')!.url;
     config.servers.push({ id: 'short', transport: 'http', url, timeoutMs: 1_000, policy: { onDeadLetter: 'halt' } });
+    // Read-only, 300 ms attempts 1 s apart: under a 2.5 s deadline the third retry would cross it.
+    config.servers.push({ id: 'crossing', transport: 'http', url, timeoutMs: 300, policy: { mutation: 'read_only', retry: { maxAttempts: 10, initialIntervalMs: 1_000, maxIntervalMs: 1_000, backoffCoefficient: 1 } } });
   },
 });
 const recorded: Array<[string, string]> = [];
@@ -67,6 +69,16 @@ try {
   };
   recorded.push(['saga-completed', sagaWorkflowId('default', await sagaOf([{ tool: 'fixture.record', arguments: { key: 'saga', step: 1 }, compensation: undo }, { tool: 'fixture.echo', arguments: { message: 'two' } }]))]);
   recorded.push(['saga-compensated', sagaWorkflowId('default', await sagaOf([{ tool: 'fixture.record', arguments: { key: 'saga', step: 2 }, compensation: undo }, { tool: 'fixture.fail', arguments: { reason: 'replay' } }]))]);
+
+  // Sagas whose status keeps results by reference and that close after their calls (both patched in).
+  const byRef = (second: unknown) => [
+    { step: 'first', tool: 'fixture.big', arguments: { bytes: 5_000, tag: 'by-ref' }, compensation: { tool: 'fixture.record', arguments: { key: '{{result.structuredContent.tag}}', step: 1 } } },
+    second,
+  ];
+  recorded.push(['saga-by-reference-completed', sagaWorkflowId('default', await sagaOf(byRef({ step: 'second', tool: 'fixture.echo', arguments: { message: '{{steps.first.result.structuredContent.tag}}' } })))]);
+  recorded.push(['saga-by-reference-compensated', sagaWorkflowId('default', await sagaOf(byRef({ step: 'second', tool: 'fixture.fail', arguments: { reason: 'replay' } })))]);
+  // A read-only call whose next retry would cross its deadline: deadline_exceeded (patched in).
+  recorded.push(['call-deadline-crossing-retry', callWorkflowId('default', await call('crossing.slow', { ms: 5_000, tag: 'crossing' }, { 'switchyard/deadline_ms': 2_500 }))]);
 
   await stack.fixture.stop();
   recorded.push(['call-transport-failure', callWorkflowId('default', await call('fixture.echo', { message: 'nobody home' }))]);
