@@ -50,7 +50,8 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
       if (!(error instanceof ActivityFailure)) throw error;
       const cause = error.cause;
       // The deadline, not the retry policy, ended a safe call's retries.
-      const deadlineCut = () => Date.now() >= envelope.deadlineAt - 50 || (error.retryState === 'TIMEOUT' && patched(DEADLINE_CROSSING_RETRY));
+      const pastDeadline = () => Date.now() >= envelope.deadlineAt - 50;
+      const deadlineCut = () => pastDeadline() || (error.retryState === 'TIMEOUT' && patched(DEADLINE_CROSSING_RETRY));
       if (cause instanceof ApplicationFailure) {
         status.lastFailure = cause.message;
         // Temporal ran the retries of a safe call: the failing attempt's number is in the failure's details.
@@ -75,7 +76,10 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
               await sleep(backoff);
               continue;
             }
-            if (safeToRepeat && deadlineCut()) return deadlineExceeded(`while retrying a server that was unreachable${attemptsNote(made)}`);
+            // Older code checked no deadline here at all, hence the patch on both conditions.
+            if (safeToRepeat && (pastDeadline() || error.retryState === 'TIMEOUT') && patched(DEADLINE_CROSSING_RETRY)) {
+              return deadlineExceeded(`while retrying a server that was unreachable${attemptsNote(made)}`);
+            }
             return deadLettered('retries_exhausted', `${cause.message} (${made} attempts)`, made);
           default:
             if (!safeToRepeat) return deadLettered('outcome_unknown', `${cause.message}; the request may have reached the server, so it was not repeated`, attempt);
