@@ -3,6 +3,12 @@
 // SIGKILLed at random moments and restarted. Afterwards it checks what must hold and prints a
 // table of what was injected and what held. Used by `npm run test:chaos` (long) and by
 // test/integration/chaos.test.ts (short, in CI).
+//
+// Faults go round the three process kinds in seeded random order, so every run (the 60 s one
+// too) kills each kind, and each kill waits (briefly) for calls in flight at what it kills: a
+// kill of an idle process proves nothing. The duplicate pairs call a non-idempotent tool and the
+// check counts every request the fixture received for each logical call, with no dedupe: a
+// broker that ran a call twice, or a client that sent one logical call under two keys, shows.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -32,8 +38,22 @@ export interface Invariant {
   detail: string;
 }
 
+/** One SIGKILL, and what was in flight at that moment. */
+export interface Kill {
+  target: Target;
+  /** Milliseconds after the load started. */
+  atMs: number;
+  /** tools/call requests the load's clients were waiting on (at the gateway). */
+  clientInFlight: number;
+  /** Downstream requests the live worker had sent that had not finished (at the fixture). */
+  downstreamInFlight: number;
+  /** Calls were in flight at what was killed: requests at the gateway, downstream work of the worker, either for Temporal. */
+  midCall: boolean;
+}
+
 export interface ChaosReport {
   faults: Record<Target, number>;
+  kills: Kill[];
   accepted: Record<string, number>;
   invariants: Invariant[];
   table: string;
@@ -67,15 +87,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     },
   });
   const faults: Record<Target, number> = { worker: 0, gateway: 0, temporal: 0 };
+  const kills: Kill[] = [];
   const accepted: Accepted[] = [];
   const sagas: Array<{ sagaId: string; name: string; shouldFail: boolean }> = [];
   const duplicates: Array<{ key: string; ids: string[] }> = [];
   let retries = 0;
+  let clientInFlight = 0;
+  // Downstream requests started before the live worker did belong to a dead worker: not in flight.
+  let workerSince = Date.now();
 
   try {
     await stack.start();
-    const until = Date.now() + options.durationMs;
+    const loadStarted = Date.now();
+    const until = loadStarted + options.durationMs;
     const running = () => Date.now() < until;
+    const downstreamInFlight = () => stack.fixture.executions.filter((e) => e.finishedAt === undefined && e.startedAt >= workerSince).length;
 
     /** A client that reconnects and repeats the request (same idempotency key) until it is answered. */
     const resilient = () => {
@@ -85,7 +111,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         for (;;) {
           try {
             client ??= await stack.client();
-            return (await client.callTool({ name, arguments: args, _meta: meta }, CallToolResultSchema, { timeout: 30_000 })) as Result;
+            clientInFlight++;
+            try {
+              return (await client.callTool({ name, arguments: args, _meta: meta }, CallToolResultSchema, { timeout: 30_000 })) as Result;
+            } finally {
+              clientInFlight--;
+            }
           } catch (error) {
             if (error instanceof McpError && error.code === -32602) throw error; // a bad request is a bug in this test
             retries++;
@@ -108,16 +139,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         accepted.push({ kind: 'ordered', correlationId: correlationIdOf(result), key, step });
       }
     };
+    // Two clients send the same logical call (a non-idempotent change, 1 s long so kills catch it
+    // running) with one idempotency key; the fixture's raw request count for it must stay at most 1.
     const duplicate = async () => {
       const a = resilient();
       const b = resilient();
       for (let i = 0; running(); i++) {
         const key = `dup-${i}`;
         const meta = { ...ASYNC, 'switchyard/idempotency_key': key };
-        const results = await Promise.all([a('fixture.record', { key, step: 0 }, meta), b('fixture.record', { key, step: 0 }, meta)]);
+        const results = await Promise.all([a('fixture.apply', { key, ms: 1_000 }, meta), b('fixture.apply', { key, ms: 1_000 }, meta)]);
         const ids = results.map(correlationIdOf);
         duplicates.push({ key, ids });
-        accepted.push({ kind: 'duplicate', correlationId: ids[0]!, key, step: 0 });
+        accepted.push({ kind: 'duplicate', correlationId: ids[0]!, key });
         await sleep(200);
       }
     };
@@ -151,20 +184,35 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     };
 
+    const inFlightAt: Record<Target, () => boolean> = {
+      worker: () => downstreamInFlight() > 0,
+      gateway: () => clientInFlight > 0,
+      temporal: () => clientInFlight + downstreamInFlight() > 0,
+    };
     const injector = async () => {
-      const targets: Target[] = ['worker', 'gateway', 'temporal'];
+      let round: Target[] = [];
       while (running()) {
         await sleep(between(options.faultEveryMs));
         if (!running()) break;
-        const target = targets[Math.floor(random() * targets.length)]!;
+        // Each kind once per round, in seeded random order.
+        if (round.length === 0) round = shuffled(['worker', 'gateway', 'temporal'], random);
+        const target = round.pop()!;
+        // Aim at a moment with calls in flight at the target; after 5 s kill anyway (and the
+        // report shows the kill was not mid-call).
+        const aimUntil = Date.now() + 5_000;
+        while (!inFlightAt[target]() && Date.now() < aimUntil) await sleep(20);
+        const kill: Kill = { target, atMs: Date.now() - loadStarted, clientInFlight, downstreamInFlight: downstreamInFlight(), midCall: inFlightAt[target]() };
+        kills.push(kill);
         faults[target]++;
-        log(`# chaos: SIGKILL ${target}`);
+        log(`# chaos: SIGKILL ${target} at ${(kill.atMs / 1000).toFixed(1)} s (${kill.clientInFlight} client requests, ${kill.downstreamInFlight} downstream requests in flight)`);
         if (target === 'temporal') await stack.temporal.kill();
         else await stack.kill(target);
         await sleep(between(options.downMs));
         if (target === 'temporal') await stack.temporal.start();
-        else if (target === 'worker') await stack.startWorker();
-        else await stack.startGateway();
+        else if (target === 'worker') {
+          workerSince = Date.now();
+          await stack.startWorker();
+        } else await stack.startGateway();
       }
     };
 
@@ -207,6 +255,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       invariants.push({ name, held: problems.length === 0, detail: problems.length === 0 ? ok : problems.slice(0, 5).join('; ') + (problems.length > 5 ? ` (+${problems.length - 5} more)` : '') });
 
     // 1. Every accepted call ended exactly once, or sits in the dead-letter list with a reason.
+    // (fixture.record is idempotent: the broker may repeat it, and the fixture applies a
+    // correlation id once. What counts here is that a completed step took effect.)
     const appliedCount = new Map<string, number>();
     for (const a of stack.fixture.applied) if (a.correlationId) appliedCount.set(a.correlationId, (appliedCount.get(a.correlationId) ?? 0) + 1);
     const expectations: Record<Accepted['kind'], (status: string) => boolean> = {
@@ -221,7 +271,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (!expectations[call.kind](outcome.status)) wrong.push(`${call.kind} ${call.correlationId}: ${outcome.status} (${outcome.text?.slice(0, 200)})`);
       if (outcome.status === 'dead_lettered' && outcome.reason === undefined) wrong.push(`${call.correlationId}: dead-lettered without a reason`);
       const applied = appliedCount.get(call.correlationId) ?? 0;
-      if ((call.kind === 'ordered' || call.kind === 'duplicate') && outcome.status === 'completed' && applied !== 1) wrong.push(`${call.correlationId}: applied ${applied} times`);
+      if (call.kind === 'ordered' && outcome.status === 'completed' && applied !== 1) wrong.push(`${call.correlationId}: applied ${applied} times`);
     }
     const deadLettered = [...outcomes.values()].filter((o) => o.status === 'dead_lettered').length;
     hold('every accepted call ended once (or is a dead letter with a reason)', wrong, `${accepted.length} calls; ${deadLettered} dead-lettered`);
@@ -237,9 +287,35 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const steps = accepted.filter((a) => a.kind === 'ordered').length;
     hold('per-key order held, nothing lost', disorder, `${options.keys} keys, ${steps} steps`);
 
-    // 3. Duplicate idempotency keys: one call, applied once.
-    const doubled = duplicates.filter((d) => d.ids[0] !== d.ids[1] || stack.fixture.applied.filter((a) => a.key === d.key).length > 1).map((d) => d.key);
-    hold('duplicate idempotency keys ran once', doubled, `${duplicates.length} pairs`);
+    // 3. Duplicate idempotency keys: one call, and its non-idempotent effect executed at most once
+    // (exactly once when it completed), counted from every request the fixture received for the
+    // logical call (its `key` argument), whatever its correlation or idempotency key: no dedupe.
+    const executed = new Map<string, Array<{ correlationId?: string; idempotencyKey?: string }>>();
+    for (const e of stack.fixture.executionsOf('apply')) {
+      const key = String(e.args.key);
+      executed.set(key, [...(executed.get(key) ?? []), { ...(e.correlationId !== undefined ? { correlationId: e.correlationId } : {}), ...(e.idempotencyKey !== undefined ? { idempotencyKey: e.idempotencyKey } : {}) }]);
+    }
+    const split = duplicates.filter((d) => d.ids[0] !== d.ids[1]).map((d) => `${d.key}: two calls ${d.ids.join(', ')}`);
+    hold('a duplicate idempotency key is one call', split, `${duplicates.length} pairs`);
+    const repeated: string[] = [];
+    let completedOnce = 0;
+    for (const d of duplicates) {
+      const requests = executed.get(d.key) ?? [];
+      const status = outcomes.get(d.ids[0]!)?.status;
+      const seen = `${requests.length} requests (${requests.map((r) => `${r.correlationId?.slice(0, 8)}/${r.idempotencyKey}`).join(', ')})`;
+      if (requests.length > 1) repeated.push(`${d.key} (${status}): executed ${seen}`);
+      else if (status === 'completed' && requests.length !== 1) repeated.push(`${d.key}: completed but executed ${seen}`);
+      else if (status === 'completed') completedOnce++;
+    }
+    hold('each duplicated non-idempotent call executed at most once, exactly once when completed', repeated, `${duplicates.length} pairs, ${completedOnce} completed with exactly one request`);
+
+    // 0. The faults hit live work: every process kind was killed at least once with calls in flight at it.
+    const missed = (['worker', 'gateway', 'temporal'] as const).filter((t) => !kills.some((k) => k.target === t && k.midCall)).map((t) => `${t}: no kill with calls in flight (${kills.filter((k) => k.target === t).length} kills)`);
+    invariants.unshift({
+      name: 'each process kind was killed mid-load, with calls in flight',
+      held: missed.length === 0,
+      detail: missed.length === 0 ? kills.map((k) => `${k.target}@${(k.atMs / 1000).toFixed(0)}s ${k.clientInFlight}c/${k.downstreamInFlight}d`).join(', ') : missed.join('; '),
+    });
 
     // 4. Sagas: completed ones left their environment; compensated ones left nothing; no compensation skipped.
     const sagaProblems: string[] = [];
@@ -267,7 +343,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const table = [
       '| injected | count |',
       '|---|---|',
-      ...(['worker', 'gateway', 'temporal'] as const).map((t) => `| SIGKILL ${t} | ${faults[t]} |`),
+      ...(['worker', 'gateway', 'temporal'] as const).map((t) => `| SIGKILL ${t} (with calls in flight) | ${faults[t]} (${kills.filter((k) => k.target === t && k.midCall).length}) |`),
       `| client retries (repeated with the same idempotency key) | ${retries} |`,
       '',
       '| accepted | count |',
@@ -278,11 +354,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       '|---|---|---|',
       ...invariants.map((i) => `| ${i.name} | ${i.held ? 'yes' : '**NO**'} | ${i.detail} |`),
     ].join('\n');
-    return { faults, accepted: counts, invariants, table };
+    return { faults, kills, accepted: counts, invariants, table };
   } finally {
     await stack.stop();
     await servers.stop();
   }
+}
+
+/** A seeded Fisher-Yates shuffle. */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
 }
 
 /** A small seeded PRNG, so a run's fault schedule can be repeated with its seed. */
