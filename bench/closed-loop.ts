@@ -10,10 +10,14 @@ export interface PhaseRun {
   durationMs: number;
 }
 
-/** `call(client, n)` makes call n (negative for warm-up) from client `client`; it throws on a wrong answer. */
+/**
+ * `call(client, n)` makes call n (negative for warm-up) from client `client`; it throws on a wrong
+ * answer. `measuring()` runs once, between the warm-up and the measured calls.
+ */
 export async function closedLoop(
   options: { concurrency: number; calls: number; warmup: number },
   call: (clientIndex: number, n: number) => Promise<void>,
+  measuring?: () => void,
 ): Promise<PhaseRun> {
   let errors = 0;
   let firstError: string | undefined;
@@ -36,6 +40,7 @@ export async function closedLoop(
   }));
   errors = 0;
   firstError = undefined;
+  measuring?.();
 
   const latenciesMs: number[] = [];
   let next = 0;

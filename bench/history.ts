@@ -18,6 +18,8 @@ export interface WorkflowCost {
   byKind: Record<ActionKind, number>;
   /** Updates accepted: the calls a key workflow served. */
   updates: number;
+  /** Updates accepted, by name (a held-watch key workflow's calls are its `call` updates, not its `watch`es). */
+  updatesByName: Record<string, number>;
   /** Signals received, by name (a lane's `enqueue`s are the calls it served). */
   signals: Record<string, number>;
 }
@@ -25,6 +27,7 @@ export interface WorkflowCost {
 export function costOfHistory(events: HistoryEvent[]): WorkflowCost {
   const byKind = Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>;
   const signals: Record<string, number> = {};
+  const updatesByName: Record<string, number> = {};
   let updates = 0;
   let task = -1;
   const tasksWithLocalActivities = new Set<number>();
@@ -44,13 +47,15 @@ export function costOfHistory(events: HistoryEvent[]): WorkflowCost {
     } else if (event.workflowExecutionUpdateAcceptedEventAttributes) {
       updates++;
       byKind.update++;
+      const name = event.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input?.name ?? '';
+      updatesByName[name] = (updatesByName[name] ?? 0) + 1;
     } else if (event.timerStartedEventAttributes) byKind.timer++;
     else if (event.upsertWorkflowSearchAttributesEventAttributes) byKind.upsert++;
     else if (event.startChildWorkflowExecutionInitiatedEventAttributes) byKind.child += 2;
   });
   byKind.localActivityTasks = tasksWithLocalActivities.size;
   const actions = ACTION_KINDS.reduce((sum, k) => sum + byKind[k], 0);
-  return { events: events.length, actions, byKind, updates, signals };
+  return { events: events.length, actions, byKind, updates, updatesByName, signals };
 }
 
 /** One kind of workflow a call goes through, and how many calls one of its runs served. */

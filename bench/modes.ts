@@ -11,6 +11,8 @@ export const ENGINE_MODES = [
   'engine-key-update-many-keys',
   'engine-key-update-activity-one-key',
   'engine-key-update-activity-many-keys',
+  'engine-key-held-watch-one-key',
+  'engine-key-held-watch-many-keys',
 ] as const;
 export const MODES: readonly Mode[] = [...SWITCHYARD_MODES, ...ENGINE_MODES];
 
@@ -33,6 +35,8 @@ export const MODE_LABELS: Record<Mode, string> = {
   'engine-key-update-many-keys': 'floor: update, key workflow per client, local act.',
   'engine-key-update-activity-one-key': 'floor: update, one key workflow, activity',
   'engine-key-update-activity-many-keys': 'floor: update, key workflow per client, activity',
+  'engine-key-held-watch-one-key': 'design: update-with-start, 5 held + watch, one key',
+  'engine-key-held-watch-many-keys': 'design: update-with-start, 5 held + watch, key per client',
 };
 
 /**
@@ -64,6 +68,10 @@ export function costSources(mode: Mode, phase: { calls: number; warmup: number; 
       return [perCall('engineCallWorkflow')];
     case 'engine-call-local':
       return [perCall('engineCallLocalWorkflow')];
+    case 'engine-key-held-watch-one-key':
+    case 'engine-key-held-watch-many-keys':
+      // Its calls are its `call` updates; its `watch` updates are part of their cost.
+      return [{ workflowType: 'engineHeldWatchWorkflow', callsOf: (c) => c.updatesByName.call ?? 0, closedOnly: false, expected: keys }];
     default:
       return [{ workflowType: 'engineKeyWorkflow', callsOf: (c) => c.updates, closedOnly: false, expected: keys }];
   }

@@ -2,6 +2,7 @@
 // same concurrency, each Switchyard mode's throughput against its engine floor, history events and
 // billable actions per call, the JSON document (bench/results/latest.json), Markdown tables and
 // an SVG chart drawn by hand (no chart library, no binaries).
+import type { HeldWatchFigures } from './engine/held-watch.js';
 import type { HistoryCost } from './history.js';
 import { FLOORS, isEngineMode, MODE_LABELS, MODES, type EngineMode, type Mode } from './modes.js';
 
@@ -29,6 +30,8 @@ export interface PhaseResult {
   floorRatios?: Partial<Record<EngineMode, number>>;
   /** History events and billable actions per call, from a sample of the phase's workflows (absent for direct). */
   history?: HistoryCost;
+  /** engine-key-held-watch*: overflow share and ResourceExhausted retries per call. */
+  heldWatch?: HeldWatchFigures;
   /** CPU seconds each process used during the phase. */
   cpuSeconds: Record<string, number>;
   /** Largest resident set seen while the phase ran (sampled every 100 ms), MiB. */
@@ -156,6 +159,8 @@ const COLORS: Record<Mode, string> = {
   'engine-key-update-many-keys': '#17becf',
   'engine-key-update-activity-one-key': '#e377c2',
   'engine-key-update-activity-many-keys': '#bcbd22',
+  'engine-key-held-watch-one-key': '#7f7f7f',
+  'engine-key-held-watch-many-keys': '#aec7e8',
 };
 
 /**

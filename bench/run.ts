@@ -102,9 +102,10 @@ async function main(): Promise<number> {
         const from = new Date(Date.now() - 1);
         let run: PhaseRun;
         let keyWorkflowIds: string[] = [];
+        let heldWatch: PhaseResult['heldWatch'];
         try {
           const options = { concurrency: c, calls, warmup, callTimeoutMs: 600_000 };
-          if (isEngineMode(mode)) ({ keyWorkflowIds, ...run } = await runEnginePhase({ ...options, mode, client }));
+          if (isEngineMode(mode)) ({ keyWorkflowIds, heldWatch, ...run } = await runEnginePhase({ ...options, mode, client }));
           else run = await runPhase({ ...options, mode, echoUrl: stack.echoUrl, gatewayUrl: stack.gatewayUrl });
         } finally {
           clearInterval(sampler);
@@ -128,6 +129,7 @@ async function main(): Promise<number> {
           throughputPerSec: round((run.latenciesMs.length / run.durationMs) * 1000),
           latencyMs: summarize(run.latenciesMs),
           ...(history ? { history } : {}),
+          ...(heldWatch ? { heldWatch } : {}),
           cpuSeconds,
           peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])),
         };
@@ -135,6 +137,7 @@ async function main(): Promise<number> {
         process.stderr.write(
           `${mode.padEnd(9)} c=${String(c).padStart(3)}: ${phase.throughputPerSec} calls/s, p50 ${phase.latencyMs.p50} ms, p95 ${phase.latencyMs.p95} ms, p99 ${phase.latencyMs.p99} ms, errors ${phase.errors}` +
             `${history ? `, ${history.eventsPerCall} events and ${history.actionsPerCall} actions per call` : ''}` +
+            `${heldWatch ? `, overflow ${heldWatch.overflowShare}, ResourceExhausted retries ${heldWatch.resourceExhaustedRetriesPerCall} per call` : ''}` +
             `${run.firstError ? ` (${run.firstError.slice(0, 200)})` : ''}; cpu s ${JSON.stringify(cpuSeconds)}\n`,
         );
       }

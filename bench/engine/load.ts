@@ -1,10 +1,11 @@
 // The engine floor's load: the same closed loop as the MCP modes (closed-loop.ts), with the
 // Temporal client in the gateway's place. One client (one gRPC connection) serves the N callers,
 // as the gateway's one connection serves its N sessions.
-import type { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { closedLoop, type PhaseRun } from '../closed-loop.js';
 import type { EngineMode } from '../modes.js';
-import { callUpdate, ENGINE_TASK_QUEUE, MAX_IN_FLIGHT_UPDATES, type KeyWorkflowInput } from './shared.js';
+import { connectWithoutResourceRetries, HeldWatchClient, heldWatchFigures, newHeldWatchStats, type HeldWatchFigures } from './held-watch.js';
+import { callUpdate, ENGINE_TASK_QUEUE, MAX_IN_FLIGHT_UPDATES, MAX_UPDATES_PER_RUN, type KeyWorkflowInput } from './shared.js';
 import type { engineCallLocalWorkflow, engineCallWorkflow, engineKeyWorkflow } from './workflows.js';
 
 export interface EnginePhaseOptions {
@@ -19,6 +20,8 @@ export interface EnginePhaseOptions {
 export interface EnginePhaseRun extends PhaseRun {
   /** The key workflows of a keyed mode (the bench reads their histories, then terminates them). */
   keyWorkflowIds: string[];
+  /** engine-key-held-watch*: overflow and ResourceExhausted figures. */
+  heldWatch?: HeldWatchFigures;
 }
 
 export async function runEnginePhase(options: EnginePhaseOptions): Promise<EnginePhaseRun> {
@@ -43,6 +46,8 @@ export async function runEnginePhase(options: EnginePhaseOptions): Promise<Engin
     return { ...result, keyWorkflowIds: [] };
   }
 
+  if (mode.startsWith('engine-key-held-watch')) return await runHeldWatchPhase(options, run, check);
+
   const activity: KeyWorkflowInput['activity'] = mode.startsWith('engine-key-update-activity') ? 'regular' : 'local';
   const keys = mode.endsWith('one-key') ? 1 : options.concurrency;
   const keyWorkflowIds = Array.from({ length: keys }, (_, i) => `bench-engine/${run}/key/${i}`);
@@ -65,6 +70,39 @@ export async function runEnginePhase(options: EnginePhaseOptions): Promise<Engin
     }
   });
   return { ...result, keyWorkflowIds };
+}
+
+/**
+ * engine-key-held-watch*: every call is an Update-with-Start sent at once (no gate: the point of
+ * the shape is that every call is durably accepted at once); the first call of a key starts its
+ * workflow. The client is its own connection (see connectWithoutResourceRetries) and plays one
+ * gateway.
+ */
+async function runHeldWatchPhase(options: EnginePhaseOptions, run: string, check: (sent: string, got: string) => void): Promise<EnginePhaseRun> {
+  const keys = options.mode.endsWith('one-key') ? 1 : options.concurrency;
+  // Watches are updates too, at most one per overflow call: keep a run within the server's total.
+  if (keys === 1 && 2 * (options.calls + options.warmup) > MAX_UPDATES_PER_RUN) {
+    throw new Error(`${options.mode}: calls + warmup must stay within ${MAX_UPDATES_PER_RUN / 2} (calls and watches are updates of one run)`);
+  }
+  const keyWorkflowIds = Array.from({ length: keys }, (_, i) => `bench-engine/${run}/held/${i}`);
+  if (!(options.client.connection instanceof Connection)) throw new Error('the bench client must be on a gRPC Connection');
+  const stats = newHeldWatchStats();
+  const connection = await connectWithoutResourceRetries(options.client.connection.options.address, () => stats.abortedRetries++);
+  try {
+    const gateway = new HeldWatchClient(new Client({ connection, namespace: options.client.options.namespace }), ENGINE_TASK_QUEUE, stats);
+    const result = await closedLoop(
+      options,
+      async (clientIndex, n) => {
+        const message = `m${n}`;
+        const callId = `${run}-${n < 0 ? `w${-n}` : n}`;
+        check(message, await withTimeout(options.callTimeoutMs, gateway.call(keyWorkflowIds[clientIndex % keys]!, callId, message)));
+      },
+      () => gateway.resetStats(),
+    );
+    return { ...result, keyWorkflowIds, heldWatch: heldWatchFigures(gateway.stats, result.latenciesMs.length) };
+  } finally {
+    await connection.close();
+  }
 }
 
 /** At most `limit` holders at once; the rest wait in arrival order. */

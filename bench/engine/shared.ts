@@ -20,3 +20,26 @@ export const MAX_IN_FLIGHT_UPDATES = 10;
 
 /** Server default `history.maxTotalUpdates`: updates one run of a key workflow accepts. */
 export const MAX_UPDATES_PER_RUN = 2_000;
+
+/**
+ * engine-key-held-watch*: while fewer than this many `call` handlers are holding, a new call's
+ * handler holds until its call ended (docs/call-path-design.md `heldCalls`). With one `watch` per
+ * client process this leaves 10 - 5 - 1 = 4 in-flight slots for calls being admitted.
+ */
+export const HELD_CALLS = 5;
+
+/** A held call's answer carries its result; an overflow call is only acknowledged. */
+export type HeldCallAnswer = { result: string } | { accepted: true };
+
+/**
+ * One call on a held-watch key workflow, sent as Update-with-Start (USE_EXISTING) with the call id
+ * as the update id. The name matches `callUpdate` on purpose: it is the same `call`, answered
+ * differently.
+ */
+export const heldCallUpdate = defineUpdate<HeldCallAnswer, [string]>('call');
+
+/**
+ * An overflow caller's wait: names call ids (update ids of earlier `call`s) and returns, as soon as
+ * at least one has ended, the results of all that have, by call id.
+ */
+export const watchUpdate = defineUpdate<Record<string, string>, [string[]]>('watch');

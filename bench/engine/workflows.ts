@@ -1,8 +1,8 @@
 // The engine floor's workflows: the least a call can cost in each shape Switchyard could take.
 // Each does only what its shape must; nothing here is Switchyard code.
-import { condition, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { condition, currentUpdateInfo, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { EngineActivities } from './activities.js';
-import { callUpdate, type KeyWorkflowInput } from './shared.js';
+import { callUpdate, HELD_CALLS, heldCallUpdate, type KeyWorkflowInput, watchUpdate } from './shared.js';
 
 const regular = proxyActivities<EngineActivities>({ startToCloseTimeout: '30 seconds' });
 const local = proxyLocalActivities<EngineActivities>({ startToCloseTimeout: '30 seconds' });
@@ -32,4 +32,47 @@ export async function engineKeyWorkflow(input: KeyWorkflowInput): Promise<void> 
     return await mine;
   });
   await condition(() => false);
+}
+
+/**
+ * engine-key-held-watch*: the call-path design's key workflow, bare (docs/call-path-design.md,
+ * "Submitting and waiting"). A `call` handler queues its call; the calls run one at a time in
+ * acceptance order as local activities. While fewer than HELD_CALLS handlers hold, the handler
+ * holds until its call ended and returns the result; otherwise it acknowledges at once and the
+ * caller's client collects the result with `watch`. Results are kept only until returned, so the
+ * state stays as small as the queue. It never ends on its own, like engineKeyWorkflow.
+ */
+export async function engineHeldWatchWorkflow(): Promise<void> {
+  const queue: { callId: string; message: string }[] = [];
+  const ended = new Map<string, string>();
+  let holding = 0;
+  const take = (callId: string): string => {
+    const result = ended.get(callId)!;
+    ended.delete(callId);
+    return result;
+  };
+
+  setHandler(heldCallUpdate, async (message) => {
+    // The update id is the call id (the client sets it), so a re-sent call is the same update.
+    const callId = currentUpdateInfo()!.id;
+    queue.push({ callId, message });
+    if (holding >= HELD_CALLS) return { accepted: true };
+    holding++;
+    try {
+      await condition(() => ended.has(callId));
+      return { result: take(callId) };
+    } finally {
+      holding--;
+    }
+  });
+  setHandler(watchUpdate, async (callIds) => {
+    await condition(() => callIds.some((id) => ended.has(id)));
+    return Object.fromEntries(callIds.filter((id) => ended.has(id)).map((id) => [id, take(id)]));
+  });
+
+  for (;;) {
+    await condition(() => queue.length > 0);
+    const call = queue.shift()!;
+    ended.set(call.callId, await local.echo(call.message));
+  }
 }

@@ -106,6 +106,17 @@ describe('bench smoke', () => {
     assert.ok(costOf('unordered').actionsPerCall >= 3);
     // A keyed call is one update each (its key workflow's start is shared by the phase's calls).
     for (const mode of ENGINE_MODES.filter((m) => m.startsWith('engine-key-update'))) assert.equal(costOf(mode).actionsPerCallByKind.update, 1, mode);
+    // The call-path design's shape: at 1 and 2 callers every call is held (fewer than HELD_CALLS),
+    // so none overflows, nothing is refused, and a call costs its update and its share of the
+    // key's start and local-activity tasks; the key workflows' calls are their `call` updates
+    // (3 measured + 1 warm-up per phase), not their `watch`es.
+    for (const phase of result.phases.filter((p) => p.mode.startsWith('engine-key-held-watch'))) {
+      const name = `${phase.mode} c=${phase.concurrency}`;
+      assert.ok(phase.history!.actionsPerCall > 0 && phase.history!.actionsPerCall <= 3, `${name}: actions per call ${phase.history!.actionsPerCall}`);
+      assert.equal(phase.history!.actionsPerCallByKind.update, 1, name);
+      assert.equal(phase.history!.sources[0]!.calls, 4, name);
+      assert.deepEqual([phase.heldWatch?.overflowShare, phase.heldWatch?.resourceExhaustedRetriesPerCall], [0, 0], name);
+    }
     // An ordered Switchyard call also pays for its lane: more than the unordered call.
     assert.ok(costOf('one-key').actionsPerCall > costOf('unordered').actionsPerCall);
     assert.deepEqual(costOf('one-key').sources.map((s) => s.workflowType), ['callWorkflow', 'laneWorkflow']);
