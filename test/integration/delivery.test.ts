@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, CreateTaskResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { callWorkflowId } from '../../src/shared/ids.js';
 import { waitFor } from '../support/ports.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
+import { rpcError } from '../support/rpc.js';
 
 type Result = Awaited<ReturnType<McpClient['callTool']>>;
 
@@ -17,16 +18,6 @@ const ASYNC = { 'switchyard/accept_async': true };
 
 function statusOf(result: object): string | undefined {
   return (result as { _meta?: Record<string, unknown> })._meta?.['switchyard/status'] as string | undefined;
-}
-
-async function rpcError(promise: Promise<unknown>): Promise<McpError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof McpError) return error;
-    throw error;
-  }
-  assert.fail('expected a JSON-RPC error');
 }
 
 describe('delivery semantics', { timeout: 600_000 }, () => {

@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { idempotentCorrelationId } from '../../src/gateway/envelope.js';
 import { callWorkflowId } from '../../src/shared/ids.js';
 import { waitFor } from '../support/ports.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
+import { rpcError } from '../support/rpc.js';
 
 type Result = Awaited<ReturnType<McpClient['callTool']>>;
 
@@ -44,16 +45,6 @@ describe('hardening of the front door', { timeout: 300_000 }, () => {
 
   const call = (name: string, args: Record<string, unknown>, meta: Record<string, unknown> = {}) =>
     client.callTool({ name, arguments: args, _meta: meta }, CallToolResultSchema, { timeout: 60_000 }) as Promise<Result>;
-
-  async function rpcError(promise: Promise<unknown>): Promise<McpError> {
-    try {
-      await promise;
-    } catch (error) {
-      if (error instanceof McpError) return error;
-      throw error;
-    }
-    assert.fail('expected a JSON-RPC error');
-  }
 
   /** Workflows of every type in the namespace (visibility trails a start by a few ms). */
   async function workflowCount(): Promise<number> {

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, CreateTaskResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { waitFor } from '../support/ports.js';
 import { Stack, correlationIdOf, textOf } from '../support/stack.js';
+import { rpcError } from '../support/rpc.js';
 
 const ACME = 'acme-key-0123456789abcdef';
 const ACME_ADMIN = 'acme-admin-key-0123456789abcdef';
@@ -14,16 +15,6 @@ const GLOBEX = 'globex-key-0123456789abcdef';
 const GLOBEX_ADMIN = 'globex-admin-key-0123456789abcdef';
 
 type Result = Awaited<ReturnType<McpClient['callTool']>>;
-
-async function rpcError(promise: Promise<unknown>): Promise<McpError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof McpError) return error;
-    throw error;
-  }
-  assert.fail('expected a JSON-RPC error');
-}
 
 describe('tenancy', { timeout: 300_000 }, () => {
   const stack = new Stack({
