@@ -93,10 +93,10 @@ describe('a stdio server that prints a secret to stderr and exits', { timeout: 6
   });
 
   describe('/readyz and /healthz', () => {
-    const readyz = async (socket: { remoteAddress: string } | undefined, headers: Record<string, string> = {}) => {
-      const { app } = createGatewayApp({
+    // The health endpoints read only the pool and Temporal's reachability; no tool is called here.
+    const healthApp = () =>
+      createGatewayApp({
         config,
-        // /readyz reads only the pool and Temporal's reachability; no tool is called here.
         catalog: undefined as never,
         calls: undefined as never,
         deadLetters: undefined as never,
@@ -106,7 +106,9 @@ describe('a stdio server that prints a secret to stderr and exits', { timeout: 6
         temporalReachable: async () => true,
         allowedHosts: [],
         allowedOrigins: [],
-      });
+      }).app;
+    const readyz = async (socket: { remoteAddress: string } | undefined, headers: Record<string, string> = {}) => {
+      const app = healthApp();
       // @hono/node-server passes the Node request as `incoming`; its socket has the peer address.
       const response = await app.request('/readyz', { headers }, socket === undefined ? {} : { incoming: { socket } });
       return { status: response.status, text: await response.text() };
@@ -151,19 +153,7 @@ describe('a stdio server that prints a secret to stderr and exits', { timeout: 6
     });
 
     it('/healthz says ok and nothing else', async () => {
-      const { app } = createGatewayApp({
-        config,
-        catalog: undefined as never,
-        calls: undefined as never,
-        deadLetters: undefined as never,
-        sagas: undefined as never,
-        log: createLogger('silent'),
-        pool,
-        temporalReachable: async () => true,
-        allowedHosts: [],
-        allowedOrigins: [],
-      });
-      const response = await app.request('/healthz', {}, { incoming: { socket: { remoteAddress: '203.0.113.7' } } });
+      const response = await healthApp().request('/healthz', {}, { incoming: { socket: { remoteAddress: '203.0.113.7' } } });
       assert.equal(response.status, 200);
       assert.deepEqual(await response.json(), { status: 'ok' });
     });
