@@ -13,6 +13,8 @@ export const ENGINE_MODES = [
   'engine-key-update-activity-many-keys',
   'engine-key-held-watch-one-key',
   'engine-key-held-watch-many-keys',
+  'engine-key-signal-watch-one-key',
+  'engine-key-signal-watch-many-keys',
 ] as const;
 export const MODES: readonly Mode[] = [...SWITCHYARD_MODES, ...ENGINE_MODES];
 
@@ -37,6 +39,8 @@ export const MODE_LABELS: Record<Mode, string> = {
   'engine-key-update-activity-many-keys': 'floor: update, key workflow per client, activity',
   'engine-key-held-watch-one-key': 'design: update-with-start, 5 held + watch, one key',
   'engine-key-held-watch-many-keys': 'design: update-with-start, 5 held + watch, key per client',
+  'engine-key-signal-watch-one-key': 'design: 4 updates held/client, signal + watch over, one key',
+  'engine-key-signal-watch-many-keys': 'design: 4 updates held/client, signal + watch over, key per client',
 };
 
 /**
@@ -72,6 +76,10 @@ export function costSources(mode: Mode, phase: { calls: number; warmup: number; 
     case 'engine-key-held-watch-many-keys':
       // Its calls are its `call` updates; its `watch` updates are part of their cost.
       return [{ workflowType: 'engineHeldWatchWorkflow', callsOf: (c) => c.updatesByName.call ?? 0, closedOnly: false, expected: keys }];
+    case 'engine-key-signal-watch-one-key':
+    case 'engine-key-signal-watch-many-keys':
+      // Its calls are its `call` updates and its `enqueue` signals; its `watch` updates are part of their cost.
+      return [{ workflowType: 'engineSignalWatchWorkflow', callsOf: (c) => (c.updatesByName.call ?? 0) + (c.signals.enqueue ?? 0), closedOnly: false, expected: keys }];
     default:
       return [{ workflowType: 'engineKeyWorkflow', callsOf: (c) => c.updates, closedOnly: false, expected: keys }];
   }

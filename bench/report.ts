@@ -3,6 +3,7 @@
 // billable actions per call, the JSON document (bench/results/latest.json), Markdown tables and
 // an SVG chart drawn by hand (no chart library, no binaries).
 import type { HeldWatchFigures } from './engine/held-watch.js';
+import type { SignalWatchFigures } from './engine/signal-watch.js';
 import type { HistoryCost } from './history.js';
 import { FLOORS, isEngineMode, MODE_LABELS, MODES, type EngineMode, type Mode } from './modes.js';
 
@@ -32,6 +33,8 @@ export interface PhaseResult {
   history?: HistoryCost;
   /** engine-key-held-watch*: overflow share and ResourceExhausted retries per call. */
   heldWatch?: HeldWatchFigures;
+  /** engine-key-signal-watch*: share of calls sent by signal, watches per call, ResourceExhausted count. */
+  signalWatch?: SignalWatchFigures;
   /** CPU seconds each process used during the phase. */
   cpuSeconds: Record<string, number>;
   /** Largest resident set seen while the phase ran (sampled every 100 ms), MiB. */
@@ -161,6 +164,8 @@ const COLORS: Record<Mode, string> = {
   'engine-key-update-activity-many-keys': '#bcbd22',
   'engine-key-held-watch-one-key': '#7f7f7f',
   'engine-key-held-watch-many-keys': '#aec7e8',
+  'engine-key-signal-watch-one-key': '#ffbb78',
+  'engine-key-signal-watch-many-keys': '#98df8a',
 };
 
 /**

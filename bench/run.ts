@@ -103,9 +103,10 @@ async function main(): Promise<number> {
         let run: PhaseRun;
         let keyWorkflowIds: string[] = [];
         let heldWatch: PhaseResult['heldWatch'];
+        let signalWatch: PhaseResult['signalWatch'];
         try {
           const options = { concurrency: c, calls, warmup, callTimeoutMs: 600_000 };
-          if (isEngineMode(mode)) ({ keyWorkflowIds, heldWatch, ...run } = await runEnginePhase({ ...options, mode, client }));
+          if (isEngineMode(mode)) ({ keyWorkflowIds, heldWatch, signalWatch, ...run } = await runEnginePhase({ ...options, mode, client }));
           else run = await runPhase({ ...options, mode, echoUrl: stack.echoUrl, gatewayUrl: stack.gatewayUrl });
         } finally {
           clearInterval(sampler);
@@ -130,6 +131,7 @@ async function main(): Promise<number> {
           latencyMs: summarize(run.latenciesMs),
           ...(history ? { history } : {}),
           ...(heldWatch ? { heldWatch } : {}),
+          ...(signalWatch ? { signalWatch } : {}),
           cpuSeconds,
           peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])),
         };
@@ -138,6 +140,7 @@ async function main(): Promise<number> {
           `${mode.padEnd(9)} c=${String(c).padStart(3)}: ${phase.throughputPerSec} calls/s, p50 ${phase.latencyMs.p50} ms, p95 ${phase.latencyMs.p95} ms, p99 ${phase.latencyMs.p99} ms, errors ${phase.errors}` +
             `${history ? `, ${history.eventsPerCall} events and ${history.actionsPerCall} actions per call` : ''}` +
             `${heldWatch ? `, overflow ${heldWatch.overflowShare}, ResourceExhausted retries ${heldWatch.resourceExhaustedRetriesPerCall} per call` : ''}` +
+            `${signalWatch ? `, by signal ${signalWatch.signalShare}, watches ${signalWatch.watchesPerCall} per call, ResourceExhausted ${signalWatch.resourceExhausted}, peak in flight ${signalWatch.peakInFlight}` : ''}` +
             `${run.firstError ? ` (${run.firstError.slice(0, 200)})` : ''}; cpu s ${JSON.stringify(cpuSeconds)}\n`,
         );
       }

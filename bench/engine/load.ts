@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { closedLoop, type PhaseRun } from '../closed-loop.js';
 import type { EngineMode } from '../modes.js';
 import { connectWithoutResourceRetries, HeldWatchClient, heldWatchFigures, newHeldWatchStats, type HeldWatchFigures } from './held-watch.js';
+import { newSignalWatchStats, SignalWatchClient, signalWatchFigures, type SignalWatchFigures } from './signal-watch.js';
 import { callUpdate, ENGINE_TASK_QUEUE, MAX_IN_FLIGHT_UPDATES, MAX_UPDATES_PER_RUN, type KeyWorkflowInput } from './shared.js';
 import type { engineCallLocalWorkflow, engineCallWorkflow, engineKeyWorkflow } from './workflows.js';
 
@@ -22,6 +23,8 @@ export interface EnginePhaseRun extends PhaseRun {
   keyWorkflowIds: string[];
   /** engine-key-held-watch*: overflow and ResourceExhausted figures. */
   heldWatch?: HeldWatchFigures;
+  /** engine-key-signal-watch*: signal share, watches and ResourceExhausted figures. */
+  signalWatch?: SignalWatchFigures;
 }
 
 export async function runEnginePhase(options: EnginePhaseOptions): Promise<EnginePhaseRun> {
@@ -47,6 +50,7 @@ export async function runEnginePhase(options: EnginePhaseOptions): Promise<Engin
   }
 
   if (mode.startsWith('engine-key-held-watch')) return await runHeldWatchPhase(options, run, check);
+  if (mode.startsWith('engine-key-signal-watch')) return await runSignalWatchPhase(options, run, check);
 
   const activity: KeyWorkflowInput['activity'] = mode.startsWith('engine-key-update-activity') ? 'regular' : 'local';
   const keys = mode.endsWith('one-key') ? 1 : options.concurrency;
@@ -100,6 +104,39 @@ async function runHeldWatchPhase(options: EnginePhaseOptions, run: string, check
       () => gateway.resetStats(),
     );
     return { ...result, keyWorkflowIds, heldWatch: heldWatchFigures(gateway.stats, result.latenciesMs.length) };
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * engine-key-signal-watch*: every call is sent at once, as a held Update-with-Start under the
+ * client's share of the workflow's updates in flight or by Signal-with-Start over it (no gate, no
+ * queue). Its own connection without ResourceExhausted retries, as held-watch's, so a refusal
+ * fails its call and shows in the row.
+ */
+async function runSignalWatchPhase(options: EnginePhaseOptions, run: string, check: (sent: string, got: string) => void): Promise<EnginePhaseRun> {
+  const keys = options.mode.endsWith('one-key') ? 1 : options.concurrency;
+  // A call is one update (held) or a signal and at most one watch: keep a run within the server's total.
+  if (keys === 1 && options.calls + options.warmup > MAX_UPDATES_PER_RUN) {
+    throw new Error(`${options.mode}: calls + warmup must stay within ${MAX_UPDATES_PER_RUN} (calls and watches are updates of one run)`);
+  }
+  const keyWorkflowIds = Array.from({ length: keys }, (_, i) => `bench-engine/${run}/signal/${i}`);
+  if (!(options.client.connection instanceof Connection)) throw new Error('the bench client must be on a gRPC Connection');
+  const stats = newSignalWatchStats();
+  const connection = await connectWithoutResourceRetries(options.client.connection.options.address, () => stats.abortedRetries++);
+  try {
+    const gateway = new SignalWatchClient(new Client({ connection, namespace: options.client.options.namespace }), ENGINE_TASK_QUEUE, stats);
+    const result = await closedLoop(
+      options,
+      async (clientIndex, n) => {
+        const message = `m${n}`;
+        const callId = `${run}-${n < 0 ? `w${-n}` : n}`;
+        check(message, await withTimeout(options.callTimeoutMs, gateway.call(keyWorkflowIds[clientIndex % keys]!, callId, message)));
+      },
+      () => gateway.resetStats(),
+    );
+    return { ...result, keyWorkflowIds, signalWatch: signalWatchFigures(gateway.stats, result.latenciesMs.length) };
   } finally {
     await connection.close();
   }

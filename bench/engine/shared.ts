@@ -1,6 +1,6 @@
 // What the engine-floor client and worker share: the task queue, the update a keyed call is,
 // and the server limit that shapes the keyed client.
-import { defineUpdate } from '@temporalio/workflow';
+import { defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const ENGINE_TASK_QUEUE = 'switchyard-bench-engine';
 
@@ -43,3 +43,16 @@ export const heldCallUpdate = defineUpdate<HeldCallAnswer, [string]>('call');
  * at least one has ended, the results of all that have, by call id.
  */
 export const watchUpdate = defineUpdate<Record<string, string>, [string[]]>('watch');
+
+/**
+ * engine-key-signal-watch*: the revised "Submitting and waiting" (docs/call-path-design.md). One
+ * gateway keeps at most this many updates in flight on one workflow, its held calls and its one
+ * watch together (`gateway.updatesPerWorkflow`), so the server never refuses one of its updates.
+ */
+export const UPDATES_SHARE = 4;
+
+/** A held call on a signal-watch key workflow: Update-with-Start, update id = call id; answers with the result. */
+export const signalWatchCallUpdate = defineUpdate<string, [string]>('call');
+
+/** A call over the gateway's share: Signal-with-Start carrying the call id and the message. */
+export const enqueueSignal = defineSignal<[string, string]>('enqueue');

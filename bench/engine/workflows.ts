@@ -2,7 +2,7 @@
 // Each does only what its shape must; nothing here is Switchyard code.
 import { condition, currentUpdateInfo, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { EngineActivities } from './activities.js';
-import { callUpdate, HELD_CALLS, heldCallUpdate, type KeyWorkflowInput, watchUpdate } from './shared.js';
+import { callUpdate, enqueueSignal, HELD_CALLS, heldCallUpdate, type KeyWorkflowInput, signalWatchCallUpdate, watchUpdate } from './shared.js';
 
 const regular = proxyActivities<EngineActivities>({ startToCloseTimeout: '30 seconds' });
 const local = proxyLocalActivities<EngineActivities>({ startToCloseTimeout: '30 seconds' });
@@ -64,6 +64,44 @@ export async function engineHeldWatchWorkflow(): Promise<void> {
     } finally {
       holding--;
     }
+  });
+  setHandler(watchUpdate, async (callIds) => {
+    await condition(() => callIds.some((id) => ended.has(id)));
+    return Object.fromEntries(callIds.filter((id) => ended.has(id)).map((id) => [id, take(id)]));
+  });
+
+  for (;;) {
+    await condition(() => queue.length > 0);
+    const call = queue.shift()!;
+    ended.set(call.callId, await local.echo(call.message));
+  }
+}
+
+/**
+ * engine-key-signal-watch*: the revised key workflow (docs/call-path-design.md, "Submitting and
+ * waiting"). A call arrives as a `call` update, which holds until its call ended, or as an
+ * `enqueue` signal, whose result the caller's gateway collects with `watch`. Both handlers push onto
+ * the one queue synchronously (no validator, no await before the push), so the queue's order is
+ * the order in which the SDK delivers the accepted updates and the signals. It never ends on its
+ * own, like engineKeyWorkflow.
+ */
+export async function engineSignalWatchWorkflow(): Promise<void> {
+  const queue: { callId: string; message: string }[] = [];
+  const ended = new Map<string, string>();
+  const take = (callId: string): string => {
+    const result = ended.get(callId)!;
+    ended.delete(callId);
+    return result;
+  };
+
+  setHandler(signalWatchCallUpdate, async (message) => {
+    const callId = currentUpdateInfo()!.id;
+    queue.push({ callId, message });
+    await condition(() => ended.has(callId));
+    return take(callId);
+  });
+  setHandler(enqueueSignal, (callId, message) => {
+    queue.push({ callId, message });
   });
   setHandler(watchUpdate, async (callIds) => {
     await condition(() => callIds.some((id) => ended.has(id)));

@@ -117,6 +117,18 @@ describe('bench smoke', () => {
       assert.equal(phase.history!.sources[0]!.calls, 4, name);
       assert.deepEqual([phase.heldWatch?.overflowShare, phase.heldWatch?.resourceExhaustedRetriesPerCall], [0, 0], name);
     }
+    // The revised design's shape: at 1 and 2 callers the client stays under its share of updates
+    // in flight, so every call is a held update (none by signal), nothing is refused, and a call
+    // costs its update and its share of the key's start and local-activity tasks.
+    for (const phase of result.phases.filter((p) => p.mode.startsWith('engine-key-signal-watch'))) {
+      const name = `${phase.mode} c=${phase.concurrency}`;
+      assert.equal(phase.errors, 0, `${name}: ${phase.firstError}`);
+      assert.ok(phase.history!.actionsPerCall > 0 && phase.history!.actionsPerCall <= 3, `${name}: actions per call ${phase.history!.actionsPerCall}`);
+      assert.equal(phase.history!.sources[0]!.workflowType, 'engineSignalWatchWorkflow', name);
+      assert.equal(phase.history!.sources[0]!.calls, 4, name);
+      assert.deepEqual([phase.signalWatch?.signalShare, phase.signalWatch?.resourceExhausted], [0, 0], name);
+      assert.ok(phase.signalWatch!.peakInFlight >= 1 && phase.signalWatch!.peakInFlight <= 4, `${name}: peak in flight ${phase.signalWatch!.peakInFlight}`);
+    }
     // An ordered Switchyard call also pays for its lane: more than the unordered call.
     assert.ok(costOf('one-key').actionsPerCall > costOf('unordered').actionsPerCall);
     assert.deepEqual(costOf('one-key').sources.map((s) => s.workflowType), ['callWorkflow', 'laneWorkflow']);
