@@ -6,7 +6,8 @@
 //   --calls N          BENCH_CALLS         measured calls per mode and concurrency (default 400)
 //   --warmup N         BENCH_WARMUP        unmeasured calls first (default 20)
 //   --concurrency L    BENCH_CONCURRENCY   comma-separated client counts (default 1,8,32,128)
-//   --modes L          BENCH_MODES         comma-separated, from modes.ts MODES (default all)
+//   --modes L          BENCH_MODES         comma-separated, from modes.ts MODES (default DEFAULT_MODES:
+//                                          all but the rejected held-watch prototype)
 //   --history-sample N BENCH_HISTORY_SAMPLE runs per workflow type read for events and actions per call (default 5)
 //   --out DIR          BENCH_OUT           where results go (default bench/results)
 //   --note TEXT        BENCH_NOTE          recorded with the machine (e.g. "machine shared with other jobs")
@@ -26,7 +27,7 @@ import { runEnginePhase } from './engine/load.js';
 import { MAX_UPDATES_PER_RUN } from './engine/shared.js';
 import { measureHistoryCost } from './history.js';
 import { runPhase } from './load.js';
-import { costSources, isEngineMode, MODES, type Mode } from './modes.js';
+import { costSources, DEFAULT_MODES, isEngineMode, MODES, type Mode } from './modes.js';
 import { addFloorRatios, addOverheads, latencySvg, markdownTable, RESULT_FORMAT, round, summarize, type BenchResult, type PhaseResult } from './report.js';
 import { BenchStack, readProc, type ProcessName } from './stack.js';
 
@@ -52,7 +53,7 @@ async function main(): Promise<number> {
   const calls = positive(values.calls ?? env.BENCH_CALLS ?? '400', 'calls');
   const warmup = nonNegative(values.warmup ?? env.BENCH_WARMUP ?? '20', 'warmup');
   const concurrency = (values.concurrency ?? env.BENCH_CONCURRENCY ?? '1,8,32,128').split(',').map((c) => positive(c, 'concurrency'));
-  const modes = (values.modes ?? env.BENCH_MODES ?? MODES.join(',')).split(',') as Mode[];
+  const modes = (values.modes ?? env.BENCH_MODES ?? DEFAULT_MODES.join(',')).split(',') as Mode[];
   for (const mode of modes) if (!MODES.includes(mode)) throw new Error(`unknown mode "${mode}" (${MODES.join(', ')})`);
   const historySample = nonNegative(values['history-sample'] ?? env.BENCH_HISTORY_SAMPLE ?? '5', 'history-sample');
   const engine = modes.some(isEngineMode);

@@ -58,7 +58,7 @@ describe('bench smoke', () => {
   after(() => rmSync(out, { recursive: true, force: true }));
 
   it('runs every mode, engine floor included, at concurrency 1 and 2 and writes latest.json and latency.svg', { timeout: 300_000 }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--calls', '3', '--warmup', '1', '--concurrency', '1,2', '--out', out], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--calls', '3', '--warmup', '1', '--concurrency', '1,2', '--modes', MODES.join(','), '--out', out], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
