@@ -121,6 +121,9 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
   ) {
     super();
+    // Each tool call in flight listens for its own log messages (activities/call-tool.ts), and
+    // passthrough adds a few more: Node's default of 10 listeners warned under ordinary load.
+    this.setMaxListeners(0);
     this.breaker = new CircuitBreaker(config.id, config.circuitBreaker.failureThreshold, config.circuitBreaker.cooldownMs);
     this.limiter = new Limiter(config.maxInFlight);
   }
