@@ -49,8 +49,14 @@ export async function runEnginePhase(options: EnginePhaseOptions): Promise<Engin
     return { ...result, keyWorkflowIds: [] };
   }
 
-  if (mode.startsWith('engine-key-held-watch')) return await runHeldWatchPhase(options, run, check);
-  if (mode.startsWith('engine-key-signal-watch')) return await runSignalWatchPhase(options, run, check);
+  if (mode.startsWith('engine-key-held-watch')) {
+    const { figures, ...phase } = await runGatewayShapePhase(HELD_WATCH, options, run, check);
+    return { ...phase, heldWatch: figures };
+  }
+  if (mode.startsWith('engine-key-signal-watch')) {
+    const { figures, ...phase } = await runGatewayShapePhase(SIGNAL_WATCH, options, run, check);
+    return { ...phase, signalWatch: figures };
+  }
 
   const activity: KeyWorkflowInput['activity'] = mode.startsWith('engine-key-update-activity') ? 'regular' : 'local';
   const keys = mode.endsWith('one-key') ? 1 : options.concurrency;
@@ -77,56 +83,61 @@ export async function runEnginePhase(options: EnginePhaseOptions): Promise<Engin
 }
 
 /**
- * engine-key-held-watch*: every call is an Update-with-Start sent at once (no gate: the point of
- * the shape is that every call is durably accepted at once); the first call of a key starts its
- * workflow. The client is its own connection (see connectWithoutResourceRetries) and plays one
- * gateway.
+ * The call-path prototypes: the bench process plays one gateway, on its own connection without
+ * the SDK's silent ResourceExhausted retries (connectWithoutResourceRetries), so a refusal fails
+ * its call and shows in the row. Every call is sent at once, with no gate or client-side queue:
+ *   engine-key-held-watch*: an Update-with-Start per call, up to 5 held, the rest acknowledged
+ *     and collected by one watch (the first design, rejected);
+ *   engine-key-signal-watch*: a held Update-with-Start under the client's share of the workflow's
+ *     updates in flight, a Signal-with-Start over it, results by one watch (the chosen design).
  */
-async function runHeldWatchPhase(options: EnginePhaseOptions, run: string, check: (sent: string, got: string) => void): Promise<EnginePhaseRun> {
-  const keys = options.mode.endsWith('one-key') ? 1 : options.concurrency;
-  // Watches are updates too, at most one per overflow call: keep a run within the server's total.
-  if (keys === 1 && 2 * (options.calls + options.warmup) > MAX_UPDATES_PER_RUN) {
-    throw new Error(`${options.mode}: calls + warmup must stay within ${MAX_UPDATES_PER_RUN / 2} (calls and watches are updates of one run)`);
-  }
-  const keyWorkflowIds = Array.from({ length: keys }, (_, i) => `bench-engine/${run}/held/${i}`);
-  if (!(options.client.connection instanceof Connection)) throw new Error('the bench client must be on a gRPC Connection');
-  const stats = newHeldWatchStats();
-  const connection = await connectWithoutResourceRetries(options.client.connection.options.address, () => stats.abortedRetries++);
-  try {
-    const gateway = new HeldWatchClient(new Client({ connection, namespace: options.client.options.namespace }), ENGINE_TASK_QUEUE, stats);
-    const result = await closedLoop(
-      options,
-      async (clientIndex, n) => {
-        const message = `m${n}`;
-        const callId = `${run}-${n < 0 ? `w${-n}` : n}`;
-        check(message, await withTimeout(options.callTimeoutMs, gateway.call(keyWorkflowIds[clientIndex % keys]!, callId, message)));
-      },
-      () => gateway.resetStats(),
-    );
-    return { ...result, keyWorkflowIds, heldWatch: heldWatchFigures(gateway.stats, result.latenciesMs.length) };
-  } finally {
-    await connection.close();
-  }
+interface GatewayShape<Stats, Figures> {
+  /** Part of the key workflow ids, so the two shapes never share a workflow. */
+  label: string;
+  /** Updates of one key's run per call, at most (a call and, for overflow, its share of watches). */
+  updatesPerCall: number;
+  newStats(): Stats;
+  client(client: Client, stats: Stats): { call(workflowId: string, callId: string, message: string): Promise<string>; resetStats(): void; readonly stats: Stats };
+  figures(stats: Stats, calls: number): Figures;
+  abortedRetry(stats: Stats): void;
 }
 
-/**
- * engine-key-signal-watch*: every call is sent at once, as a held Update-with-Start under the
- * client's share of the workflow's updates in flight or by Signal-with-Start over it (no gate, no
- * queue). Its own connection without ResourceExhausted retries, as held-watch's, so a refusal
- * fails its call and shows in the row.
- */
-async function runSignalWatchPhase(options: EnginePhaseOptions, run: string, check: (sent: string, got: string) => void): Promise<EnginePhaseRun> {
+const HELD_WATCH: GatewayShape<ReturnType<typeof newHeldWatchStats>, HeldWatchFigures> = {
+  label: 'held',
+  updatesPerCall: 2,
+  newStats: newHeldWatchStats,
+  client: (client, stats) => new HeldWatchClient(client, ENGINE_TASK_QUEUE, stats),
+  figures: heldWatchFigures,
+  abortedRetry: (stats) => stats.abortedRetries++,
+};
+
+const SIGNAL_WATCH: GatewayShape<ReturnType<typeof newSignalWatchStats>, SignalWatchFigures> = {
+  label: 'signal',
+  updatesPerCall: 1,
+  newStats: newSignalWatchStats,
+  client: (client, stats) => new SignalWatchClient(client, ENGINE_TASK_QUEUE, stats),
+  figures: signalWatchFigures,
+  abortedRetry: (stats) => stats.abortedRetries++,
+};
+
+async function runGatewayShapePhase<Stats, Figures>(
+  shape: GatewayShape<Stats, Figures>,
+  options: EnginePhaseOptions,
+  run: string,
+  check: (sent: string, got: string) => void,
+): Promise<EnginePhaseRun & { figures: Figures }> {
   const keys = options.mode.endsWith('one-key') ? 1 : options.concurrency;
-  // A call is one update (held) or a signal and at most one watch: keep a run within the server's total.
-  if (keys === 1 && options.calls + options.warmup > MAX_UPDATES_PER_RUN) {
-    throw new Error(`${options.mode}: calls + warmup must stay within ${MAX_UPDATES_PER_RUN} (calls and watches are updates of one run)`);
+  // Calls and watches are updates of one run: keep a one-key run within the server's total.
+  const maxCalls = MAX_UPDATES_PER_RUN / shape.updatesPerCall;
+  if (keys === 1 && options.calls + options.warmup > maxCalls) {
+    throw new Error(`${options.mode}: calls + warmup must stay within ${maxCalls} (calls and watches are updates of one run)`);
   }
-  const keyWorkflowIds = Array.from({ length: keys }, (_, i) => `bench-engine/${run}/signal/${i}`);
+  const keyWorkflowIds = Array.from({ length: keys }, (_, i) => `bench-engine/${run}/${shape.label}/${i}`);
   if (!(options.client.connection instanceof Connection)) throw new Error('the bench client must be on a gRPC Connection');
-  const stats = newSignalWatchStats();
-  const connection = await connectWithoutResourceRetries(options.client.connection.options.address, () => stats.abortedRetries++);
+  const stats = shape.newStats();
+  const connection = await connectWithoutResourceRetries(options.client.connection.options.address, () => shape.abortedRetry(stats));
   try {
-    const gateway = new SignalWatchClient(new Client({ connection, namespace: options.client.options.namespace }), ENGINE_TASK_QUEUE, stats);
+    const gateway = shape.client(new Client({ connection, namespace: options.client.options.namespace }), stats);
     const result = await closedLoop(
       options,
       async (clientIndex, n) => {
@@ -136,7 +147,7 @@ async function runSignalWatchPhase(options: EnginePhaseOptions, run: string, che
       },
       () => gateway.resetStats(),
     );
-    return { ...result, keyWorkflowIds, signalWatch: signalWatchFigures(gateway.stats, result.latenciesMs.length) };
+    return { ...result, keyWorkflowIds, figures: shape.figures(gateway.stats, result.latenciesMs.length) };
   } finally {
     await connection.close();
   }
