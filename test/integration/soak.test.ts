@@ -1,6 +1,6 @@
 // Bounded state (docs/guarantees.md, guarantee 11): one key with 10,000 steps (set
 // SWITCHYARD_SOAK_STEPS to change it) runs to the end in acceptance order across many lane
-// continue-as-new runs, and its idempotency records survive them. Takes ~12 minutes here.
+// continue-as-new runs, and its idempotency records survive them. Takes ~15 minutes here.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { laneWorkflowId } from '../../src/shared/ids.js';
