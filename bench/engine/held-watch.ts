@@ -179,7 +179,7 @@ function isUnprocessed(error: unknown): boolean {
 }
 
 /** The SDK throws the gRPC error (for Update-with-Start with the update's own code set on it) or a ServiceError caused by it. */
-function isResourceExhausted(error: unknown): boolean {
+export function isResourceExhausted(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     if ((e as { code?: unknown }).code === RESOURCE_EXHAUSTED) return true;
   }

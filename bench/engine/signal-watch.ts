@@ -8,9 +8,9 @@
 // the call, and counted, since this shape should never cause one.
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { enqueueSignal, signalWatchCallUpdate, UPDATES_SHARE, watchUpdate } from './shared.js';
+import { isResourceExhausted } from './held-watch.js';
 import type { engineSignalWatchWorkflow } from './workflows.js';
 
-const RESOURCE_EXHAUSTED = 8; // gRPC status code, as in held-watch.ts
 
 export interface SignalWatchStats {
   /** Calls sent as a held `call` update. */
@@ -148,13 +148,6 @@ export class SignalWatchClient {
       throw error;
     }
   }
-}
-
-function isResourceExhausted(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if ((e as { code?: unknown }).code === RESOURCE_EXHAUSTED) return true;
-  }
-  return false;
 }
 
 /** What a signal-watch phase adds to its row (per measured call). */

@@ -35,6 +35,32 @@ export async function engineKeyWorkflow(input: KeyWorkflowInput): Promise<void> 
 }
 
 /**
+ * What the two call-path prototypes share: one queue of calls run in order as local activities,
+ * results kept until taken, and the `watch` update that hands a caller's ended results back.
+ */
+function keyMailbox() {
+  const queue: { callId: string; message: string }[] = [];
+  const ended = new Map<string, string>();
+  const take = (callId: string): string => {
+    const result = ended.get(callId)!;
+    ended.delete(callId);
+    return result;
+  };
+  setHandler(watchUpdate, async (callIds) => {
+    await condition(() => callIds.some((id) => ended.has(id)));
+    return Object.fromEntries(callIds.filter((id) => ended.has(id)).map((id) => [id, take(id)]));
+  });
+  async function run(): Promise<never> {
+    for (;;) {
+      await condition(() => queue.length > 0);
+      const call = queue.shift()!;
+      ended.set(call.callId, await local.echo(call.message));
+    }
+  }
+  return { queue, ended, take, run };
+}
+
+/**
  * engine-key-held-watch*: the call-path design's key workflow, bare (docs/call-path-design.md,
  * "Submitting and waiting"). A `call` handler queues its call; the calls run one at a time in
  * acceptance order as local activities. While fewer than HELD_CALLS handlers hold, the handler
@@ -43,14 +69,8 @@ export async function engineKeyWorkflow(input: KeyWorkflowInput): Promise<void> 
  * state stays as small as the queue. It never ends on its own, like engineKeyWorkflow.
  */
 export async function engineHeldWatchWorkflow(): Promise<void> {
-  const queue: { callId: string; message: string }[] = [];
-  const ended = new Map<string, string>();
+  const { queue, ended, take, run } = keyMailbox();
   let holding = 0;
-  const take = (callId: string): string => {
-    const result = ended.get(callId)!;
-    ended.delete(callId);
-    return result;
-  };
 
   setHandler(heldCallUpdate, async (message) => {
     // The update id is the call id (the client sets it), so a re-sent call is the same update.
@@ -65,16 +85,7 @@ export async function engineHeldWatchWorkflow(): Promise<void> {
       holding--;
     }
   });
-  setHandler(watchUpdate, async (callIds) => {
-    await condition(() => callIds.some((id) => ended.has(id)));
-    return Object.fromEntries(callIds.filter((id) => ended.has(id)).map((id) => [id, take(id)]));
-  });
-
-  for (;;) {
-    await condition(() => queue.length > 0);
-    const call = queue.shift()!;
-    ended.set(call.callId, await local.echo(call.message));
-  }
+  await run();
 }
 
 /**
@@ -86,13 +97,7 @@ export async function engineHeldWatchWorkflow(): Promise<void> {
  * own, like engineKeyWorkflow.
  */
 export async function engineSignalWatchWorkflow(): Promise<void> {
-  const queue: { callId: string; message: string }[] = [];
-  const ended = new Map<string, string>();
-  const take = (callId: string): string => {
-    const result = ended.get(callId)!;
-    ended.delete(callId);
-    return result;
-  };
+  const { queue, ended, take, run } = keyMailbox();
 
   setHandler(signalWatchCallUpdate, async (message) => {
     const callId = currentUpdateInfo()!.id;
@@ -103,14 +108,5 @@ export async function engineSignalWatchWorkflow(): Promise<void> {
   setHandler(enqueueSignal, (callId, message) => {
     queue.push({ callId, message });
   });
-  setHandler(watchUpdate, async (callIds) => {
-    await condition(() => callIds.some((id) => ended.has(id)));
-    return Object.fromEntries(callIds.filter((id) => ended.has(id)).map((id) => [id, take(id)]));
-  });
-
-  for (;;) {
-    await condition(() => queue.length > 0);
-    const call = queue.shift()!;
-    ended.set(call.callId, await local.echo(call.message));
-  }
+  await run();
 }
