@@ -34,6 +34,12 @@ export interface StackOptions {
   withEverything?: boolean;
   /** Last word on the config file: edit the plain object before it is written. */
   configure?: (config: ConfigDraft) => void;
+  /**
+   * Node arguments that run the `switchyard` command of the worker and gateway `start()` starts:
+   * another build, such as an older version for an upgrade test (test/support/old-build.ts).
+   * Default: this checkout's build. Later startWorker()/startGateway() take their own.
+   */
+  entry?: string[];
 }
 
 /** The config file as a plain object, for `configure`. */
@@ -101,17 +107,18 @@ export class Stack {
     o.configure?.(config as unknown as ConfigDraft);
     this.configPath = join(this.dir, 'switchyard.yaml');
     writeFileSync(this.configPath, stringify(config));
-    await Promise.all([this.startWorker(), this.startGateway()]);
+    await Promise.all([this.startWorker(o.entry), this.startGateway(o.entry)]);
     return this;
   }
 
-  async startWorker(): Promise<void> {
-    this.worker = this.spawn('worker');
+  /** Starts a worker of this checkout's build, or of the build `entry` runs (see StackOptions.entry). */
+  async startWorker(entry = [BIN]): Promise<void> {
+    this.worker = this.spawn('worker', entry);
     await this.waitForLine(this.worker, 'Switchyard worker is running', 60_000);
   }
 
-  async startGateway(): Promise<void> {
-    this.gateway = this.spawn('gateway');
+  async startGateway(entry = [BIN]): Promise<void> {
+    this.gateway = this.spawn('gateway', entry);
     await this.waitForLine(this.gateway, 'Switchyard gateway is running', 60_000);
   }
 
@@ -167,8 +174,8 @@ export class Stack {
     if (!process.env.KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private spawn(command: 'worker' | 'gateway'): ChildProcess {
-    const child = spawn(process.execPath, [BIN, command, '--config', this.configPath, '--log-level', process.env.SWITCHYARD_TEST_LOG ?? 'warn'], {
+  private spawn(command: 'worker' | 'gateway', entry: string[]): ChildProcess {
+    const child = spawn(process.execPath, [...entry, command, '--config', this.configPath, '--log-level', process.env.SWITCHYARD_TEST_LOG ?? 'warn'], {
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
