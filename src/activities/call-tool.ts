@@ -47,8 +47,9 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       if (from === scope) pushRelayed(relayed, { method: 'notifications/message', params });
     };
     connection.on('log', onLog);
-    const beat = setInterval(() => heartbeat(lastProgress), Math.max(200, Math.floor(envelope.heartbeatTimeoutMs / 4)));
-    heartbeat();
+    // A local activity cannot heartbeat: its workflow task is what Temporal watches.
+    const beat = info.isLocal ? undefined : setInterval(() => heartbeat(lastProgress), Math.max(200, Math.floor(envelope.heartbeatTimeoutMs / 4)));
+    if (!info.isLocal) heartbeat();
     // Waiting for a slot ends with the deadline or a cancel, like the call itself.
     const waitSignal = AbortSignal.any([cancellationSignal(), AbortSignal.timeout(Math.max(1, deadlineLeft()))]);
     let release: (() => void) | undefined;
@@ -74,7 +75,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
         onProgress: (progress) => {
           lastProgress = { progress: progress.progress, ...(progress.total !== undefined ? { total: progress.total } : {}), ...(progress.message !== undefined ? { message: progress.message } : {}) };
           pushRelayed(relayed, { method: 'notifications/progress', params: lastProgress });
-          heartbeat(lastProgress);
+          if (!info.isLocal) heartbeat(lastProgress);
         },
         scope,
       });

@@ -3,6 +3,7 @@
 import type { Client } from '@temporalio/client';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
+import type { KeyWorkflowSettings } from '../shared/route.js';
 import { createCallToolActivity } from './call-tool.js';
 import { createLaneActivities } from './lane.js';
 
@@ -11,6 +12,8 @@ export interface ActivityDeps {
   client: Client;
   taskQueue: string;
   log: Logger;
+  /** How key workflows are started (a call workflow on an ordering key queues in one). */
+  keySettings: KeyWorkflowSettings;
   /** Hand-offs before a lane continues as new. */
   laneHandoffsPerRun?: number;
   /** Largest result that is stored in history; Temporal rejects payloads above 2 MB. */

@@ -74,6 +74,13 @@ const ServerCommonShape = {
   toolPolicies: z.record(z.string().min(1), CallPolicySchema).default({}),
   /** Per tool (downstream name): its default compensation in a saga. */
   compensations: z.record(z.string().min(1), CompensationSchema).default({}),
+  /**
+   * How a call to this server runs in its key workflow: `local` (a local activity: fastest, but a
+   * worker killed mid-call runs it again, and there is no progress), `activity` (a regular,
+   * heartbeating activity), or `auto`: local for read-only and idempotent tools whose timeout is at
+   * most callPath.localActivityMaxMs. Non-idempotent tools always run as regular activities.
+   */
+  execution: z.enum(['local', 'activity', 'auto']).default('auto'),
   /** Requests one worker process sends this server at once; more wait for a slot inside their deadline. */
   maxInFlight: z.number().int().min(1).max(10_000).default(32),
   circuitBreaker: z
@@ -162,6 +169,26 @@ export const ConfigSchema = z
         heartbeatTimeoutMs: z.number().int().min(1_000).default(5_000),
         /** A lane (per ordering key) continues as new after this many hand-offs, bounding its history. */
         laneHandoffsPerRun: z.number().int().min(1).max(1_000).default(500),
+      })
+      .prefault({}),
+    /** The fast call path: key and shard workflows (docs/architecture.md, "The call path"). */
+    callPath: z
+      .strictObject({
+        /** Workflows that run a tenant's calls without an ordering key, concurrently. */
+        shardsPerTenant: z.number().int().min(1).max(256).default(8),
+        /** Calls one shard workflow runs at once. */
+        shardConcurrency: z.number().int().min(1).max(1_000).default(32),
+        /**
+         * Updates one gateway keeps in flight on one key or shard workflow; further calls go by
+         * signal. Temporal admits 10 per workflow and a refusal is costly: with G gateways, use at most 9/G.
+         */
+        updatesPerWorkflow: z.number().int().min(1).max(9).default(4),
+        /** How long a key workflow keeps an answered call's outcome for get_call; an idle key workflow closes after it. */
+        recentOutcomesMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
+        /** Calls a key workflow handles before it continues as new, bounding its history. */
+        callsPerRun: z.number().int().min(1).max(100_000).default(1_000),
+        /** `execution: auto` runs a tool as a local activity only when its timeout is at most this. */
+        localActivityMaxMs: z.number().int().min(100).max(60_000).default(5_000),
       })
       .prefault({}),
     servers: z.array(ServerConfigSchema).default([]),
@@ -287,3 +314,8 @@ export type CompensationConfig = z.infer<typeof CompensationSchema>;
 export type Priority = (typeof PRIORITIES)[number];
 export type Mutation = (typeof MUTATIONS)[number];
 export type DeadLetterPolicy = (typeof DEAD_LETTER_POLICIES)[number];
+
+/** How key and shard workflows are started: the gateway and the worker's activities must agree. */
+export function keySettings(config: Config) {
+  return { ...config.callPath, maxQueuedPerKey: config.limits.maxQueuedPerKey, maxQueuedPerTenant: config.limits.maxQueuedPerTenant };
+}

@@ -10,16 +10,21 @@ import {
 } from '@temporalio/client';
 import { CancelledFailure, defaultPayloadConverter, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
 import { PRIORITY_KEYS, type CallEnvelope, type CallOutcome, type CallStatus, type DeadLetterStatus } from '../shared/envelope.js';
-import { callWorkflowId, deadLetterWorkflowId, laneWorkflowId } from '../shared/ids.js';
+import { callWorkflowId, deadLetterWorkflowId, keyWorkflowId, laneWorkflowId, routeOf } from '../shared/ids.js';
 import {
   admitUpdate,
   callSearchAttributes,
+  callViewQuery,
+  cancelCallSignal,
   deadLetterStatusQuery,
+  keyStateQuery,
   laneStateQuery,
   SA_ORDERING_KEY,
   SA_TOOL,
   statusQuery,
 } from '../shared/messages.js';
+import { keyRoute, routedCorrelationId, shardRoute, type KeyWorkflowSettings } from '../shared/route.js';
+import { KeyCalls, KeyLimitError } from './key-calls.js';
 import type { CallProgress } from '../activities/call-tool.js';
 import type { callWorkflow } from '../workflows/call.js';
 import type { deadLetterWorkflow } from '../workflows/dead-letter.js';
@@ -53,11 +58,56 @@ export interface CallView {
 
 type CallHandle = WorkflowHandle<typeof callWorkflow>;
 
+export interface FastPathSettings {
+  keys: KeyWorkflowSettings;
+  updatesPerWorkflow: number;
+}
+
 export class CallService {
+  private readonly keys: KeyCalls;
+  /** Fast-path calls this gateway is waiting for, per tenant: the tenant limit's count (calls recorded as workflows are counted in visibility). */
+  private readonly waiting = new Map<string, number>();
+
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
-  ) {}
+    private readonly fast: FastPathSettings,
+  ) {
+    this.keys = new KeyCalls(client, taskQueue, fast.keys, fast.updatesPerWorkflow);
+  }
+
+  /**
+   * The fast path (a key or shard workflow, docs/architecture.md) takes a call whose caller waits
+   * for the answer, without an idempotency key: it gets a routed correlation id. Other calls (an
+   * idempotency key, accept_async, a task, a saga step) are recorded as their own call workflow,
+   * whose id dedupes and which tasks/list lists.
+   */
+  routeFast(envelope: CallEnvelope): CallEnvelope {
+    const route = envelope.orderingKey !== undefined ? keyRoute(envelope.tenant, envelope.orderingKey) : shardRoute(this.fast.keys.shardsPerTenant);
+    return { ...envelope, correlationId: routedCorrelationId(route, envelope.correlationId) };
+  }
+
+  /**
+   * Sends a fast-path call and waits up to `waitMs` for its outcome (undefined: it goes on). Throws
+   * before the call is accepted: KeyLimitError over a limit, anything else when Temporal is unavailable.
+   */
+  async submitFast(envelope: CallEnvelope, waitMs: number, limits: Limits, signal?: AbortSignal): Promise<CallOutcome | undefined> {
+    const tenant = envelope.tenant;
+    const count = this.waiting.get(tenant) ?? 0;
+    if (count >= limits.maxQueuedPerTenant) throw new KeyLimitError(count, limits.maxQueuedPerTenant, 'tenant');
+    this.waiting.set(tenant, count + 1);
+    try {
+      const outcome = await this.keys.submit(envelope, routeOf(envelope.correlationId)!, waitMs, signal);
+      if (outcome?.status === 'failed' && outcome.reason === 'over_limit') {
+        throw new KeyLimitError(limits.maxQueuedPerKey, limits.maxQueuedPerKey, envelope.orderingKey !== undefined ? 'ordering key' : 'tenant');
+      }
+      return outcome;
+    } finally {
+      const left = (this.waiting.get(tenant) ?? 1) - 1;
+      if (left === 0) this.waiting.delete(tenant);
+      else this.waiting.set(tenant, left);
+    }
+  }
 
   /**
    * Records the call durably and returns once it is accepted: for a call with no ordering key,
@@ -114,7 +164,7 @@ export class CallService {
   async list(tenant: string, nextPageToken?: Uint8Array, pageSize = 50): Promise<{ views: CallView[]; nextPageToken?: Uint8Array }> {
     const response = await this.client.workflowService.listWorkflowExecutions({
       namespace: this.client.options.namespace,
-      query: `WorkflowType = 'callWorkflow' AND SwitchyardTenant = ${quote(tenant)}`,
+      query: `WorkflowType IN ('callWorkflow', 'callRecordWorkflow') AND SwitchyardTenant = ${quote(tenant)}`,
       pageSize,
       ...(nextPageToken ? { nextPageToken } : {}),
     });
@@ -165,7 +215,8 @@ export class CallService {
       envelope.orderingKey === undefined ? undefined : this.client.workflow.count(`${base} AND SwitchyardOrderingKey = ${quote(envelope.orderingKey)}`),
     ]);
     if (keyCount !== undefined && keyCount.count >= limits.maxQueuedPerKey) return { scope: 'ordering key', count: keyCount.count, limit: limits.maxQueuedPerKey };
-    if (tenantCount.count >= limits.maxQueuedPerTenant) return { scope: 'tenant', count: tenantCount.count, limit: limits.maxQueuedPerTenant };
+    const tenantTotal = tenantCount.count + (this.waiting.get(envelope.tenant) ?? 0);
+    if (tenantTotal >= limits.maxQueuedPerTenant) return { scope: 'tenant', count: tenantTotal, limit: limits.maxQueuedPerTenant };
     return undefined;
   }
 
@@ -192,6 +243,30 @@ export class CallService {
   }
 
   async get(tenant: string, correlationId: string): Promise<CallView | undefined> {
+    const route = routeOf(correlationId);
+    if (route !== undefined) {
+      // A call of the fast path: its workflow knows it while it runs and for a while after; a
+      // record has it once it ended with nobody waiting, or was dead-lettered.
+      const live = await this.withTimeout(() => this.client.workflow.getHandle(keyWorkflowId(tenant, route)).query(callViewQuery, correlationId)).catch(() => undefined);
+      if (live !== undefined && live.phase !== 'done') {
+        return {
+          correlationId,
+          state: live.phase,
+          tool: live.publicTool,
+          ...(live.orderingKey !== undefined ? { orderingKey: live.orderingKey } : {}),
+          startedAt: new Date(live.acceptedAt).toISOString(),
+          ...(live.waitingFor !== undefined ? { waitingFor: live.waitingFor } : {}),
+        };
+      }
+      const recorded = await this.recordedView(tenant, correlationId);
+      if (recorded !== undefined || live?.outcome === undefined) return recorded;
+      return { correlationId, state: live.outcome.status, tool: live.publicTool, ...(live.orderingKey !== undefined ? { orderingKey: live.orderingKey } : {}), outcome: live.outcome };
+    }
+    return this.recordedView(tenant, correlationId);
+  }
+
+  /** A call recorded as a workflow: a call workflow, or the record of a fast-path call. */
+  private async recordedView(tenant: string, correlationId: string): Promise<CallView | undefined> {
     const handle = this.client.workflow.getHandle<typeof callWorkflow>(callWorkflowId(tenant, correlationId));
     let description;
     try {
@@ -213,8 +288,11 @@ export class CallService {
       const status = await this.queryStatus(handle);
       view.state = status === undefined || status.phase === 'done' ? 'running' : status.phase;
       if (view.state === 'queued' && view.orderingKey !== undefined) {
-        const lane = await this.withTimeout(() => this.client.workflow.getHandle(laneWorkflowId(tenant, view.orderingKey!)).query(laneStateQuery)).catch(() => undefined);
-        if (lane?.holder !== undefined) view.waitingFor = lane.holder;
+        // It waits in its key workflow (or, for a call older than key workflows, in its lane).
+        const keyState = await this.withTimeout(() => this.client.workflow.getHandle(keyWorkflowId(tenant, keyRoute(tenant, view.orderingKey!))).query(keyStateQuery)).catch(() => undefined);
+        const lane = keyState === undefined ? await this.withTimeout(() => this.client.workflow.getHandle(laneWorkflowId(tenant, view.orderingKey!)).query(laneStateQuery)).catch(() => undefined) : undefined;
+        const holder = keyState !== undefined ? (keyState.holder ?? keyState.running[0]) : lane?.holder;
+        if (holder !== undefined) view.waitingFor = holder;
       }
       return view;
     }
@@ -247,8 +325,12 @@ export class CallService {
 
   /** The latest progress the downstream server reported for a running call (from heartbeat details). */
   async progress(tenant: string, correlationId: string): Promise<CallProgress | undefined> {
-    const description = await this.client.workflow.getHandle(callWorkflowId(tenant, correlationId)).describe();
+    const route = routeOf(correlationId);
+    const workflowId = route !== undefined ? keyWorkflowId(tenant, route) : callWorkflowId(tenant, correlationId);
+    const description = await this.client.workflow.getHandle(workflowId).describe();
     for (const activity of description.raw.pendingActivities ?? []) {
+      // A key workflow runs several calls: the activity id is the correlation id (#attempt when the workflow retries).
+      if (route !== undefined && activity.activityId !== correlationId && !activity.activityId?.startsWith(`${correlationId}#`)) continue;
       const payload = activity.heartbeatDetails?.payloads?.[0];
       if (!payload?.data || payload.data.length === 0) continue;
       const value = defaultPayloadConverter.fromPayload(payload);
@@ -259,6 +341,28 @@ export class CallService {
 
   /** Requests cancellation; false when there is no such call in this tenant. */
   async cancel(tenant: string, correlationId: string): Promise<'cancel_requested' | 'already_closed' | 'not_found'> {
+    const route = routeOf(correlationId);
+    if (route !== undefined) {
+      const keyHandle = this.client.workflow.getHandle(keyWorkflowId(tenant, route));
+      const live = await this.withTimeout(() => keyHandle.query(callViewQuery, correlationId)).then(
+        (view) => ({ answered: true, view }),
+        () => ({ answered: false, view: undefined }),
+      );
+      if (live.view?.phase === 'done') return 'already_closed';
+      if (live.answered && live.view === undefined) {
+        // Not in its workflow: ended and recorded, or never sent.
+        return (await this.exists(tenant, correlationId)) ? 'already_closed' : 'not_found';
+      }
+      // Running or queued; or no worker answered (the call may still be arriving): the workflow
+      // cancels it, or cancels it on arrival.
+      try {
+        await keyHandle.signal(cancelCallSignal, { correlationId });
+        return 'cancel_requested';
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return 'not_found';
+        throw error;
+      }
+    }
     const handle = this.client.workflow.getHandle(callWorkflowId(tenant, correlationId));
     try {
       const description = await handle.describe();

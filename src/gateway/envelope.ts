@@ -73,6 +73,7 @@ export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
   const maxDeadlineMs = policy.maxDeadlineMs ?? config.defaults.maxDeadlineMs;
   const deadlineAt = deadlineField(input, maxDeadlineMs) ?? now + (policy.deadlineMs ?? config.defaults.deadlineMs);
   const acceptAsync = booleanField(input, META.acceptAsync);
+  const mutation = policy.mutation ?? mutationFromAnnotations(input.annotations);
   return {
     envelope: {
       correlationId: idempotencyKey === undefined ? uuidv7(now) : idempotentCorrelationId(input.principal.tenant, idempotencyKey),
@@ -90,11 +91,25 @@ export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
       heartbeatTimeoutMs: config.worker.heartbeatTimeoutMs,
       retry: { ...config.defaults.retry, ...server.policy.retry, ...server.toolPolicies[input.tool]?.retry },
       priority: priorityField(input) ?? policy.priority ?? config.defaults.priority,
-      mutation: policy.mutation ?? mutationFromAnnotations(input.annotations),
+      mutation,
+      execution: executionOf(server, mutation, config.callPath.localActivityMaxMs),
       onDeadLetter: policy.onDeadLetter ?? config.defaults.onDeadLetter,
     },
     ...(acceptAsync !== undefined ? { acceptAsync } : {}),
   };
+}
+
+/**
+ * How a key workflow runs a call to this server (config `execution`). `auto` picks a local
+ * activity for a tool that is safe to repeat and whose timeout is short: a worker killed mid-call
+ * runs a local activity again, and a long one would hold its workflow task open. A
+ * non-idempotent tool always runs as a regular activity, whose start Temporal records, so a
+ * worker lost mid-request is an unknown outcome and is never repeated.
+ */
+export function executionOf(server: ServerConfig, mutation: Mutation, localActivityMaxMs: number): 'local' | 'activity' {
+  if (mutation === 'non_idempotent') return 'activity';
+  if (server.execution !== 'auto') return server.execution;
+  return server.timeoutMs <= localActivityMaxMs ? 'local' : 'activity';
 }
 
 /** The tool's policy over its server's policy (each field separately). */

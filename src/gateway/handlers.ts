@@ -8,6 +8,7 @@ import type { Logger } from '../observability/log.js';
 import type { CallEnvelope, CallOutcome, ToolResult } from '../shared/envelope.js';
 import { CORRELATION_ID } from '../shared/ids.js';
 import type { CallService, CallView } from './call-service.js';
+import { KeyLimitError } from './key-calls.js';
 import { deadLetterSummary, deadLetterTool, type DeadLetterService } from './dead-letters.js';
 import { newTask, type McpTask } from './tasks.js';
 import type { Passthrough } from './passthrough.js';
@@ -109,6 +110,12 @@ async function submitAndWait(
   const step: SagaStepSpec | undefined = saga === undefined ? undefined : { step: saga.step, envelope, ...(compensation !== undefined ? { compensation } : {}) };
   // The step and its compensation travel to the saga as one payload.
   if (step !== undefined) checkRecordable(step, 'the step and its compensation together');
+  const nowMs = (deps.now ?? Date.now)();
+  const untilDeadline = envelope.deadlineAt - nowMs + 1_000;
+  const waitMs = acceptAsync === true ? 0 : acceptAsync === false ? untilDeadline : Math.min(deps.config.defaults.syncWaitMs, untilDeadline);
+  if (saga === undefined && context.task === undefined && acceptAsync !== true && envelope.idempotencyKey === undefined) {
+    return submitFast(deps, deps.calls.routeFast(envelope), waitMs, context, resolved.definition.outputSchema !== undefined);
+  }
   let handle;
   let correlationId = envelope.correlationId;
   const watch = new AdmissionWatch(deps, context, envelope.tenant, correlationId);
@@ -144,9 +151,6 @@ async function submitAndWait(
     return { task: newTask(correlationId, envelope.acceptedAt), _meta: { [META.correlationId]: correlationId } };
   }
 
-  const nowMs = (deps.now ?? Date.now)();
-  const untilDeadline = envelope.deadlineAt - nowMs + 1_000;
-  const waitMs = acceptAsync === true ? 0 : acceptAsync === false ? untilDeadline : Math.min(deps.config.defaults.syncWaitMs, untilDeadline);
   const stopProgress = context.sendProgress ? followProgress(deps, envelope.tenant, correlationId, context.sendProgress) : undefined;
   let outcome: CallOutcome | undefined;
   try {
@@ -174,18 +178,59 @@ async function submitAndWait(
   return outcomeToResult(outcome, correlationId, envelope.publicTool);
 }
 
-/** Refuses a new call when its key or tenant has too many unfinished calls; a repeat of an existing call is never refused. */
-async function refuseOverLimits(deps: HandlerDeps, envelope: CallEnvelope): Promise<void> {
-  if (envelope.idempotencyKey !== undefined && (await deps.calls.exists(envelope.tenant, envelope.correlationId))) return;
-  const breach = await deps.calls.checkLimits(envelope, deps.config.limits);
-  if (breach === undefined) return;
+/**
+ * The fast path: the call goes to its key or shard workflow, which answers in the same round trip
+ * when it ends within `waitMs` (docs/architecture.md, "The call path"). A client's cancel, even
+ * while the call is being accepted, cancels the call in its workflow; a dropped connection does not.
+ */
+async function submitFast(deps: HandlerDeps, envelope: CallEnvelope, waitMs: number, context: CallContext, hasOutputSchema: boolean): Promise<CallToolAnswer> {
+  const correlationId = envelope.correlationId;
+  const stopProgress = context.sendProgress && envelope.execution === 'activity' ? followProgress(deps, envelope.tenant, correlationId, context.sendProgress) : undefined;
+  let outcome: CallOutcome | undefined;
+  try {
+    outcome = await deps.calls.submitFast(envelope, waitMs, deps.config.limits, context.signal);
+  } catch (error) {
+    if (error instanceof KeyLimitError) throw busy(deps, envelope.tenant, error);
+    if (!context.signal.aborted) {
+      deps.log.error('could not record a call in Temporal', { tool: envelope.publicTool, correlationId, error: String(error) });
+      throw new JsonRpcError(BROKER_UNAVAILABLE, 'Switchyard could not record the call durably (Temporal is unavailable). Retry later; the correlation id is in this error.', {
+        [META.correlationId]: correlationId,
+      });
+    }
+  } finally {
+    stopProgress?.();
+  }
+  if (outcome === undefined && context.signal.aborted && context.cancelledByClient?.()) {
+    // The call may have been accepted a moment before the cancel: its workflow cancels it, or
+    // cancels it when it arrives. A call whose workflow did not exist yet is looked for once more.
+    const cancel = () => deps.calls.cancel(envelope.tenant, correlationId).catch(() => 'not_found' as const);
+    if ((await cancel()) === 'not_found') await new Promise((resolve) => setTimeout(resolve, 500)).then(cancel);
+    return errorResult(`${envelope.publicTool} was cancelled by the client. correlation_id: ${correlationId}`, {
+      [META.correlationId]: correlationId,
+      [META.status]: 'cancelled',
+    });
+  }
+  if (outcome === undefined) {
+    return acceptedResult(correlationId, envelope.publicTool, `${BROKER_PREFIX}${deps.config.gateway.toolSeparator}`, hasOutputSchema);
+  }
+  return outcomeToResult(outcome, correlationId, envelope.publicTool);
+}
+
+function busy(deps: HandlerDeps, tenant: string, breach: { scope: string; count: number; limit: number }): JsonRpcError {
   const retryAfterMs = deps.config.limits.retryAfterMs;
-  deps.log.warn('call refused over a limit', { tenant: envelope.tenant, scope: breach.scope, count: breach.count, limit: breach.limit });
-  throw new JsonRpcError(
+  deps.log.warn('call refused over a limit', { tenant, scope: breach.scope, count: breach.count, limit: breach.limit });
+  return new JsonRpcError(
     BROKER_BUSY,
     `Too many unfinished calls on this ${breach.scope} (${breach.count}, limit ${breach.limit}); the call was not accepted. Retry after ${Math.ceil(retryAfterMs / 1000)} s.`,
     { [META.retryAfterMs]: retryAfterMs },
   );
+}
+
+/** Refuses a new call when its key or tenant has too many unfinished calls; a repeat of an existing call is never refused. */
+async function refuseOverLimits(deps: HandlerDeps, envelope: CallEnvelope): Promise<void> {
+  if (envelope.idempotencyKey !== undefined && (await deps.calls.exists(envelope.tenant, envelope.correlationId))) return;
+  const breach = await deps.calls.checkLimits(envelope, deps.config.limits);
+  if (breach !== undefined) throw busy(deps, envelope.tenant, breach);
 }
 
 /**

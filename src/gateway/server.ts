@@ -2,7 +2,7 @@
 // told about tool list changes.
 import { serve, type ServerType } from '@hono/node-server';
 import type { Client } from '@temporalio/client';
-import { isLoopback, type Config } from '../config/schema.js';
+import { isLoopback, keySettings, type Config } from '../config/schema.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
 import { isTemporalReachable } from '../temporal/client.js';
@@ -39,7 +39,7 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
   const { app, sessions } = createGatewayApp({
     config,
     catalog,
-    calls: new CallService(deps.client, config.temporal.taskQueue),
+    calls: new CallService(deps.client, config.temporal.taskQueue, { keys: keySettings(config), updatesPerWorkflow: config.callPath.updatesPerWorkflow }),
     deadLetters: new DeadLetterService(deps.client),
     sagas: new SagaService(deps.client, config.temporal.taskQueue),
     log,

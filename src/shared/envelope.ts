@@ -33,6 +33,11 @@ export const CallEnvelopeSchema = z.strictObject({
   priority: z.enum(['low', 'normal', 'high', 'critical']),
   /** Decides what may be retried: see docs/guarantees.md, "Retries by mutation class". */
   mutation: z.enum(['read_only', 'idempotent', 'non_idempotent']),
+  /**
+   * How a key workflow runs the call: a local activity (short tools that are safe to repeat) or a
+   * regular, heartbeating one. Decided by the gateway from config; call workflows ignore it.
+   */
+  execution: z.enum(['local', 'activity']).optional(),
   /** With `halt`, a dead-lettered call keeps its key's lane until it is redriven or discarded. */
   onDeadLetter: z.enum(['continue', 'halt']),
   /** Set on the calls of a saga (its steps and compensations): they report to the saga and never dead-letter on their own. */
@@ -60,7 +65,7 @@ export type ToolResult = {
  */
 export type CallOutcome =
   | { status: 'completed'; result: ToolResult }
-  | { status: 'failed'; reason: 'transport' | 'downstream_error' | 'circuit_open'; message: string; code?: number; attempts: number }
+  | { status: 'failed'; reason: 'transport' | 'downstream_error' | 'circuit_open' | 'over_limit'; message: string; code?: number; attempts: number }
   | { status: 'dead_lettered'; reason: DeadLetterReason; message: string; attempts: number }
   | { status: 'deadline_exceeded'; message: string }
   | { status: 'cancelled'; message: string };

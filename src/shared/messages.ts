@@ -4,6 +4,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { CallEnvelope, CallStatus, DeadLetterStatus } from './envelope.js';
 import type { AddStepResult, SagaStatus, SagaStepSpec, StepReport } from './saga.js';
+import type { KeyCallReply, KeyCallRequest, KeyCallView, KeyState, WatchReply, WatchRequest } from './key.js';
 
 /** Ordered calls: completes once the call is durably in its key's queue (the acknowledgement). */
 export const admitUpdate = defineUpdate<{ phase: string }>('admit');
@@ -21,6 +22,20 @@ export const releaseSignal = defineSignal<[LaneEntry]>('release');
 /** Call → lane: a call dead-lettered under `onDeadLetter: halt` hands its turn to its dead letter. */
 export const handoverSignal = defineSignal<[{ from: string; to: string }]>('handover');
 export const laneStateQuery = defineQuery<{ holder?: string; queued: string[] }>('laneState');
+
+/**
+ * Gateway → key workflow (fast path): a call, sent as Update-with-Start with the correlation id as
+ * the update id. Accepted means durably queued, in the key's order.
+ */
+export const callUpdate = defineUpdate<KeyCallReply, [KeyCallRequest]>('call');
+/** Gateway → key workflow, by Signal-with-Start: a call sent while the gateway's share of updates on it is in use. */
+export const submitCallSignal = defineSignal<[KeyCallRequest]>('submitCall');
+/** Gateway → key workflow: outcomes of the calls it waits for (one watch per gateway and workflow). */
+export const watchUpdate = defineUpdate<WatchReply, [WatchRequest]>('watch');
+/** Anyone → key workflow: cancel one call. Also works before the call arrived (it then ends cancelled on arrival). */
+export const cancelCallSignal = defineSignal<[{ correlationId: string }]>('cancelCall');
+export const callViewQuery = defineQuery<KeyCallView | undefined, [string]>('callView');
+export const keyStateQuery = defineQuery<KeyState>('keyState');
 
 /** Operator → dead letter: run the call again (same envelope, a fresh deadline of the same length). */
 export const redriveUpdate = defineUpdate<DeadLetterStatus, [{ by: string }]>('redrive');

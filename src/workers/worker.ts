@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
-import type { Config } from '../config/schema.js';
+import { keySettings, type Config } from '../config/schema.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
 
@@ -34,6 +34,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
       client: deps.client,
       taskQueue: config.temporal.taskQueue,
       laneHandoffsPerRun: config.worker.laneHandoffsPerRun,
+      keySettings: keySettings(config),
       log: deps.log.child('activity'),
     }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,

@@ -5,7 +5,7 @@
 //   non_idempotent: the activity runs once per attempt and this loop retries only failures that
 //     provably happened before the request was sent; anything else (a timeout after sending, a
 //     broken connection, a worker that died mid-request) is an unknown outcome, never repeated.
-import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.js';
 
@@ -17,31 +17,54 @@ const NON_RETRYABLE = ['DownstreamProtocolError', 'UnknownTool', 'ResultTooLarge
 // `retries_exhausted` (a different command: the dead-letter child), hence the patch.
 const DEADLINE_CROSSING_RETRY = 'deadline-crossing-retry-is-deadline-exceeded';
 
-export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatus, 'attempt' | 'lastFailure'>): Promise<CallOutcome> {
+/**
+ * How a key workflow runs a call (workflows/key.ts); call and dead-letter workflows pass nothing,
+ * which keeps their recorded histories replaying.
+ */
+export interface AttemptOptions {
+  /** A local activity: for short tools that are safe to repeat (see docs/architecture.md, "Running a call"). */
+  local: boolean;
+  /** The call's own Temporal priority: a key workflow runs calls of every priority. */
+  priorityKey: number;
+  /** The activity id (regular activities), so progress and the Web UI find a call's activity among its workflow's. */
+  activityId: string;
+}
+
+export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatus, 'attempt' | 'lastFailure'>, how?: AttemptOptions): Promise<CallOutcome> {
   const policy = envelope.retry;
   const safeToRepeat = envelope.mutation !== 'non_idempotent';
   for (let attempt = 1; ; attempt++) {
     const remainingMs = envelope.deadlineAt - Date.now();
     if (remainingMs <= 0) return deadlineExceeded(attempt === 1 ? 'before it could start' : 'between retries');
     status.attempt = attempt;
-    const { callTool } = proxyActivities<Activities>({
+    const retry = safeToRepeat
+      ? {
+          maximumAttempts: policy.maxAttempts,
+          initialInterval: policy.initialIntervalMs,
+          maximumInterval: policy.maxIntervalMs,
+          backoffCoefficient: policy.backoffCoefficient,
+          nonRetryableErrorTypes: NON_RETRYABLE,
+        }
+      : { maximumAttempts: 1 };
+    const timeouts = {
       // All attempts together must finish inside the deadline; one attempt also gets the
-      // per-server request timeout. The heartbeat carries cancellation and detects dead workers.
+      // per-server request timeout.
       scheduleToCloseTimeout: remainingMs,
       startToCloseTimeout: Math.min(remainingMs, envelope.requestTimeoutMs + 5_000),
-      heartbeatTimeout: envelope.heartbeatTimeoutMs,
-      summary: `${envelope.publicTool} for tenant ${envelope.tenant}`,
-      allowEagerDispatch: false, // through the task queue, so priority applies
-      retry: safeToRepeat
-        ? {
-            maximumAttempts: policy.maxAttempts,
-            initialInterval: policy.initialIntervalMs,
-            maximumInterval: policy.maxIntervalMs,
-            backoffCoefficient: policy.backoffCoefficient,
-            nonRetryableErrorTypes: NON_RETRYABLE,
-          }
-        : { maximumAttempts: 1 },
-    });
+    };
+    const summary = `${envelope.publicTool} for tenant ${envelope.tenant}`;
+    const activityId = how === undefined ? undefined : safeToRepeat ? how.activityId : `${how.activityId}#${attempt}`;
+    const { callTool } = how?.local
+      ? proxyLocalActivities<Activities>({ ...timeouts, retry, summary })
+      : proxyActivities<Activities>({
+          ...timeouts,
+          // The heartbeat carries cancellation and detects dead workers.
+          heartbeatTimeout: envelope.heartbeatTimeoutMs,
+          summary,
+          allowEagerDispatch: false, // through the task queue, so priority applies
+          retry,
+          ...(how !== undefined ? { priority: { priorityKey: how.priorityKey }, activityId: activityId! } : {}),
+        });
     try {
       const result = safeToRepeat ? await callTool(envelope) : await callTool(envelope, attempt);
       return { status: 'completed', result };

@@ -11,6 +11,7 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyLocalActivities,
   setHandler,
   startChild,
@@ -36,10 +37,13 @@ import type { Activities } from '../activities/index.js';
 
 // Enqueueing is a single signal-with-start: short, and retried until it lands. A local activity:
 // no task-queue round trip, and it never waits behind tool calls for an activity slot.
-const { enqueueInLane } = proxyLocalActivities<Activities>({
+const { enqueueInLane, enqueueInKey } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '100 ms', maximumInterval: '2 seconds' },
 });
+
+/** Ordered calls take their turn in their key workflow (key.ts) rather than in a lane (lane.ts). */
+const QUEUE_IN_KEY_WORKFLOW = 'ordered-calls-queue-in-key-workflow';
 
 export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome> {
   const status: CallStatus = {
@@ -52,6 +56,8 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
     attempt: 0,
   };
   let mayRun = envelope.orderingKey === undefined;
+  /** Where this call takes its turn: its key workflow (since the fast call path), or a lane (older histories). */
+  let turnsFrom: string | undefined;
 
   setHandler(statusQuery, () => status);
   setHandler(goSignal, () => {
@@ -79,11 +85,13 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
 
   async function run(): Promise<CallOutcome> {
     if (envelope.orderingKey !== undefined) {
-      await enqueueInLane({
-        tenant: envelope.tenant,
-        orderingKey: envelope.orderingKey,
-        callWorkflowId: workflowInfo().workflowId,
-      });
+      const entry = { tenant: envelope.tenant, orderingKey: envelope.orderingKey, callWorkflowId: workflowInfo().workflowId };
+      if (patched(QUEUE_IN_KEY_WORKFLOW)) {
+        turnsFrom = await enqueueInKey(entry);
+      } else {
+        await enqueueInLane(entry);
+        turnsFrom = laneWorkflowId(envelope.tenant, envelope.orderingKey);
+      }
       status.phase = 'queued';
       const turn = await condition(() => mayRun, Math.max(1, envelope.deadlineAt - Date.now()));
       if (!turn) return deadlineExceeded('while queued behind earlier calls on its ordering key');
@@ -104,16 +112,16 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
         deadLetterId = deadLetterWorkflowId(envelope.tenant, envelope.correlationId);
         await startChild(deadLetterWorkflow, {
           workflowId: deadLetterId,
-          args: [{ envelope, reason: final.reason, message: final.message, attempts: final.attempts, deadLetteredAt: Date.now(), holdsLane: halts }],
+          args: [{ envelope, reason: final.reason, message: final.message, attempts: final.attempts, deadLetteredAt: Date.now(), holdsLane: halts, ...(turnsFrom !== undefined && halts ? { releaseTo: turnsFrom } : {}) }],
           parentClosePolicy: ParentClosePolicy.ABANDON,
           typedSearchAttributes: callSearchAttributes(envelope, 'dead_lettered'),
           staticSummary: `dead letter: ${envelope.publicTool} for tenant ${envelope.tenant} (${final.reason})`,
         });
       }
       if (envelope.orderingKey !== undefined) {
-        // Leave the lane even when cancelled: the next call on the key must not wait for us.
+        // Leave the queue even when cancelled: the next call on the key must not wait for us.
         // Under `halt`, a dead letter takes our turn instead, and keeps it until it is resolved.
-        const lane = getExternalWorkflowHandle(laneWorkflowId(envelope.tenant, envelope.orderingKey));
+        const lane = getExternalWorkflowHandle(turnsFrom ?? laneWorkflowId(envelope.tenant, envelope.orderingKey));
         const me = workflowInfo().workflowId;
         try {
           if (halts) await lane.signal(handoverSignal, { from: me, to: deadLetterId! });

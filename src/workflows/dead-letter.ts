@@ -25,6 +25,8 @@ export interface DeadLetterInput {
   attempts: number;
   deadLetteredAt: number;
   holdsLane: boolean;
+  /** The workflow whose turn this dead letter holds (a key workflow); older dead letters held their lane. */
+  releaseTo?: string;
   /** False for a saga compensation whose arguments could not be built: there is nothing to rerun. */
   redrivable?: boolean;
 }
@@ -96,7 +98,7 @@ export async function deadLetterWorkflow(input: DeadLetterInput): Promise<DeadLe
     upsertSearchAttributes([{ key: SA_OUTCOME, value: status.state }]);
     if (input.holdsLane && envelope.orderingKey !== undefined) {
       try {
-        await getExternalWorkflowHandle(laneWorkflowId(envelope.tenant, envelope.orderingKey)).signal(releaseSignal, { callWorkflowId: workflowInfo().workflowId });
+        await getExternalWorkflowHandle(input.releaseTo ?? laneWorkflowId(envelope.tenant, envelope.orderingKey)).signal(releaseSignal, { callWorkflowId: workflowInfo().workflowId });
       } catch (error) {
         log.warn('could not release the lane this dead letter held', { error: String(error) });
       }

@@ -9,7 +9,8 @@ import { CallToolResultSchema, ToolListChangedNotificationSchema } from '@modelc
 import { Client as DirectClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { everythingServerEntry } from '../../src/config/demo.js';
-import { callWorkflowId } from '../../src/shared/ids.js';
+import { keyWorkflowId, routeOf } from '../../src/shared/ids.js';
+import { keyRoute } from '../../src/shared/route.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
 import { waitFor } from '../support/ports.js';
 
@@ -60,15 +61,21 @@ describe('walking broker', { timeout: 240_000 }, () => {
     assert.deepEqual(result.content, [{ type: 'text', text: 'Echo: hello broker' }]);
     assert.equal(result.isError, undefined);
     const correlationId = correlationIdOf(result);
-    // The call is a durable Temporal execution, findable by its search attributes.
-    const description = await stack.temporalClient.workflow.getHandle(callWorkflowId('default', correlationId)).describe();
-    assert.equal(description.status.name, 'COMPLETED');
+    // The call ran in its tenant's shard workflow, named by the correlation id's route, as an
+    // update whose id is the correlation id: that is how an operator finds it in the Web UI.
+    const shard = keyWorkflowId('default', routeOf(correlationId)!);
+    assert.match(shard, /^switchyard\/default\/shard\/\d+$/);
+    const events = (await stack.temporalClient.workflow.getHandle(shard).fetchHistory()).events ?? [];
+    const accepted = events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId === correlationId);
+    const completed = events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId === correlationId);
+    assert.equal(accepted.length, 1, 'the call was accepted once, as an update named by its correlation id');
+    assert.equal(completed.length, 1, 'and answered once');
     const found = await waitFor('visibility', async () => {
       const seen: string[] = [];
-      for await (const wf of stack.temporalClient.workflow.list({ query: `SwitchyardCorrelationId = "${correlationId}" AND SwitchyardTenant = "default" AND SwitchyardTool = "everything.echo"` })) seen.push(wf.workflowId);
-      return seen.length > 0 ? seen : undefined;
+      for await (const wf of stack.temporalClient.workflow.list({ query: `SwitchyardTenant = "default" AND WorkflowType = "keyWorkflow"` })) seen.push(wf.workflowId);
+      return seen.includes(shard) ? seen : undefined;
     }, 10_000, 250);
-    assert.deepEqual(found, [callWorkflowId('default', correlationId)]);
+    assert.ok(found.includes(shard));
   });
 
   it('calls everything.get-sum', async () => {
@@ -157,8 +164,11 @@ describe('walking broker', { timeout: 240_000 }, () => {
       results.push(await client.callTool({ name: 'fixture.record', arguments: { key: 'k', step }, _meta: { 'switchyard/ordering_key': 'order-test' } }));
     }
     assert.deepEqual(results.map(textOf), ['k#1', 'k#2', 'k#3']);
-    const lane = stack.temporalClient.workflow.getHandle('switchyard/default/lane/order-test');
-    assert.equal((await lane.describe()).status.name, 'RUNNING');
+    // The key's own workflow ran them, and stays open for later calls on the key.
+    const key = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', 'order-test')));
+    const description = await key.describe();
+    assert.equal(description.status.name, 'RUNNING');
+    assert.equal(description.type, 'keyWorkflow');
   });
 
   it('has no cap of ~10 waiting calls per key: 30 concurrent calls on one key all finish, one at a time', async () => {

@@ -3,13 +3,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { laneWorkflowId } from '../../src/shared/ids.js';
+import { keyWorkflowId } from '../../src/shared/ids.js';
+import { keyRoute } from '../../src/shared/route.js';
 import type { Execution } from '../support/fixture-server.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
 import { waitFor } from '../support/ports.js';
 
 describe('durability', { timeout: 300_000 }, () => {
-  const stack = new Stack({ syncWaitMs: 1_000, heartbeatTimeoutMs: 2_000, withEverything: false, laneHandoffsPerRun: 3 });
+  const stack = new Stack({ syncWaitMs: 1_000, heartbeatTimeoutMs: 2_000, withEverything: false, laneHandoffsPerRun: 3, callsPerRun: 3 });
 
   before(async () => {
     await stack.start();
@@ -88,7 +89,7 @@ describe('durability', { timeout: 300_000 }, () => {
     await again.close();
   });
 
-  it('a lane continues as new to bound its history, keeping order and losing no queued call', async () => {
+  it('a key workflow continues as new to bound its history, keeping order and losing no queued call', async () => {
     const client = await stack.client();
     const key = `bounded-${Date.now()}`;
     // Half awaited one by one (known acceptance order), half fired together (queued at once).
@@ -107,12 +108,12 @@ describe('durability', { timeout: 300_000 }, () => {
     assert.deepEqual(new Set(runs.slice(5).map((r) => r.correlationId)), new Set(burst.map(correlationIdOf)), 'no queued call was lost across runs');
     for (let i = 1; i < runs.length; i++) assert.ok(runs[i]!.startedAt >= runs[i - 1]!.finishedAt!, 'one at a time');
 
-    const laneRuns = await waitFor('lane runs in visibility', async () => {
+    const keyRuns = await waitFor('key workflow runs in visibility', async () => {
       const seen = [];
-      for await (const wf of stack.temporalClient.workflow.list({ query: `WorkflowId = "${laneWorkflowId('default', key)}"` })) seen.push(wf.status.name);
+      for await (const wf of stack.temporalClient.workflow.list({ query: `WorkflowId = "${keyWorkflowId('default', keyRoute('default', key))}"` })) seen.push(wf.status.name);
       return seen.length >= 3 ? seen : undefined;
     }, 15_000, 500);
-    assert.ok(laneRuns.filter((s) => s === 'CONTINUED_AS_NEW').length >= 2, `lane continued as new: ${laneRuns.join(', ')}`);
+    assert.ok(keyRuns.filter((s) => s === 'CONTINUED_AS_NEW').length >= 2, `key workflow continued as new: ${keyRuns.join(', ')}`);
   });
 
   it('a call survives a Temporal dev server restart (SIGKILL, same database)', async () => {

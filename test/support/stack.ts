@@ -30,6 +30,8 @@ export interface StackOptions {
   retry?: { maxAttempts?: number; initialIntervalMs?: number; maxIntervalMs?: number };
   heartbeatTimeoutMs?: number;
   laneHandoffsPerRun?: number;
+  /** Calls a key workflow handles before it continues as new (callPath.callsPerRun). */
+  callsPerRun?: number;
   tenants?: Array<{ id: string; apiKeys: string[] }>;
   withEverything?: boolean;
   /** Last word on the config file: edit the plain object before it is written. */
@@ -97,6 +99,7 @@ export class Stack {
           : [{ id: 'everything', transport: 'stdio', command: process.execPath, args: [everythingServerEntry(), 'stdio'], tools: { deny: ['get-env'] } }]),
         { id: 'fixture', transport: 'http', url: this.fixture.url, timeoutMs: 60_000 },
       ],
+      ...(o.callsPerRun ? { callPath: { callsPerRun: o.callsPerRun } } : {}),
       tenants: o.tenants ?? [],
       defaults: {
         syncWaitMs: o.syncWaitMs ?? 10_000,

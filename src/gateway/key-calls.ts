@@ -1,0 +1,213 @@
+// The gateway's side of the fast call path: submitting a call to its key or shard workflow and
+// collecting its outcome (docs/architecture.md, "The call path").
+//
+// Temporal admits 10 updates in flight per workflow, and on server 1.29.1 a refused one clears the
+// workflow's cached state and aborts its other admitted updates (docs/performance.md). So this
+// gateway keeps at most `updatesPerWorkflow` of its own in flight on each workflow: under that
+// share a call is a held Update-with-Start (one round trip: accepted, run, answered); over it, a
+// Signal-with-Start (no limit), whose outcome comes back through this gateway's one `watch` on
+// that workflow, together with those of its other overflow calls.
+import { randomUUID } from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CallEnvelope, CallOutcome } from '../shared/envelope.js';
+import { callWorkflowId } from '../shared/ids.js';
+import type { KeyCallReply } from '../shared/key.js';
+import { callUpdate, submitCallSignal, watchUpdate } from '../shared/messages.js';
+import { keyWorkflowStart, type KeyWorkflowSettings } from '../shared/route.js';
+import type { keyWorkflow } from '../workflows/key.js';
+
+/** A call refused by its key workflow's limit (limits.maxQueuedPerKey, or a shard's share of maxQueuedPerTenant). */
+export class KeyLimitError extends Error {
+  constructor(
+    readonly count: number,
+    readonly limit: number,
+    readonly scope: 'ordering key' | 'tenant',
+  ) {
+    super(`too many unfinished calls on this ${scope} (${count}, limit ${limit})`);
+  }
+}
+
+/** A watch returns at least this often, so calls sent meanwhile join the next one. */
+const WATCH_HOLD_MS = 2_000;
+/** A record is written just after its call ends: how long to look for it. */
+const RECORD_WAIT_MS = 10_000;
+
+interface Waiter {
+  until: number;
+  resolve: (outcome: CallOutcome | undefined) => void;
+  /** When the workflow first said it did not know the call (look for its record). */
+  unknownSince?: number;
+}
+
+interface Slot {
+  inFlight: number;
+  waiters: Map<string, Waiter>;
+  watching: boolean;
+  /** Resolved when an update on this workflow ends (a share frees up). */
+  freed: Array<() => void>;
+}
+
+export class KeyCalls {
+  private readonly slots = new Map<string, Slot>();
+
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+    private readonly settings: KeyWorkflowSettings,
+    private readonly updatesPerWorkflow: number,
+  ) {}
+
+  /**
+   * Sends a call to its workflow and waits up to `waitMs` for its outcome: undefined when it is still
+   * going (it goes on). Returns only once the call is durably accepted; throws before that.
+   */
+  async submit(envelope: CallEnvelope, route: string, waitMs: number, signal?: AbortSignal): Promise<CallOutcome | undefined> {
+    const start = keyWorkflowStart(envelope.tenant, route, envelope.orderingKey, this.settings);
+    const slot = this.slot(start.workflowId);
+    const until = Date.now() + waitMs;
+    const shareForHeld = this.updatesPerWorkflow - (slot.watching ? 1 : 0);
+    if (slot.inFlight < shareForHeld) {
+      slot.inFlight++;
+      let reply: KeyCallReply | undefined;
+      try {
+        const operation = new WithStartWorkflowOperation<typeof keyWorkflow>('keyWorkflow', { ...start, taskQueue: this.taskQueue, workflowIdConflictPolicy: 'USE_EXISTING' });
+        const send = () =>
+          this.client.workflow.executeUpdateWithStart(callUpdate, {
+            args: [{ envelope, holdMs: Math.max(0, waitMs) }],
+            updateId: envelope.correlationId,
+            startWorkflowOperation: operation,
+          });
+        reply = await (signal === undefined ? send() : this.client.withAbortSignal(signal, send));
+      } catch (error) {
+        const refused = this.refusal(error, envelope);
+        if (refused !== undefined || signal?.aborted === true) throw refused ?? error;
+        // The update did not get through (the workflow was closing, say): send the call by signal.
+        // A call the workflow already has is not queued twice: it knows it by correlation id.
+        reply = undefined;
+      } finally {
+        this.release(start.workflowId, slot);
+      }
+      if (reply !== undefined) {
+        if (reply.outcome !== undefined) return reply.outcome;
+        if (Date.now() >= until) return undefined;
+        return await this.watch(start.workflowId, envelope.correlationId, until, signal);
+      }
+    }
+    const sendSignal = () =>
+      this.client.workflow.signalWithStart<typeof keyWorkflow, [{ envelope: CallEnvelope; holdMs: number }]>('keyWorkflow', {
+        ...start,
+        taskQueue: this.taskQueue,
+        signal: submitCallSignal,
+        signalArgs: [{ envelope, holdMs: 0 }],
+      });
+    await (signal === undefined ? sendSignal() : this.client.withAbortSignal(signal, sendSignal));
+    return await this.watch(start.workflowId, envelope.correlationId, until, signal);
+  }
+
+  /** Waits for a call's outcome through this gateway's watch on its workflow. */
+  watch(workflowId: string, correlationId: string, until: number, signal?: AbortSignal): Promise<CallOutcome | undefined> {
+    if (until <= Date.now() || signal?.aborted) return Promise.resolve(undefined);
+    const slot = this.slot(workflowId);
+    return new Promise((resolve) => {
+      const done = (outcome: CallOutcome | undefined) => {
+        signal?.removeEventListener('abort', onAbort);
+        slot.waiters.delete(correlationId);
+        resolve(outcome);
+      };
+      const onAbort = () => done(undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      slot.waiters.set(correlationId, { until, resolve: done });
+      if (!slot.watching) void this.watchLoop(workflowId, slot);
+    });
+  }
+
+  private async watchLoop(workflowId: string, slot: Slot): Promise<void> {
+    slot.watching = true;
+    const handle = this.client.workflow.getHandle<typeof keyWorkflow>(workflowId);
+    try {
+      while (slot.waiters.size > 0) {
+        const now = Date.now();
+        for (const [, waiter] of slot.waiters) if (waiter.until <= now) waiter.resolve(undefined);
+        if (slot.waiters.size === 0) break;
+        while (slot.inFlight >= this.updatesPerWorkflow) await new Promise<void>((resolve) => slot.freed.push(resolve));
+        const ids = [...slot.waiters.keys()];
+        const holdMs = Math.min(WATCH_HOLD_MS, Math.max(0, Math.min(...[...slot.waiters.values()].map((w) => w.until)) - Date.now()));
+        slot.inFlight++;
+        let reply;
+        try {
+          reply = await handle.executeUpdate(watchUpdate, { args: [{ ids, holdMs }], updateId: `watch-${randomUUID()}` });
+        } catch (error) {
+          if (error instanceof WorkflowNotFoundError) reply = { outcomes: {}, unknown: ids };
+          else {
+            await delay(200);
+            continue;
+          }
+        } finally {
+          this.release(workflowId, slot);
+        }
+        for (const [id, outcome] of Object.entries(reply.outcomes)) slot.waiters.get(id)?.resolve(outcome);
+        for (const id of reply.unknown) await this.fromRecord(workflowId, id, slot);
+        if (reply.draining === true) await delay(100);
+      }
+    } finally {
+      slot.watching = false;
+      this.forgetIfIdle(workflowId, slot);
+    }
+  }
+
+  /** A call its workflow no longer knows: it ended with nobody watching, so it has a record (or it never arrived). */
+  private async fromRecord(workflowId: string, correlationId: string, slot: Slot): Promise<void> {
+    const waiter = slot.waiters.get(correlationId);
+    if (waiter === undefined) return;
+    const tenant = workflowId.split('/')[1]!;
+    const record = this.client.workflow.getHandle(callWorkflowId(tenant, correlationId));
+    try {
+      await record.describe();
+      waiter.resolve((await record.result()) as CallOutcome);
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) return;
+      waiter.unknownSince ??= Date.now();
+      if (Date.now() - waiter.unknownSince > RECORD_WAIT_MS) waiter.resolve(undefined);
+      else await delay(100);
+    }
+  }
+
+  private refusal(error: unknown, envelope: CallEnvelope): Error | undefined {
+    if (!(error instanceof WorkflowUpdateFailedError)) return undefined;
+    const cause = error.cause;
+    if (cause instanceof ApplicationFailure && cause.type === 'LimitExceeded') {
+      const [count, limit] = (cause.details ?? []) as [number, number];
+      return new KeyLimitError(count, limit, envelope.orderingKey !== undefined ? 'ordering key' : 'tenant');
+    }
+    return undefined;
+  }
+
+  private slot(workflowId: string): Slot {
+    let slot = this.slots.get(workflowId);
+    if (slot === undefined) {
+      slot = { inFlight: 0, waiters: new Map(), watching: false, freed: [] };
+      this.slots.set(workflowId, slot);
+    }
+    return slot;
+  }
+
+  private release(workflowId: string, slot: Slot): void {
+    slot.inFlight--;
+    slot.freed.shift()?.();
+    this.forgetIfIdle(workflowId, slot);
+  }
+
+  private forgetIfIdle(workflowId: string, slot: Slot): void {
+    if (slot.inFlight === 0 && slot.waiters.size === 0 && !slot.watching && this.slots.get(workflowId) === slot) this.slots.delete(workflowId);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,526 @@
+// One long-lived workflow per (tenant, ordering key), or one of a tenant's shards for calls
+// without a key: the fast call path (docs/architecture.md, "The call path").
+//
+// Calls arrive as a held `call` update (the gateway waits for the answer in the same round trip),
+// or as a `submitCall` signal when the gateway's share of this workflow's updates is in use (its
+// `watch` update then collects the answers). Both are in this workflow's history before the
+// gateway acknowledges them, so acceptance order is execution order. A key runs one call at a
+// time, in that order; a shard runs up to `concurrency` at once, by priority.
+//
+// Saga steps and calls with an idempotency key are still call workflows (call.ts); an ordered one
+// takes its turn here as an "external" entry, the way it took one in a lane (lane.ts).
+//
+// A call that ends while nobody waits for it (its caller went past syncWaitMs, or its gateway
+// died), or that is dead-lettered, leaves a record workflow (record.ts) under the id a call
+// workflow would have had. Every other outcome stays here for `recentOutcomesMs`.
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { CallEnvelope, CallOutcome, CallPhase } from '../shared/envelope.js';
+import { callWorkflowId, deadLetterWorkflowId } from '../shared/ids.js';
+import type { KeyCallReply, KeyCallView } from '../shared/key.js';
+import {
+  callSearchAttributes,
+  callUpdate,
+  callViewQuery,
+  cancelCallSignal,
+  enqueueSignal,
+  goSignal,
+  handoverSignal,
+  keyStateQuery,
+  laneStateQuery,
+  releaseSignal,
+  submitCallSignal,
+  watchUpdate,
+} from '../shared/messages.js';
+import { PRIORITY_KEYS } from '../shared/priority.js';
+import { deadLetterWorkflow } from './dead-letter.js';
+import { runAttempts } from './attempts.js';
+import { callRecordWorkflow } from './record.js';
+
+export interface KeyInput {
+  tenant: string;
+  /** Absent for a shard. */
+  orderingKey?: string;
+  /** Calls running at once: 1 for a key (in order), more for a shard. */
+  concurrency: number;
+  /** Unfinished calls above which a new one is refused (limits.maxQueuedPerKey). */
+  maxQueued: number;
+  /** How long an ended call's outcome stays here, and how long an idle workflow stays open. */
+  recentOutcomesMs: number;
+  /** Calls handled before the workflow continues as new (bounds its history). */
+  callsPerRun: number;
+  // Carried over continue-as-new:
+  queue?: Entry[];
+  holder?: string;
+  recent?: Recent[];
+  tombstones?: string[];
+  finishedExternal?: string[];
+}
+
+/** A queued call: one this workflow runs, or a call workflow waiting for its turn (saga steps, idempotent calls). */
+export type Entry = { kind: 'call'; envelope: CallEnvelope } | { kind: 'external'; callWorkflowId: string };
+
+interface Recent {
+  id: string;
+  endedAt: number;
+  publicTool: string;
+  orderingKey?: string;
+  /** Dropped when carried over continue-as-new if too large; a record then has it. */
+  outcome?: CallOutcome;
+}
+
+interface Live {
+  envelope: CallEnvelope;
+  phase: CallPhase;
+  attempt: number;
+  lastFailure?: string;
+  outcome?: CallOutcome;
+  /** Held `call` updates and watches waiting for this call: none at its end means it gets a record. */
+  holders: number;
+  scope?: CancellationScope;
+}
+
+const HOLDER_CHECK_MS = 60_000;
+/** A queued call's deadline is checked at most this often while it cannot start (one timer, not one per call). */
+const QUEUE_TICK_MS = 1_000;
+const MEMORY = 1_000;
+const LANE_DRAIN_CHECK_MS = 1_000;
+/** Outcomes carried over continue-as-new stay under this many bytes of JSON (the input limit is 2 MB). */
+const CARRIED_OUTCOME_BYTES = 256 * 1024;
+
+const { isCallRunning, laneBusy } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumInterval: '10 seconds' },
+});
+
+export async function keyWorkflow(input: KeyInput): Promise<void> {
+  const me = workflowInfo().workflowId;
+  const calls = new Map<string, Live>();
+  const queue: Array<{ kind: 'call'; id: string } | { kind: 'external'; callWorkflowId: string }> = [];
+  const running = new Set<string>();
+  const recent = new Map<string, Recent>((input.recent ?? []).map((r) => [r.id, r]));
+  const tombstones = new Set(input.tombstones ?? []);
+  const finishedExternal = [...(input.finishedExternal ?? [])];
+  let holder = input.holder;
+  let holderSince = Date.now();
+  let draining = false;
+  let handled = 0;
+  /** Calls whose end is being written (dead letter, record): continue-as-new waits for them. */
+  let finishing = 0;
+  let lastActivity = Date.now();
+  let version = 0;
+  const bump = () => void version++;
+  const pendingTicks: number[] = [];
+
+  for (const entry of input.queue ?? []) {
+    if (entry.kind === 'external') queue.push(entry);
+    else admit(entry.envelope);
+  }
+
+  const unfinished = () => calls.size + queue.filter((e) => e.kind === 'external').length + (holder !== undefined ? 1 : 0);
+  const known = (id: string) => calls.has(id) || recent.has(id);
+
+  setHandler(
+    callUpdate,
+    async ({ envelope, holdMs }) => {
+      admit(envelope);
+      return await hold(envelope.correlationId, holdMs);
+    },
+    {
+      validator: ({ envelope }) => {
+        if (envelope.tenant !== input.tenant) throw new Error('call for another tenant');
+        if (!known(envelope.correlationId) && unfinished() >= input.maxQueued) {
+          throw ApplicationFailure.create({ type: 'LimitExceeded', message: 'too many unfinished calls on this ordering key', details: [unfinished(), input.maxQueued] });
+        }
+      },
+    },
+  );
+  setHandler(submitCallSignal, ({ envelope }) => {
+    if (envelope.tenant !== input.tenant) return;
+    if (!known(envelope.correlationId) && unfinished() >= input.maxQueued) {
+      // A signal cannot be refused: the call ends at once, and the gateway answers "busy".
+      const live: Live = { envelope, phase: 'done', attempt: 0, holders: 0 };
+      calls.set(envelope.correlationId, live);
+      void finish(live, { status: 'failed', reason: 'over_limit', message: `too many unfinished calls on this ordering key (${unfinished() - 1}, limit ${input.maxQueued})`, attempts: 0 });
+      return;
+    }
+    admit(envelope);
+  });
+  setHandler(watchUpdate, async ({ ids, holdMs }) => {
+    const live = ids.map((id) => calls.get(id)).filter((c): c is Live => c !== undefined);
+    const reply = () => {
+      const outcomes: Record<string, CallOutcome> = {};
+      const unknown: string[] = [];
+      for (const id of ids) {
+        const outcome = calls.get(id)?.outcome ?? recent.get(id)?.outcome;
+        if (outcome !== undefined) outcomes[id] = outcome;
+        else if (!calls.has(id)) unknown.push(id);
+      }
+      return { outcomes, unknown, ...(draining ? { draining: true } : {}) };
+    };
+    if (live.length < ids.length || live.some((c) => c.outcome !== undefined) || holdMs <= 0 || draining) return reply();
+    for (const c of live) c.holders++;
+    try {
+      await condition(() => draining || live.some((c) => c.outcome !== undefined), holdMs);
+    } finally {
+      for (const c of live) c.holders--;
+    }
+    return reply();
+  });
+  setHandler(cancelCallSignal, ({ correlationId }) => {
+    const live = calls.get(correlationId);
+    if (live === undefined) {
+      if (!recent.has(correlationId)) remember(tombstones, correlationId);
+      return;
+    }
+    if (live.phase === 'queued') {
+      const index = queue.findIndex((e) => e.kind === 'call' && e.id === correlationId);
+      if (index >= 0) queue.splice(index, 1);
+      void finish(live, { status: 'cancelled', message: 'the call was cancelled' });
+    } else live.scope?.cancel();
+  });
+  setHandler(callViewQuery, (id) => {
+    const live = calls.get(id);
+    if (live !== undefined) {
+      const waitingFor = live.phase === 'queued' && input.orderingKey !== undefined ? (holder ?? [...running][0]) : undefined;
+      return view(live.envelope, live.phase, live.attempt, live.lastFailure, live.outcome, waitingFor);
+    }
+    const ended = recent.get(id);
+    if (ended === undefined) return undefined;
+    return {
+      phase: 'done',
+      publicTool: ended.publicTool,
+      ...(ended.orderingKey !== undefined ? { orderingKey: ended.orderingKey } : {}),
+      acceptedAt: 0,
+      deadlineAt: 0,
+      attempt: 0,
+      ...(ended.outcome !== undefined ? { outcome: ended.outcome } : {}),
+    };
+  });
+  setHandler(keyStateQuery, () => ({ ...(holder !== undefined ? { holder } : {}), queued: queue.map(entryId), running: [...running], draining }));
+  setHandler(laneStateQuery, () => ({ ...(holder !== undefined ? { holder } : {}), queued: queue.map(entryId) }));
+
+  // Call workflows (saga steps, idempotent calls) take their turn here as they did in a lane.
+  setHandler(enqueueSignal, ({ callWorkflowId }) => {
+    if (callWorkflowId === holder || queue.some((e) => e.kind === 'external' && e.callWorkflowId === callWorkflowId) || finishedExternal.includes(callWorkflowId)) return;
+    queue.push({ kind: 'external', callWorkflowId });
+    lastActivity = Date.now();
+    bump();
+  });
+  setHandler(releaseSignal, ({ callWorkflowId }) => {
+    if (holder === callWorkflowId) holder = undefined;
+    const index = queue.findIndex((e) => e.kind === 'external' && e.callWorkflowId === callWorkflowId);
+    if (index >= 0) queue.splice(index, 1);
+    remember(finishedExternal, callWorkflowId);
+    lastActivity = Date.now();
+    bump();
+  });
+  setHandler(handoverSignal, ({ from, to }) => {
+    if (holder === from) {
+      holder = to;
+      remember(finishedExternal, from);
+      bump();
+    }
+  });
+
+  try {
+    if (input.orderingKey !== undefined && input.queue === undefined) {
+      // Upgrading from lanes: calls still in this key's lane were accepted before any call here.
+      while (await laneBusy({ tenant: input.tenant, orderingKey: input.orderingKey })) await sleep(LANE_DRAIN_CHECK_MS);
+    }
+    for (;;) {
+      const now = Date.now();
+      expireQueued(now);
+      if (!draining && (workflowInfo().continueAsNewSuggested || handled >= input.callsPerRun)) {
+        draining = true; // held callers and watches are answered "draining" and come back to the next run
+        bump();
+      }
+      while (!draining && startNext());
+      if (draining && running.size === 0) {
+        await condition(() => finishing === 0 && allHandlersFinished());
+        await continueAsNew<typeof keyWorkflow>(carried());
+      }
+      const idle = queue.length === 0 && running.size === 0 && holder === undefined && calls.size === 0;
+      if (idle && now - lastActivity >= input.recentOutcomesMs) {
+        await condition(allHandlersFinished);
+        // A signal racing with this completion makes the server refuse it and deliver it again: nothing is lost.
+        if (queue.length === 0 && calls.size === 0 && holder === undefined) return;
+      }
+      if (idle) wantTickAt(lastActivity + input.recentOutcomesMs);
+      if (queue.length > 0) wantTickAt(Math.max(now + QUEUE_TICK_MS, earliestQueuedDeadline()));
+      if (holder !== undefined && !holder.includes('/dead-letter/')) wantTickAt(holderSince + HOLDER_CHECK_MS);
+      const seen = version;
+      await condition(() => version !== seen);
+      if (holder !== undefined && !holder.includes('/dead-letter/') && Date.now() - holderSince >= HOLDER_CHECK_MS) await checkHolder();
+    }
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    // The workflow was cancelled (an operator): every call it holds ends cancelled.
+    await CancellationScope.nonCancellable(async () => {
+      for (const entry of queue.splice(0)) {
+        const live = entry.kind === 'call' ? calls.get(entry.id) : undefined;
+        if (live !== undefined) void finish(live, { status: 'cancelled', message: 'the call was cancelled' });
+      }
+      await condition(() => running.size === 0 && allHandlersFinished());
+    });
+    throw error;
+  }
+
+  function admit(envelope: CallEnvelope): void {
+    const id = envelope.correlationId;
+    if (known(id)) return; // a re-sent call (after continue-as-new, or a retried request)
+    const live: Live = { envelope, phase: 'queued', attempt: 0, holders: 0 };
+    calls.set(id, live);
+    lastActivity = Date.now();
+    if (tombstones.delete(id)) {
+      void finish(live, { status: 'cancelled', message: 'the call was cancelled' });
+      return;
+    }
+    queue.push({ kind: 'call', id });
+    bump();
+  }
+
+  async function hold(id: string, holdMs: number): Promise<KeyCallReply> {
+    const live = calls.get(id);
+    if (live === undefined) {
+      const outcome = recent.get(id)?.outcome;
+      return outcome !== undefined ? { outcome } : {};
+    }
+    if (live.outcome === undefined && holdMs > 0 && !draining) {
+      live.holders++;
+      try {
+        await condition(() => live.outcome !== undefined || draining, holdMs);
+      } finally {
+        live.holders--;
+      }
+    }
+    if (live.outcome !== undefined) return { outcome: live.outcome };
+    return draining ? { draining: true } : {};
+  }
+
+  /** Starts the next call if a slot is free; false when nothing can start. */
+  function startNext(): boolean {
+    if (queue.length === 0 || holder !== undefined || running.size >= input.concurrency) return false;
+    const index = input.orderingKey === undefined ? mostUrgent() : 0;
+    const [entry] = queue.splice(index, 1);
+    if (entry!.kind === 'external') {
+      holder = entry!.callWorkflowId;
+      holderSince = Date.now();
+      void giveTurn(holder);
+      return true;
+    }
+    const live = calls.get(entry!.id)!;
+    live.phase = 'running';
+    running.add(entry!.id);
+    void run(entry!.id, live);
+    return true;
+  }
+
+  async function giveTurn(callWorkflowId: string): Promise<void> {
+    try {
+      await getExternalWorkflowHandle(callWorkflowId).signal(goSignal);
+    } catch (error) {
+      // The call already ended (cancelled, or past its deadline while queued): skip it.
+      log.info('skipped a call workflow that is no longer running', { callWorkflowId, error: String(error) });
+      if (holder === callWorkflowId) holder = undefined;
+      remember(finishedExternal, callWorkflowId);
+      bump();
+    }
+  }
+
+  async function checkHolder(): Promise<void> {
+    const checked = holder!;
+    holderSince = Date.now();
+    if (!(await isCallRunning(checked)) && holder === checked) {
+      // The holder was terminated from outside (it had no chance to release): move on.
+      log.warn('the call holding the turn ended without releasing it; skipping it', { callWorkflowId: checked });
+      remember(finishedExternal, checked);
+      holder = undefined;
+      bump();
+    }
+  }
+
+  async function run(id: string, live: Live): Promise<void> {
+    const { envelope } = live;
+    const scope = new CancellationScope();
+    live.scope = scope;
+    let outcome: CallOutcome;
+    try {
+      outcome = await scope.run(() =>
+        runAttempts(envelope, live, {
+          local: envelope.execution === 'local' && envelope.mutation !== 'non_idempotent',
+          priorityKey: PRIORITY_KEYS[envelope.priority],
+          activityId: id,
+        }),
+      );
+    } catch (error) {
+      if (!isCancellation(error)) log.error('a call failed inside the broker', { correlationId: id, error: String(error) });
+      outcome = isCancellation(error) ? { status: 'cancelled', message: 'the call was cancelled' } : { status: 'failed', reason: 'transport', message: 'the call failed inside the broker', attempts: live.attempt };
+    }
+    running.delete(id);
+    await finish(live, outcome);
+  }
+
+  async function finish(live: Live, outcome: CallOutcome): Promise<void> {
+    const { envelope } = live;
+    const id = envelope.correlationId;
+    live.outcome = outcome;
+    live.phase = 'done';
+    calls.delete(id);
+    recent.set(id, { id, endedAt: Date.now(), publicTool: envelope.publicTool, ...(envelope.orderingKey !== undefined ? { orderingKey: envelope.orderingKey } : {}), outcome });
+    handled++;
+    lastActivity = Date.now();
+    const deadLettered = outcome.status === 'dead_lettered';
+    // Under `halt`, the dead letter takes the key's turn until it is resolved.
+    const halts = deadLettered && input.orderingKey !== undefined && envelope.onDeadLetter === 'halt';
+    const deadLetterId = deadLetterWorkflowId(envelope.tenant, id);
+    if (halts) {
+      holder = deadLetterId;
+      holderSince = Date.now();
+    }
+    const needsRecord = deadLettered || live.holders === 0;
+    bump();
+    if (!deadLettered && !needsRecord) return;
+    finishing++;
+    await CancellationScope.nonCancellable(async () => {
+      try {
+        if (deadLettered) {
+          await startChild(deadLetterWorkflow, {
+            workflowId: deadLetterId,
+            args: [{ envelope, reason: outcome.reason, message: outcome.message, attempts: outcome.attempts, deadLetteredAt: Date.now(), holdsLane: halts, releaseTo: me }],
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            typedSearchAttributes: callSearchAttributes(envelope, 'dead_lettered'),
+            staticSummary: `dead letter: ${envelope.publicTool} for tenant ${envelope.tenant} (${outcome.reason})`,
+          });
+        }
+        if (needsRecord) {
+          await startChild(callRecordWorkflow, {
+            workflowId: callWorkflowId(envelope.tenant, id),
+            args: [{ outcome, ranIn: me }],
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            typedSearchAttributes: callSearchAttributes(envelope, outcome.status),
+            staticSummary: `${envelope.publicTool} for tenant ${envelope.tenant} (ran in ${me})`,
+          });
+        }
+      } catch (error) {
+        log.error('could not record how a call ended', { correlationId: id, error: String(error) });
+        if (halts && holder === deadLetterId) {
+          holder = undefined;
+        }
+      } finally {
+        finishing--;
+        bump();
+      }
+    });
+  }
+
+  function expireQueued(now: number): void {
+    for (const entry of [...queue]) {
+      if (entry.kind !== 'call') continue;
+      const live = calls.get(entry.id)!;
+      if (now < live.envelope.deadlineAt) continue;
+      queue.splice(queue.indexOf(entry), 1);
+      const behind = input.orderingKey !== undefined ? 'while queued behind earlier calls on its ordering key' : 'while queued';
+      void finish(live, { status: 'deadline_exceeded', message: `deadline passed ${behind}` });
+    }
+  }
+
+  function earliestQueuedDeadline(): number {
+    let earliest = Infinity;
+    for (const entry of queue) if (entry.kind === 'call') earliest = Math.min(earliest, calls.get(entry.id)!.envelope.deadlineAt);
+    return earliest === Infinity ? Date.now() + HOLDER_CHECK_MS : earliest;
+  }
+
+  /** A shard runs its most urgent call first, the earliest of equals. */
+  function mostUrgent(): number {
+    let best = 0;
+    let bestKey = Infinity;
+    queue.forEach((entry, index) => {
+      const key = entry.kind === 'call' ? PRIORITY_KEYS[calls.get(entry.id)!.envelope.priority] : PRIORITY_KEYS.normal;
+      if (key < bestKey) {
+        best = index;
+        bestKey = key;
+      }
+    });
+    return best;
+  }
+
+  /** One timer at a time wakes the workflow: for queued deadlines, a stuck holder, or closing when idle. */
+  function wantTickAt(at: number): void {
+    if (pendingTicks.some((tick) => tick <= at)) return;
+    pendingTicks.push(at);
+    void sleep(Math.max(1, at - Date.now())).then(() => {
+      pendingTicks.splice(pendingTicks.indexOf(at), 1);
+      bump();
+    });
+  }
+
+  function carried(): KeyInput {
+    const entries: Entry[] = queue.map((e) => (e.kind === 'external' ? e : { kind: 'call', envelope: calls.get(e.id)!.envelope }));
+    const cutoff = Date.now() - input.recentOutcomesMs;
+    const kept = [...recent.values()].filter((r) => r.endedAt >= cutoff).slice(-MEMORY);
+    let bytes = 0;
+    const carriedRecent: Recent[] = [];
+    for (const r of kept.reverse()) {
+      const size = r.outcome === undefined ? 0 : JSON.stringify(r.outcome).length;
+      bytes += size;
+      carriedRecent.unshift(bytes <= CARRIED_OUTCOME_BYTES ? r : { id: r.id, endedAt: r.endedAt, publicTool: r.publicTool, ...(r.orderingKey !== undefined ? { orderingKey: r.orderingKey } : {}) });
+    }
+    return {
+      tenant: input.tenant,
+      ...(input.orderingKey !== undefined ? { orderingKey: input.orderingKey } : {}),
+      concurrency: input.concurrency,
+      maxQueued: input.maxQueued,
+      recentOutcomesMs: input.recentOutcomesMs,
+      callsPerRun: input.callsPerRun,
+      queue: entries,
+      ...(holder !== undefined ? { holder } : {}),
+      recent: carriedRecent,
+      tombstones: [...tombstones],
+      finishedExternal,
+    };
+  }
+}
+
+function entryId(entry: { kind: 'call'; id: string } | { kind: 'external'; callWorkflowId: string }): string {
+  return entry.kind === 'call' ? entry.id : entry.callWorkflowId;
+}
+
+function remember(into: Set<string> | string[], id: string): void {
+  if (Array.isArray(into)) {
+    into.push(id);
+    if (into.length > MEMORY) into.shift();
+    return;
+  }
+  into.add(id);
+  if (into.size > MEMORY) into.delete(into.values().next().value!);
+}
+
+function view(envelope: CallEnvelope, phase: CallPhase, attempt: number, lastFailure: string | undefined, outcome: CallOutcome | undefined, waitingFor: string | undefined): KeyCallView {
+  return {
+    phase,
+    publicTool: envelope.publicTool,
+    ...(envelope.orderingKey !== undefined ? { orderingKey: envelope.orderingKey } : {}),
+    acceptedAt: envelope.acceptedAt,
+    deadlineAt: envelope.deadlineAt,
+    attempt,
+    ...(lastFailure !== undefined ? { lastFailure } : {}),
+    ...(outcome !== undefined ? { outcome } : {}),
+    ...(waitingFor !== undefined ? { waitingFor } : {}),
+  };
+}

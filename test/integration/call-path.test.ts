@@ -1,0 +1,141 @@
+// The fast call path (docs/architecture.md, "The call path"): calls run inside one workflow per
+// ordering key, or a tenant's shard workflow, submitted by held update or, over the gateway's
+// share of updates, by signal. These tests pin what that shape must keep: no cap on waiting
+// callers, acceptance order across updates, signals, continue-as-new and call workflows, every
+// caller answered, cancellation and lookup of a call that is an update inside another workflow.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
+import type { temporal } from '@temporalio/proto';
+import { keyWorkflowId, routeOf } from '../../src/shared/ids.js';
+import { cancelCallSignal } from '../../src/shared/messages.js';
+import { keyRoute } from '../../src/shared/route.js';
+import { waitFor } from '../support/ports.js';
+import { Stack } from '../support/stack.js';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+const UPDATES_PER_WORKFLOW = 2;
+const CALLS_PER_RUN = 8;
+
+describe('the fast call path', { timeout: 600_000 }, () => {
+  let stack: Stack;
+  let client: McpClient;
+
+  before(async () => {
+    stack = await new Stack({
+      withEverything: false,
+      syncWaitMs: 60_000,
+      configure: (config) => {
+        config.callPath = { updatesPerWorkflow: UPDATES_PER_WORKFLOW, callsPerRun: CALLS_PER_RUN };
+      },
+    }).start();
+    client = await stack.client();
+  });
+
+  after(async () => {
+    await client?.close();
+    await stack?.stop();
+  });
+
+  const meta = (key: string) => ({ 'switchyard/ordering_key': key });
+  const textOf = (result: Record<string, unknown>) => (result.content as Array<{ text: string }>)[0]!.text;
+  const correlationIdOf = (result: { _meta?: Record<string, unknown> }) => result._meta?.['switchyard/correlation_id'] as string;
+
+  /** Every run of a key workflow, oldest first, with its history. */
+  async function historiesOf(workflowId: string): Promise<HistoryEvent[][]> {
+    const runs: Array<{ runId: string; startTime: Date }> = [];
+    for await (const execution of stack.temporalClient.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ runId: execution.runId, startTime: execution.startTime });
+    runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+    return Promise.all(runs.map(async (run) => (await stack.temporalClient.workflow.getHandle(workflowId, run.runId).fetchHistory()).events ?? []));
+  }
+
+  /** The correlation ids in the order the key workflow accepted them: held updates and signals alike. */
+  function acceptanceOrder(events: HistoryEvent[]): { ids: string[]; bySignal: number } {
+    const ids: string[] = [];
+    let bySignal = 0;
+    for (const event of events) {
+      const updateId = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId;
+      if (updateId) ids.push(updateId);
+      const signal = event.workflowExecutionSignaledEventAttributes;
+      if (signal?.signalName === 'submitCall') {
+        const payload = signal.input?.payloads?.[0];
+        const request = JSON.parse(Buffer.from(payload!.data!).toString()) as { envelope: { correlationId: string } };
+        ids.push(request.envelope.correlationId);
+        bySignal++;
+      }
+    }
+    return { ids, bySignal };
+  }
+
+  it(`has no cap on waiting callers: 50 concurrent callers on one key are all accepted in order and answered (${UPDATES_PER_WORKFLOW} updates per workflow, the rest by signal)`, async () => {
+    const key = 'fifty';
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, step) => client.callTool({ name: 'fixture.record', arguments: { key, step }, _meta: meta(key) }, undefined, { timeout: 120_000 })),
+    );
+    // Every caller got its own answer, not an "accepted".
+    assert.deepEqual(results.map((r) => r._meta?.['switchyard/status']), Array(50).fill('completed'));
+    assert.deepEqual(results.map(textOf).sort(), Array.from({ length: 50 }, (_, step) => `${key}#${step}`).sort());
+    const ran = stack.fixture.executionsOf('record').filter((e) => e.args.key === key).sort((a, b) => a.startedAt - b.startedAt);
+    assert.equal(ran.length, 50, 'each call ran once');
+    for (let i = 1; i < ran.length; i++) assert.ok(ran[i]!.startedAt >= ran[i - 1]!.finishedAt!, 'one at a time on a key');
+    // Execution order is the key workflow's acceptance order, across its runs.
+    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', key)));
+    const accepted = runs.map(acceptanceOrder);
+    const order = accepted.flatMap((a) => a.ids).filter((id, index, all) => all.indexOf(id) === index);
+    assert.deepEqual(ran.map((e) => e.correlationId), order);
+    assert.ok(accepted.reduce((n, a) => n + a.bySignal, 0) > 0, 'some calls went by signal: the share of updates was in use');
+    assert.ok(runs.length > 1, `the key workflow continued as new (${CALLS_PER_RUN} calls per run) with callers waiting`);
+  });
+
+  it('keeps one order on a key for fast calls and call workflows (an idempotency key) alike', async () => {
+    const key = 'mixed';
+    const first = client.callTool({ name: 'fixture.slow', arguments: { ms: 800, tag: 'mixed-1' }, _meta: meta(key) });
+    await waitFor('first running', () => stack.fixture.executionsOf('slow').find((e) => e.args.tag === 'mixed-1'));
+    const second = client.callTool({ name: 'fixture.slow', arguments: { ms: 10, tag: 'mixed-2' }, _meta: { ...meta(key), 'switchyard/idempotency_key': 'mixed-2' } });
+    await new Promise((r) => setTimeout(r, 300));
+    const third = client.callTool({ name: 'fixture.slow', arguments: { ms: 10, tag: 'mixed-3' }, _meta: meta(key) });
+    const texts = (await Promise.all([first, second, third])).map(textOf);
+    assert.deepEqual(texts, ['slept 800 ms (mixed-1)', 'slept 10 ms (mixed-2)', 'slept 10 ms (mixed-3)']);
+    const ran = ['mixed-1', 'mixed-2', 'mixed-3'].map((tag) => stack.fixture.executionsOf('slow').find((e) => e.args.tag === tag)!);
+    assert.ok(ran[1]!.startedAt >= ran[0]!.finishedAt! && ran[2]!.startedAt >= ran[1]!.finishedAt!, 'in acceptance order');
+    assert.equal(routeOf(correlationIdOf(await first)), keyRoute('default', key), 'the fast call is routed to its key workflow');
+    assert.equal(routeOf(correlationIdOf(await second)), undefined, 'the idempotent call is its own workflow');
+  });
+
+  it('cancels a queued call from the Web UI (a cancelCall signal to its key workflow): it never runs, later calls do', async () => {
+    const key = 'ui-cancel';
+    const blocker = client.callTool({ name: 'fixture.slow', arguments: { ms: 1_500, tag: 'ui-blocker' }, _meta: meta(key) });
+    await waitFor('blocker running', () => stack.fixture.executionsOf('slow').find((e) => e.args.tag === 'ui-blocker'));
+    const queued = client.callTool({ name: 'fixture.slow', arguments: { ms: 10, tag: 'ui-cancelled' }, _meta: meta(key) }, undefined, { timeout: 60_000 });
+    const workflowId = keyWorkflowId('default', keyRoute('default', key));
+    const queuedId = await waitFor('the second call queued', async () => {
+      const state = await stack.temporalClient.workflow.getHandle(workflowId).query<{ queued: string[] }>('keyState');
+      return state.queued[0];
+    });
+    await stack.temporalClient.workflow.getHandle(workflowId).signal(cancelCallSignal, { correlationId: queuedId });
+    const after = await client.callTool({ name: 'fixture.slow', arguments: { ms: 10, tag: 'ui-after' }, _meta: meta(key) });
+    assert.equal(textOf(await blocker), 'slept 1500 ms (ui-blocker)');
+    const cancelled = await queued;
+    assert.equal(cancelled._meta?.['switchyard/status'], 'cancelled');
+    assert.equal(correlationIdOf(cancelled), queuedId);
+    assert.equal(textOf(after), 'slept 10 ms (ui-after)');
+    assert.equal(stack.fixture.executionsOf('slow').filter((e) => e.args.tag === 'ui-cancelled').length, 0, 'the cancelled call never reached the server');
+  });
+
+  it('finds a call answered on the fast path with get_call, while it runs and after it ended', async () => {
+    const key = 'lookup';
+    const running = client.callTool({ name: 'fixture.slow', arguments: { ms: 1_500, tag: 'lookup-1' }, _meta: meta(key) });
+    const workflowId = keyWorkflowId('default', keyRoute('default', key));
+    const id = await waitFor('running', async () => (await stack.temporalClient.workflow.getHandle(workflowId).query<{ running: string[] }>('keyState')).running[0]);
+    const during = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: id } });
+    assert.equal(during._meta?.['switchyard/status'], 'running');
+    assert.equal(textOf(await running), 'slept 1500 ms (lookup-1)');
+    const later = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: id } });
+    assert.equal(later._meta?.['switchyard/status'], 'completed');
+    assert.equal(textOf(later), 'slept 1500 ms (lookup-1)');
+    // An id whose route names a key workflow that never ran it is not found.
+    const stranger = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: id.replace(/^k[0-9a-f]+/, keyRoute('default', 'nothing-here')) } });
+    assert.equal(stranger._meta?.['switchyard/status'], 'not_found');
+  });
+});
