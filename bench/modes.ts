@@ -61,6 +61,9 @@ export const FLOORS: Partial<Record<SwitchyardMode, EngineMode[]>> = {
   'many-keys': ['engine-key-update-many-keys'],
 };
 
+/** callPath.shardsPerTenant's default: the bench runs with it. */
+const SHARDS_PER_TENANT = 8;
+
 /** The workflows one call of a mode goes through, for the history costs (history.ts). */
 export function costSources(mode: Mode, phase: { calls: number; warmup: number; concurrency: number }): CostSource[] {
   const perCall = (workflowType: string): CostSource => ({ workflowType, callsOf: () => 1, closedOnly: true, expected: phase.calls + phase.warmup });
@@ -69,11 +72,18 @@ export function costSources(mode: Mode, phase: { calls: number; warmup: number; 
     case 'direct':
       return [];
     case 'unordered':
-      return [perCall('callWorkflow')];
     case 'one-key':
     case 'many-keys':
-      // An ordered call is its own workflow plus its share of its key's lane.
-      return [perCall('callWorkflow'), { workflowType: 'laneWorkflow', callsOf: (c) => c.signals.enqueue ?? 0, closedOnly: false, expected: keys }];
+      // A call is a `call` update or a `submitCall` signal of its key or shard workflow; the
+      // workflow's start, tasks, `watch` updates and record children are shared by its calls.
+      return [
+        {
+          workflowType: 'keyWorkflow',
+          callsOf: (c) => (c.updatesByName.call ?? 0) + (c.signals.submitCall ?? 0),
+          closedOnly: false,
+          expected: mode === 'unordered' ? Math.min(phase.concurrency, SHARDS_PER_TENANT) : keys,
+        },
+      ];
     case 'engine-call':
       return [perCall('engineCallWorkflow')];
     case 'engine-call-local':

@@ -73,7 +73,8 @@ export class BenchStack {
       {
         gateway: { port: gatewayPort },
         temporal: { address: this.temporalAddress },
-        servers: [{ id: 'bench', transport: 'http', url: this.echoUrl }],
+        // A fast, read-only tool with a short timeout: `execution: auto` runs it as a local activity.
+        servers: [{ id: 'bench', transport: 'http', url: this.echoUrl, timeoutMs: 2_000 }],
         // The bench measures latency, not the "accepted" answer: wait for every outcome. One key
         // at concurrency 128 queues 128 calls behind each other.
         defaults: { syncWaitMs: 600_000, deadlineMs: 600_000 },

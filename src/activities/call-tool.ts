@@ -8,8 +8,9 @@
 //   DownstreamUnavailable  retryable: the connection broke; the request may have been received
 //   DownstreamTimeout      retryable: sent, no answer within the request timeout
 //   DownstreamProtocolError, UnknownTool, ResultTooLarge, CircuitOpen, DeadlineExceeded: non-retryable
-// The transport failures and DeadlineExceeded carry this attempt's number as their first detail:
-// when Temporal runs the retries, the failure is the only way the workflow learns how many ran.
+// The transport failures carry this attempt's number as their first detail, and DeadlineExceeded
+// the number of attempts that were sent (this one was not): when Temporal runs the retries, the
+// failure is the only way the workflow learns how many ran.
 import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { DownstreamError } from '../downstream/errors.js';
@@ -37,7 +38,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       throw ApplicationFailure.nonRetryable(`tool "${envelope.publicTool}" is not available on this worker`, 'UnknownTool');
     }
     const deadlineLeft = () => envelope.deadlineAt - Date.now();
-    if (deadlineLeft() <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt);
+    if (deadlineLeft() <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt - 1);
 
     let lastProgress: CallProgress | undefined;
     // Progress and log messages of this call, returned with the result for the gateway to relay.
@@ -58,11 +59,11 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
         release = await connection.limiter.acquire(waitSignal);
       } catch {
         if (cancellationSignal().aborted) throw new CancelledFailure('call cancelled');
-        throw ApplicationFailure.nonRetryable(`deadline passed while waiting for a free slot on "${envelope.serverId}" (maxInFlight ${connection.limiter.max})`, 'DeadlineExceeded', thisAttempt);
+        throw ApplicationFailure.nonRetryable(`deadline passed while waiting for a free slot on "${envelope.serverId}" (maxInFlight ${connection.limiter.max})`, 'DeadlineExceeded', thisAttempt - 1);
       }
       connection.breaker.admit();
       const remainingMs = deadlineLeft();
-      if (remainingMs <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt);
+      if (remainingMs <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt - 1);
       const downstreamResult = await connection.callTool(envelope.tool, envelope.arguments, {
         signal: cancellationSignal(),
         timeoutMs: Math.min(envelope.requestTimeoutMs, remainingMs),

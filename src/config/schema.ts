@@ -187,8 +187,11 @@ export const ConfigSchema = z
         recentOutcomesMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
         /** Calls a key workflow handles before it continues as new, bounding its history. */
         callsPerRun: z.number().int().min(1).max(100_000).default(1_000),
-        /** `execution: auto` runs a tool as a local activity only when its timeout is at most this. */
-        localActivityMaxMs: z.number().int().min(100).max(60_000).default(5_000),
+        /**
+         * `execution: auto` runs a tool as a local activity only when its timeout is at most this. A
+         * local activity holds its workflow's task open: calls arriving at the same shard wait for it.
+         */
+        localActivityMaxMs: z.number().int().min(100).max(60_000).default(2_000),
       })
       .prefault({}),
     servers: z.array(ServerConfigSchema).default([]),

@@ -70,11 +70,12 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
       return { status: 'completed', result };
     } catch (error) {
       if (isCancellation(error)) throw error;
-      if (!(error instanceof ActivityFailure)) throw error;
-      const cause = error.cause;
+      const failed = asActivityFailure(error, how?.local === true, policy.maxAttempts);
+      if (failed === undefined) throw error;
+      const { cause } = failed;
       // The deadline, not the retry policy, ended a safe call's retries.
       const pastDeadline = () => Date.now() >= envelope.deadlineAt - 50;
-      const deadlineCut = () => pastDeadline() || (error.retryState === 'TIMEOUT' && patched(DEADLINE_CROSSING_RETRY));
+      const deadlineCut = () => pastDeadline() || (failed.retryState === 'TIMEOUT' && patched(DEADLINE_CROSSING_RETRY));
       if (cause instanceof ApplicationFailure) {
         status.lastFailure = cause.message;
         // Temporal ran the retries of a safe call: the failing attempt's number is in the failure's details.
@@ -100,7 +101,7 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
               continue;
             }
             // Older code checked no deadline here at all, hence the patch on both conditions.
-            if (safeToRepeat && (pastDeadline() || error.retryState === 'TIMEOUT') && patched(DEADLINE_CROSSING_RETRY)) {
+            if (safeToRepeat && (pastDeadline() || failed.retryState === 'TIMEOUT') && patched(DEADLINE_CROSSING_RETRY)) {
               return deadlineExceeded(`while retrying a server that was unreachable${attemptsNote(made)}`);
             }
             return deadLettered('retries_exhausted', `${cause.message} (${made} attempts)`, made);
@@ -122,21 +123,38 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
         if (deadlineCut()) return deadlineExceeded('while retrying attempts that timed out');
         return deadLettered('retries_exhausted', `every attempt timed out (${attempts} attempts)`, attempts);
       }
-      status.lastFailure = cause?.message ?? error.message;
-      return deadLettered(safeToRepeat ? 'retries_exhausted' : 'outcome_unknown', cause?.message ?? error.message, attempts);
+      status.lastFailure = cause?.message ?? failed.message;
+      return deadLettered(safeToRepeat ? 'retries_exhausted' : 'outcome_unknown', cause?.message ?? failed.message, attempts);
     }
   }
+}
+
+/**
+ * What failed, as a regular activity reports it. A local activity's failure reaches the workflow
+ * unwrapped (the ApplicationFailure or TimeoutFailure itself) and without a retry state: a
+ * retryable failure that ended before maxAttempts was ended by the deadline (TIMEOUT).
+ */
+function asActivityFailure(error: unknown, local: boolean, maxAttempts: number): { cause: Error | undefined; retryState: string | null | undefined; message: string } | undefined {
+  if (error instanceof ActivityFailure) return { cause: error.cause, retryState: error.retryState, message: error.message };
+  if (!local) return undefined;
+  if (error instanceof ApplicationFailure) {
+    const made = attemptOf(error);
+    const retryable = !error.nonRetryable && !NON_RETRYABLE.includes(error.type ?? '');
+    return { cause: error, retryState: retryable && made !== undefined && made < maxAttempts ? 'TIMEOUT' : 'MAXIMUM_ATTEMPTS_REACHED', message: error.message };
+  }
+  if (error instanceof TimeoutFailure) return { cause: error, retryState: 'TIMEOUT', message: error.message };
+  return undefined;
 }
 
 /** The attempt that failed, as the activity put it in the failure's details (see activities/call-tool.ts). */
 function attemptOf(cause: ApplicationFailure): number | undefined {
   if (cause.type === 'DownstreamProtocolError' || cause.type === 'CircuitOpen') return undefined; // their details hold other things
   const attempt = cause.details?.[0];
-  return typeof attempt === 'number' && Number.isInteger(attempt) && attempt > 0 ? attempt : undefined;
+  return typeof attempt === 'number' && Number.isInteger(attempt) && attempt >= 0 ? attempt : undefined;
 }
 
 function attemptsNote(made: number): string {
-  return `, after ${made} attempt${made === 1 ? '' : 's'}`;
+  return made === 0 ? '' : `, after ${made} attempt${made === 1 ? '' : 's'}`;
 }
 
 export function deadlineExceeded(when: string): CallOutcome {

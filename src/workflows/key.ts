@@ -127,13 +127,13 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   const bump = () => void version++;
   const pendingTicks: number[] = [];
 
+  const unfinished = () => calls.size + queue.filter((e) => e.kind === 'external').length + (holder !== undefined ? 1 : 0);
+  const known = (id: string) => calls.has(id) || recent.has(id);
+  // The previous run's queue, in its order (continue-as-new).
   for (const entry of input.queue ?? []) {
     if (entry.kind === 'external') queue.push(entry);
     else admit(entry.envelope);
   }
-
-  const unfinished = () => calls.size + queue.filter((e) => e.kind === 'external').length + (holder !== undefined ? 1 : 0);
-  const known = (id: string) => calls.has(id) || recent.has(id);
 
   setHandler(
     callUpdate,
@@ -376,15 +376,14 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     await finish(live, outcome);
   }
 
+  /**
+   * Ends a call. Its dead letter and its record exist before anyone learns the outcome: a caller
+   * answered "dead-lettered" finds it in the dead-letter list at once.
+   */
   async function finish(live: Live, outcome: CallOutcome): Promise<void> {
     const { envelope } = live;
     const id = envelope.correlationId;
-    live.outcome = outcome;
     live.phase = 'done';
-    calls.delete(id);
-    recent.set(id, { id, endedAt: Date.now(), publicTool: envelope.publicTool, ...(envelope.orderingKey !== undefined ? { orderingKey: envelope.orderingKey } : {}), outcome });
-    handled++;
-    lastActivity = Date.now();
     const deadLettered = outcome.status === 'dead_lettered';
     // Under `halt`, the dead letter takes the key's turn until it is resolved.
     const halts = deadLettered && input.orderingKey !== undefined && envelope.onDeadLetter === 'halt';
@@ -393,39 +392,42 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       holder = deadLetterId;
       holderSince = Date.now();
     }
-    const needsRecord = deadLettered || live.holders === 0;
-    bump();
-    if (!deadLettered && !needsRecord) return;
-    finishing++;
-    await CancellationScope.nonCancellable(async () => {
+    if (deadLettered || live.holders === 0) {
+      finishing++;
       try {
-        if (deadLettered) {
-          await startChild(deadLetterWorkflow, {
-            workflowId: deadLetterId,
-            args: [{ envelope, reason: outcome.reason, message: outcome.message, attempts: outcome.attempts, deadLetteredAt: Date.now(), holdsLane: halts, releaseTo: me }],
-            parentClosePolicy: ParentClosePolicy.ABANDON,
-            typedSearchAttributes: callSearchAttributes(envelope, 'dead_lettered'),
-            staticSummary: `dead letter: ${envelope.publicTool} for tenant ${envelope.tenant} (${outcome.reason})`,
-          });
-        }
-        if (needsRecord) {
-          await startChild(callRecordWorkflow, {
-            workflowId: callWorkflowId(envelope.tenant, id),
-            args: [{ outcome, ranIn: me }],
-            parentClosePolicy: ParentClosePolicy.ABANDON,
-            typedSearchAttributes: callSearchAttributes(envelope, outcome.status),
-            staticSummary: `${envelope.publicTool} for tenant ${envelope.tenant} (ran in ${me})`,
-          });
-        }
+        await CancellationScope.nonCancellable(() => writeEnd(envelope, outcome, halts, deadLetterId));
       } catch (error) {
         log.error('could not record how a call ended', { correlationId: id, error: String(error) });
-        if (halts && holder === deadLetterId) {
-          holder = undefined;
-        }
+        if (halts && holder === deadLetterId) holder = undefined;
       } finally {
         finishing--;
-        bump();
       }
+    }
+    live.outcome = outcome;
+    calls.delete(id);
+    recent.set(id, { id, endedAt: Date.now(), publicTool: envelope.publicTool, ...(envelope.orderingKey !== undefined ? { orderingKey: envelope.orderingKey } : {}), outcome });
+    handled++;
+    lastActivity = Date.now();
+    bump();
+  }
+
+  /** The dead letter, and the record of a call nobody is waiting for (or a dead-lettered one). */
+  async function writeEnd(envelope: CallEnvelope, outcome: CallOutcome, halts: boolean, deadLetterId: string): Promise<void> {
+    if (outcome.status === 'dead_lettered') {
+      await startChild(deadLetterWorkflow, {
+        workflowId: deadLetterId,
+        args: [{ envelope, reason: outcome.reason, message: outcome.message, attempts: outcome.attempts, deadLetteredAt: Date.now(), holdsLane: halts, releaseTo: me }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: callSearchAttributes(envelope, 'dead_lettered'),
+        staticSummary: `dead letter: ${envelope.publicTool} for tenant ${envelope.tenant} (${outcome.reason})`,
+      });
+    }
+    await startChild(callRecordWorkflow, {
+      workflowId: callWorkflowId(envelope.tenant, envelope.correlationId),
+      args: [{ outcome, ranIn: me }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: callSearchAttributes(envelope, outcome.status),
+      staticSummary: `${envelope.publicTool} for tenant ${envelope.tenant} (ran in ${me})`,
     });
   }
 

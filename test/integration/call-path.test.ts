@@ -50,22 +50,29 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     return Promise.all(runs.map(async (run) => (await stack.temporalClient.workflow.getHandle(workflowId, run.runId).fetchHistory()).events ?? []));
   }
 
-  /** The correlation ids in the order the key workflow accepted them: held updates and signals alike. */
+  /**
+   * The correlation ids in the order the key workflow accepted them, held updates and signals
+   * alike. An update's Accepted event is written when the workflow task that accepted it
+   * completes, after signals that arrived meanwhile and that the workflow had not seen yet; its
+   * place in the order is the event it was sequenced after (acceptedRequestSequencingEventId).
+   */
   function acceptanceOrder(events: HistoryEvent[]): { ids: string[]; bySignal: number } {
-    const ids: string[] = [];
+    const seen: Array<{ at: number; id: string }> = [];
     let bySignal = 0;
     for (const event of events) {
-      const updateId = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId;
-      if (updateId) ids.push(updateId);
+      const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
+      if (accepted?.acceptedRequest?.input?.name === 'call') {
+        seen.push({ at: Number(accepted.acceptedRequestSequencingEventId) + 0.5, id: accepted.acceptedRequest.meta!.updateId! });
+      }
       const signal = event.workflowExecutionSignaledEventAttributes;
       if (signal?.signalName === 'submitCall') {
         const payload = signal.input?.payloads?.[0];
-        const request = JSON.parse(Buffer.from(payload!.data!).toString()) as { envelope: { correlationId: string } };
-        ids.push(request.envelope.correlationId);
+        const submitted = JSON.parse(Buffer.from(payload!.data!).toString()) as { envelope: { correlationId: string } };
+        seen.push({ at: Number(event.eventId), id: submitted.envelope.correlationId });
         bySignal++;
       }
     }
-    return { ids, bySignal };
+    return { ids: seen.sort((a, b) => a.at - b.at).map((s) => s.id), bySignal };
   }
 
   it(`has no cap on waiting callers: 50 concurrent callers on one key are all accepted in order and answered (${UPDATES_PER_WORKFLOW} updates per workflow, the rest by signal)`, async () => {
