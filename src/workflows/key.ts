@@ -102,6 +102,8 @@ const MEMORY = 1_000;
 const LANE_DRAIN_CHECK_MS = 1_000;
 /** Outcomes carried over continue-as-new stay under this many bytes of JSON (the input limit is 2 MB). */
 const CARRIED_OUTCOME_BYTES = 256 * 1024;
+/** Temporal refuses inputs over 2 MB: the carried state must stay under it, with margin. */
+const CARRIED_INPUT_BYTES = 1_800_000;
 
 const { isCallRunning, laneBusy } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
@@ -120,6 +122,8 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   let holderSince = Date.now();
   let draining = false;
   let handled = 0;
+  /** After a continue-as-new deferred for a too-large queue: when to try again. */
+  let retryRollOverAt = 0;
   /** Calls whose end is being written (dead letter, record): continue-as-new waits for them. */
   let finishing = 0;
   let lastActivity = Date.now();
@@ -223,7 +227,10 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     bump();
   });
   setHandler(releaseSignal, ({ callWorkflowId }) => {
-    if (holder === callWorkflowId) holder = undefined;
+    if (holder === callWorkflowId) {
+      holder = undefined;
+      handled++; // a hand-off counts toward callsPerRun like a call run here
+    }
     const index = queue.findIndex((e) => e.kind === 'external' && e.callWorkflowId === callWorkflowId);
     if (index >= 0) queue.splice(index, 1);
     remember(finishedExternal, callWorkflowId);
@@ -246,14 +253,21 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     for (;;) {
       const now = Date.now();
       expireQueued(now);
-      if (!draining && (workflowInfo().continueAsNewSuggested || handled >= input.callsPerRun)) {
+      if (!draining && handled >= retryRollOverAt && (workflowInfo().continueAsNewSuggested || handled >= input.callsPerRun)) {
         draining = true; // held callers and watches are answered "draining" and come back to the next run
         bump();
       }
       while (!draining && startNext());
       if (draining && running.size === 0) {
         await condition(() => finishing === 0 && allHandlersFinished());
-        await continueAsNew<typeof keyWorkflow>(carried());
+        const next = carried();
+        // Queued calls carry their arguments: a queue too large for one input stays in this run
+        // a while longer, and continue-as-new is tried again once more calls have left it.
+        if (JSON.stringify(next).length <= CARRIED_INPUT_BYTES) await continueAsNew<typeof keyWorkflow>(next);
+        log.warn('the queue is too large to carry over continue-as-new yet; trying again later', { queued: queue.length });
+        draining = false;
+        retryRollOverAt = handled + Math.max(1, Math.ceil(input.callsPerRun / 10));
+        bump();
       }
       const idle = queue.length === 0 && running.size === 0 && holder === undefined && calls.size === 0;
       if (idle && now - lastActivity >= input.recentOutcomesMs) {

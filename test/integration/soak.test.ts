@@ -1,9 +1,12 @@
 // Bounded state (docs/guarantees.md, guarantee 11): one key with 10,000 steps (set
-// SWITCHYARD_SOAK_STEPS to change it) runs to the end in acceptance order across many lane
-// continue-as-new runs, and its idempotency records survive them. Takes ~15 minutes here.
+// SWITCHYARD_SOAK_STEPS to change it) runs to the end in acceptance order across many
+// continue-as-new runs of its key workflow, and its idempotency records survive them. The steps
+// carry idempotency keys, so each is a call workflow taking its turn in the key workflow (the
+// "lane" below: callPath.callsPerRun hand-offs per run). Takes ~15 minutes here.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { laneWorkflowId } from '../../src/shared/ids.js';
+import { keyWorkflowId } from '../../src/shared/ids.js';
+import { keyRoute } from '../../src/shared/route.js';
 import { waitFor } from '../support/ports.js';
 import { correlationIdOf, Stack } from '../support/stack.js';
 import { byKey, submit } from '../support/ordering.js';
@@ -25,7 +28,7 @@ describe('bounded state', { timeout: 3_600_000 }, () => {
   let stack: Stack;
 
   before(async () => {
-    stack = await new Stack({ withEverything: false, laneHandoffsPerRun: LANE_HANDOFFS_PER_RUN }).start();
+    stack = await new Stack({ withEverything: false, callsPerRun: LANE_HANDOFFS_PER_RUN }).start();
   });
 
   after(async () => {
@@ -69,11 +72,11 @@ describe('bounded state', { timeout: 3_600_000 }, () => {
     // and no run holds more than a small share of all the key's events (one run without
     // continue-as-new would hold them all: ~14 × SOAK_STEPS, far above the bound).
     const bound = laneRunBound(LANE_HANDOFFS_PER_RUN);
-    const lane = stack.temporalClient.workflow.getHandle(laneWorkflowId('default', key));
+    const lane = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', key)));
     const history = await lane.fetchHistory();
     assert.ok(history.events!.length < bound, `the lane's current run has ${history.events!.length} events (bound ${bound})`);
     const expectedRuns = Math.floor(SOAK_STEPS / LANE_HANDOFFS_PER_RUN);
-    const listRuns = () => collect(stack.temporalClient.workflow.list({ query: `WorkflowId = '${laneWorkflowId('default', key)}'` }));
+    const listRuns = () => collect(stack.temporalClient.workflow.list({ query: `WorkflowId = '${keyWorkflowId('default', keyRoute('default', key))}'` }));
     // Visibility trails the runs by a moment; a missing run still fails below, with the count.
     await waitFor('the lane runs in visibility', async () => ((await listRuns()).length >= expectedRuns ? true : undefined), 15_000, 500).catch(() => undefined);
     const runs = await listRuns();
