@@ -18,6 +18,7 @@ import {
 import { ConformanceServer, RED_PIXEL_PNG } from '../support/conformance-server.js';
 import { waitFor } from '../support/ports.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
+import { keyWorkflowId, routeOf } from '../../src/shared/ids.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -235,9 +236,11 @@ describe('pass-through with one unprefixed server', () => {
     const result = await client.callTool({ name: 'test_simple_text', arguments: {} });
     assert.equal(textOf(result), 'This is a simple text response for testing.');
     const correlationId = correlationIdOf(result);
-    const description = await stack.temporalClient.workflow.getHandle(`switchyard/default/call/${correlationId}`).describe();
-    assert.equal(description.type, 'callWorkflow');
-    assert.equal(description.status.name, 'COMPLETED');
+    // It ran in its tenant's shard workflow, as the update named by its correlation id.
+    const shard = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', routeOf(correlationId)!));
+    assert.equal((await shard.describe()).type, 'keyWorkflow');
+    const events = (await shard.fetchHistory()).events ?? [];
+    assert.ok(events.some((e) => e.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId === correlationId), 'the call was answered by its shard workflow');
   });
 });
 
