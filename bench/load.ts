@@ -15,6 +15,10 @@ export interface PhaseOptions {
   gatewayUrl: string;
   /** Longest time one call may take before it counts as failed. */
   callTimeoutMs: number;
+  /** Each client's ordering key, in place of the mode's (the soak mixes keyed and unkeyed clients). */
+  keyOf?: (clientIndex: number) => string | undefined;
+  /** Called after every call, measured or not, with whether it failed (the soak's progress). */
+  onCall?: (failed: boolean) => void;
 }
 
 export async function runPhase(options: PhaseOptions): Promise<PhaseRun> {
@@ -29,19 +33,25 @@ export async function runPhase(options: PhaseOptions): Promise<PhaseRun> {
     }),
   );
   const run = Math.random().toString(36).slice(2, 8);
-  const keyOf = (clientIndex: number): string | undefined =>
-    mode === 'one-key' ? `bench-${run}` : mode === 'many-keys' ? `bench-${run}-${clientIndex}` : undefined;
+  const keyOf = options.keyOf ?? ((clientIndex: number): string | undefined =>
+    mode === 'one-key' ? `bench-${run}` : mode === 'many-keys' ? `bench-${run}-${clientIndex}` : undefined);
 
   try {
     return await closedLoop(options, async (clientIndex, n) => {
       const key = keyOf(clientIndex);
-      const result = await clients[clientIndex]!.callTool(
-        { name: tool, arguments: { message: `m${n}` }, ...(key !== undefined ? { _meta: { 'switchyard/ordering_key': key } } : {}) },
-        undefined,
-        { timeout: options.callTimeoutMs },
-      );
-      const status = (result._meta as Record<string, unknown> | undefined)?.['switchyard/status'];
-      if (result.isError || (mode !== 'direct' && status !== 'completed')) throw new Error(`unexpected result: ${JSON.stringify(result).slice(0, 300)}`);
+      let failed = true;
+      try {
+        const result = await clients[clientIndex]!.callTool(
+          { name: tool, arguments: { message: `m${n}` }, ...(key !== undefined ? { _meta: { 'switchyard/ordering_key': key } } : {}) },
+          undefined,
+          { timeout: options.callTimeoutMs },
+        );
+        const status = (result._meta as Record<string, unknown> | undefined)?.['switchyard/status'];
+        if (result.isError || (mode !== 'direct' && status !== 'completed')) throw new Error(`unexpected result: ${JSON.stringify(result).slice(0, 300)}`);
+        failed = false;
+      } finally {
+        options.onCall?.(failed);
+      }
     });
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));

@@ -5,6 +5,7 @@
 import type { HeldWatchFigures } from './engine/held-watch.js';
 import type { SignalWatchFigures } from './engine/signal-watch.js';
 import type { HistoryCost } from './history.js';
+import type { Machine } from './machine.js';
 import { FLOORS, isEngineMode, MODE_LABELS, MODES, type EngineMode, type Mode } from './modes.js';
 
 // 2: engine-floor modes, `history` and `floorRatios` on phases, `historySample` in settings.
@@ -44,15 +45,7 @@ export interface PhaseResult {
 export interface BenchResult {
   format: typeof RESULT_FORMAT;
   date: string;
-  machine: {
-    cpuModel: string;
-    cores: number;
-    ramGiB: number;
-    os: string;
-    node: string;
-    temporalCli: string;
-    note?: string;
-  };
+  machine: Machine;
   settings: {
     calls: number;
     warmup: number;
@@ -234,6 +227,6 @@ export function latencySvg(result: BenchResult): string {
   return `${out.join('\n')}\n`;
 }
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }

@@ -15,9 +15,8 @@
 //   --temporal-arg A   (repeatable)        extra `temporal server start-dev` argument
 //   --profile DIR                          V8 CPU profiles of gateway and worker into DIR
 //   --bin PATH                             another build's bin/switchyard.js (experiments)
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem, type } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -27,6 +26,7 @@ import { runEnginePhase } from './engine/load.js';
 import { MAX_UPDATES_PER_RUN } from './engine/shared.js';
 import { measureHistoryCost } from './history.js';
 import { runPhase } from './load.js';
+import { machine } from './machine.js';
 import { costSources, DEFAULT_MODES, isEngineMode, MODES, type Mode } from './modes.js';
 import { addFloorRatios, addOverheads, latencySvg, markdownTable, RESULT_FORMAT, round, summarize, type BenchResult, type PhaseResult } from './report.js';
 import { BenchStack, readProc, type ProcessName } from './stack.js';
@@ -180,19 +180,6 @@ async function main(): Promise<number> {
     }
   }
   return phases.some((p) => p.errors > 0) ? 1 : 0;
-}
-
-function machine(cliPath: string, note: string | undefined): BenchResult['machine'] {
-  const version = spawnSync(cliPath, ['--version'], { encoding: 'utf8' }).stdout.trim();
-  return {
-    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-    cores: cpus().length,
-    ramGiB: round(totalmem() / 1024 ** 3, 1),
-    os: `${type()} ${release()}`,
-    node: process.version,
-    temporalCli: version,
-    ...(note ? { note } : {}),
-  };
 }
 
 function positive(text: string, name: string): number {

@@ -12,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { costOfHistory } from '../../bench/history.js';
 import { ENGINE_MODES, FLOORS, MODES } from '../../bench/modes.js';
 import { RESULT_FORMAT, type BenchResult } from '../../bench/report.js';
+import { SOAK_FORMAT, type SoakResult } from '../../bench/soak-report.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -144,5 +145,44 @@ describe('bench smoke', () => {
     assert.match(output, /\| Mode \| Clients \| Calls\/s \| Of engine floor \|/);
     assert.match(output, /\| unordered \| 1 \| [^|]+ \| [\d.]+ % of engine-call; [\d.]+ % of engine-key-update-many-keys \|/);
     assert.match(output, /\| Mode \| Clients \| CPU ms per call: .*engine-worker/);
+  });
+});
+
+// Keeps `npm run soak` from rotting: 200 calls, sampled every 100 ms, must all be answered and
+// leave a memory series for the gateway and the worker. Growth is not asserted (200 calls are all
+// warm-up), hence the limit of 1000 %.
+describe('soak smoke', () => {
+  const out = mkdtempSync(join(tmpdir(), 'switchyard-soak-smoke-'));
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  it('answers every call and samples the gateway and the worker into soak.json and soak.svg', { timeout: 120_000 }, async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'soak.ts'), '--calls', '200', '--concurrency', '4', '--keys', '1', '--interval', '0.1', '--max-growth-pct', '1000', '--out', out], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    assert.equal(code, 0, output);
+
+    const result = JSON.parse(readFileSync(join(out, 'soak.json'), 'utf8')) as SoakResult;
+    assert.equal(result.format, SOAK_FORMAT);
+    assert.deepEqual([result.calls, result.failed, result.settings.calls, result.settings.keys], [200, 0, 200, 1]);
+    assert.ok(result.samples.length >= 5, `${result.samples.length} samples`);
+    assert.deepEqual([result.samples[0]!.calls, result.samples.at(-1)!.calls], [0, 200]);
+    for (const [i, s] of result.samples.entries()) {
+      assert.ok(s.rssMiB.gateway! > 0 && s.rssMiB.worker! > 0, `sample ${i}: ${JSON.stringify(s)}`);
+      if (i > 0) assert.ok(s.calls >= result.samples[i - 1]!.calls && s.elapsedS >= result.samples[i - 1]!.elapsedS, `sample ${i} goes forward`);
+    }
+    for (const name of ['gateway', 'worker']) {
+      const f = result.flatness[name];
+      assert.ok(f && f.samples.baseline > 0 && f.samples.end > 0 && Number.isFinite(f.slopeMiBPer10kCalls), `${name}: ${JSON.stringify(f)}`);
+    }
+    assert.match(output, /\| gateway \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/);
+    assert.match(output, /Memory growth, baseline to end: gateway [+-][\d.]+ %/);
+    const svg = readFileSync(join(out, 'soak.svg'), 'utf8');
+    assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.equal(svg.match(/<polyline /g)?.length, 2);
   });
 });
