@@ -122,6 +122,10 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   let holderSince = Date.now();
   let draining = false;
   let handled = 0;
+  /** A local activity is running (at most one: see mostUrgent). */
+  let localRunning = false;
+  /** When each held caller or watch is to be answered at the latest. */
+  const holds: number[] = [];
   /** After a continue-as-new deferred for a too-large queue: when to try again. */
   let retryRollOverAt = 0;
   /** Calls whose end is being written (dead letter, record): continue-as-new waits for them. */
@@ -180,7 +184,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     if (live.length < ids.length || live.some((c) => c.outcome !== undefined) || holdMs <= 0 || draining) return reply();
     for (const c of live) c.holders++;
     try {
-      await condition(() => draining || live.some((c) => c.outcome !== undefined), holdMs);
+      await holdUntil(() => live.some((c) => c.outcome !== undefined), Date.now() + holdMs);
     } finally {
       for (const c of live) c.holders--;
     }
@@ -278,6 +282,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       if (idle) wantTickAt(lastActivity + input.recentOutcomesMs);
       if (queue.length > 0) wantTickAt(Math.max(now + QUEUE_TICK_MS, earliestQueuedDeadline()));
       if (holder !== undefined && !holder.includes('/dead-letter/')) wantTickAt(holderSince + HOLDER_CHECK_MS);
+      if (holds.length > 0) wantTickAt(Math.min(...holds));
       const seen = version;
       await condition(() => version !== seen);
       if (holder !== undefined && !holder.includes('/dead-letter/') && Date.now() - holderSince >= HOLDER_CHECK_MS) await checkHolder();
@@ -318,7 +323,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     if (live.outcome === undefined && holdMs > 0 && !draining) {
       live.holders++;
       try {
-        await condition(() => live.outcome !== undefined || draining, holdMs);
+        await holdUntil(() => live.outcome !== undefined, Date.now() + holdMs);
       } finally {
         live.holders--;
       }
@@ -331,6 +336,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   function startNext(): boolean {
     if (queue.length === 0 || holder !== undefined || running.size >= input.concurrency) return false;
     const index = input.orderingKey === undefined ? mostUrgent() : 0;
+    if (index < 0) return false;
     const [entry] = queue.splice(index, 1);
     if (entry!.kind === 'external') {
       holder = entry!.callWorkflowId;
@@ -341,6 +347,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     const live = calls.get(entry!.id)!;
     live.phase = 'running';
     running.add(entry!.id);
+    if (isLocal(live.envelope)) localRunning = true;
     void run(entry!.id, live);
     return true;
   }
@@ -377,7 +384,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     try {
       outcome = await scope.run(() =>
         runAttempts(envelope, live, {
-          local: envelope.execution === 'local' && envelope.mutation !== 'non_idempotent',
+          local: isLocal(envelope),
           priorityKey: PRIORITY_KEYS[envelope.priority],
           activityId: id,
         }),
@@ -387,6 +394,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       outcome = isCancellation(error) ? { status: 'cancelled', message: 'the call was cancelled' } : { status: 'failed', reason: 'transport', message: 'the call failed inside the broker', attempts: live.attempt };
     }
     running.delete(id);
+    if (isLocal(envelope)) localRunning = false;
     await finish(live, outcome);
   }
 
@@ -462,12 +470,20 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     return earliest === Infinity ? Date.now() + HOLDER_CHECK_MS : earliest;
   }
 
-  /** A shard runs its most urgent call first, the earliest of equals. */
+  /**
+   * A shard runs its most urgent call first, the earliest of equals; -1 when none may start. At
+   * most one local activity runs at a time, in a shard as in a key: several local activities
+   * that end within one workflow task are resolved in one activation on replay, but may have been
+   * in several when they ran, so what the workflow did in between (answering one caller, setting
+   * a timer) would replay in another order: a nondeterminism error, seen at 32 clients.
+   */
   function mostUrgent(): number {
-    let best = 0;
+    let best = -1;
     let bestKey = Infinity;
     queue.forEach((entry, index) => {
-      const key = entry.kind === 'call' ? PRIORITY_KEYS[calls.get(entry.id)!.envelope.priority] : PRIORITY_KEYS.normal;
+      const envelope = entry.kind === 'call' ? calls.get(entry.id)!.envelope : undefined;
+      if (envelope !== undefined && localRunning && isLocal(envelope)) return; // one local activity at a time (see run)
+      const key = envelope !== undefined ? PRIORITY_KEYS[envelope.priority] : PRIORITY_KEYS.normal;
       if (key < bestKey) {
         best = index;
         bestKey = key;
@@ -476,7 +492,21 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     return best;
   }
 
-  /** One timer at a time wakes the workflow: for queued deadlines, a stuck holder, or closing when idle. */
+  /**
+   * Waits until `done`, draining, or `until`. A condition with a timeout would set a timer per
+   * held call (a billable action, and two events); the shared tick serves them all.
+   */
+  async function holdUntil(done: () => boolean, until: number): Promise<void> {
+    holds.push(until);
+    wantTickAt(until);
+    try {
+      await condition(() => done() || draining || Date.now() >= until);
+    } finally {
+      holds.splice(holds.indexOf(until), 1);
+    }
+  }
+
+  /** One timer at a time wakes the workflow: for queued deadlines, a stuck holder, held callers, or closing when idle. */
   function wantTickAt(at: number): void {
     if (pendingTicks.some((tick) => tick <= at)) return;
     pendingTicks.push(at);
@@ -511,6 +541,10 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       finishedExternal,
     };
   }
+}
+
+function isLocal(envelope: CallEnvelope): boolean {
+  return envelope.execution === 'local' && envelope.mutation !== 'non_idempotent';
 }
 
 function entryId(entry: { kind: 'call'; id: string } | { kind: 'external'; callWorkflowId: string }): string {
