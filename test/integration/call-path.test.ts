@@ -28,6 +28,9 @@ describe('the fast call path', { timeout: 600_000 }, () => {
       syncWaitMs: 60_000,
       configure: (config) => {
         config.callPath = { updatesPerWorkflow: UPDATES_PER_WORKFLOW, callsPerRun: CALLS_PER_RUN };
+        // The fixture again with a short timeout: `execution: auto` runs its safe tools as local activities.
+        const url = config.servers.find((server) => server.id === 'fixture')!.url;
+        config.servers.push({ id: 'fast', transport: 'http', url, timeoutMs: 2_000 });
       },
     }).start();
     client = await stack.client();
@@ -93,6 +96,29 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     assert.deepEqual(ran.map((e) => e.correlationId), order);
     assert.ok(accepted.reduce((n, a) => n + a.bySignal, 0) > 0, 'some calls went by signal: the share of updates was in use');
     assert.ok(runs.length > 1, `the key workflow continued as new (${CALLS_PER_RUN} calls per run) with callers waiting`);
+  });
+
+  it('answers 200 concurrent unordered calls run as local activities in shards that continue as new, with no workflow task failing', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => client.callTool({ name: 'fast.echo', arguments: { message: `local-${i}` } }, undefined, { timeout: 120_000 })),
+    );
+    assert.deepEqual(results.map((r) => r._meta?.['switchyard/status']), Array(200).fill('completed'));
+    assert.deepEqual(results.map(textOf), Array.from({ length: 200 }, (_, i) => `local-${i}`));
+    // Every shard's every run replays cleanly: several local activities ending in one workflow
+    // task must not reorder what the workflow did between them (a nondeterminism error).
+    const failures: string[] = [];
+    let runs = 0;
+    for await (const run of stack.temporalClient.workflow.list({ query: `WorkflowType = 'keyWorkflow' AND WorkflowId STARTS_WITH 'switchyard/default/shard/'` })) {
+      runs++;
+      const events = (await stack.temporalClient.workflow.getHandle(run.workflowId, run.runId).fetchHistory()).events ?? [];
+      for (const event of events) {
+        // UnhandledCommand is Temporal refusing a continue-as-new because a call arrived meanwhile: expected.
+        const failed = event.workflowTaskFailedEventAttributes;
+        if (failed && failed.failure?.message !== 'UnhandledCommand') failures.push(`${run.workflowId}: ${failed.failure?.message ?? ''}`);
+      }
+    }
+    assert.ok(runs > 8, `the shards continued as new (${runs} runs)`);
+    assert.deepEqual(failures, []);
   });
 
   it('keeps one order on a key for fast calls and call workflows (an idempotency key) alike', async () => {
