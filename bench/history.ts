@@ -67,6 +67,8 @@ export interface CostSource {
   closedOnly: boolean;
   /** How many runs the phase made at least (to wait for visibility to catch up). */
   expected: number;
+  /** Only workflows whose id starts with this (a tenant's shards, or its key workflows). */
+  idPrefix?: string;
 }
 
 export interface SourceCost {
@@ -93,13 +95,19 @@ export async function measureHistoryCost(client: Client, sources: CostSource[], 
   const total: HistoryCost = { eventsPerCall: 0, actionsPerCall: 0, actionsPerCallByKind: Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>, sources: [] };
   for (const source of sources) {
     const runs = await listRuns(client, source, window, sample);
+    let read = 0;
     let events = 0;
     let actions = 0;
     let calls = 0;
     const byKind = Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>;
     for (const { workflowId, runId } of runs) {
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-      const cost = costOfHistory(history.events ?? []);
+      // A long-lived workflow (a key or shard workflow) served earlier phases too: only the events
+      // written during this phase count.
+      const inPhase = source.closedOnly ? (history.events ?? []) : (history.events ?? []).filter((event) => within(event, window));
+      const cost = costOfHistory(inPhase);
+      if (!source.closedOnly && source.callsOf(cost) === 0) continue;
+      if (++read > sample) break;
       events += cost.events;
       actions += cost.actions;
       calls += source.callsOf(cost);
@@ -115,18 +123,29 @@ export async function measureHistoryCost(client: Client, sources: CostSource[], 
   return total;
 }
 
+function within(event: HistoryEvent, window: { from: Date; to: Date }): boolean {
+  const time = event.eventTime;
+  if (!time) return false;
+  const ms = Number(time.seconds ?? 0) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
+  return ms >= window.from.getTime() && ms <= window.to.getTime();
+}
+
 async function listRuns(client: Client, source: CostSource, window: { from: Date; to: Date }, sample: number): Promise<{ workflowId: string; runId: string }[]> {
+  // Per-call workflows: those started in the phase. Long-lived ones: those open during it.
   const query = [
     `WorkflowType = '${source.workflowType}'`,
-    `StartTime >= '${window.from.toISOString()}'`,
-    `StartTime <= '${window.to.toISOString()}'`,
-    ...(source.closedOnly ? [`ExecutionStatus = 'Completed'`] : []),
+    ...(source.closedOnly
+      ? [`StartTime >= '${window.from.toISOString()}'`, `StartTime <= '${window.to.toISOString()}'`, `ExecutionStatus = 'Completed'`]
+      : [`StartTime <= '${window.to.toISOString()}'`, `(ExecutionStatus = 'Running' OR CloseTime >= '${window.from.toISOString()}')`]),
+    ...(source.idPrefix !== undefined ? [`WorkflowId STARTS_WITH '${source.idPrefix}'`] : []),
   ].join(' AND ');
   const want = Math.min(sample, source.expected);
   // Visibility is written after the history, a moment later: wait for it to catch up.
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const response = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: sample });
+    // Long-lived workflows open during the phase include ones that served earlier phases only:
+    // read more of them, and keep those with calls in the window (measureHistoryCost).
+    const response = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, pageSize: source.closedOnly ? sample : Math.max(sample, 200) });
     const runs = (response.executions ?? []).map((e) => ({ workflowId: e.execution?.workflowId ?? '', runId: e.execution?.runId ?? '' }));
     if (runs.length >= want || Date.now() > deadline) {
       if (runs.length === 0) throw new Error(`history cost: no ${source.workflowType} run found (${query})`);

@@ -82,6 +82,7 @@ export function costSources(mode: Mode, phase: { calls: number; warmup: number; 
           callsOf: (c) => (c.updatesByName.call ?? 0) + (c.signals.submitCall ?? 0),
           closedOnly: false,
           expected: mode === 'unordered' ? Math.min(phase.concurrency, SHARDS_PER_TENANT) : keys,
+          idPrefix: mode === 'unordered' ? 'switchyard/default/shard/' : 'switchyard/default/key/',
         },
       ];
     case 'engine-call':

@@ -2,7 +2,7 @@
 // talks to Temporal directly (the gateway need not run) with the config's address and namespace.
 import { userInfo } from 'node:os';
 import type { Config } from '../config/schema.js';
-import { DeadLetterNotFound, DeadLetterNotPending, DeadLetterService, deadLetterSummary } from '../gateway/dead-letters.js';
+import { DeadLetterNotFound, DeadLetterNotPending, DeadLetterService, deadLetterSummary } from '../services/dead-letters.js';
 import { DEFAULT_TENANT } from '../gateway/middleware/auth.js';
 import type { Logger } from '../observability/log.js';
 import { CORRELATION_ID } from '../shared/ids.js';

@@ -1,110 +1,11 @@
-// The dead-letter list: calls that exhausted their retries or whose outcome is unknown, and saga
-// compensations that failed (compensation_failed), each
-// parked in a running dead-letter workflow. Used by the admin broker tools and by the
-// `switchyard dlq` CLI; every operation is scoped to one tenant.
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+// The dead-letter admin broker tools (switchyard.dlq_*): MCP arguments in, the dead-letter service
+// (src/services/dead-letters.ts) called for the caller's tenant, MCP results out.
 import type { DeadLetterStatus, ToolResult } from '../shared/envelope.js';
-import { CORRELATION_ID, deadLetterWorkflowId } from '../shared/ids.js';
-import { deadLetterStatusQuery, discardUpdate, redriveUpdate, SA_SAGA_ID } from '../shared/messages.js';
-import type { deadLetterWorkflow } from '../workflows/dead-letter.js';
-import { quote } from './call-service.js';
+import { CORRELATION_ID } from '../shared/ids.js';
+import { DeadLetterNotFound, DeadLetterNotPending, deadLetterSummary } from '../services/dead-letters.js';
 import type { CallContext, HandlerDeps } from './handlers.js';
 import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError } from './jsonrpc.js';
 import { errorResult } from './results.js';
-
-export interface DeadLetterEntry {
-  correlationId: string;
-  tenant: string;
-  tool?: string;
-  orderingKey?: string;
-  /** Set for a saga's failed compensation. */
-  sagaId?: string;
-  deadLetteredAt: string;
-}
-
-export class DeadLetterNotFound extends Error {}
-export class DeadLetterNotPending extends Error {}
-
-export class DeadLetterService {
-  constructor(private readonly client: Client) {}
-
-  /** Pending dead letters, newest first; all tenants when `tenant` is undefined (CLI only). */
-  async list(tenant: string | undefined, limit = 100): Promise<DeadLetterEntry[]> {
-    const query = `WorkflowType = 'deadLetterWorkflow' AND ExecutionStatus = 'Running'${tenant === undefined ? '' : ` AND SwitchyardTenant = ${quote(tenant)}`}`;
-    const entries: DeadLetterEntry[] = [];
-    for await (const execution of this.client.workflow.list({ query, pageSize: Math.min(limit, 1_000) })) {
-      const attributes = execution.typedSearchAttributes;
-      entries.push({
-        correlationId: execution.workflowId.split('/').at(-1)!,
-        tenant: execution.workflowId.split('/')[1]!,
-        tool: attributes.get({ name: 'SwitchyardTool', type: 'KEYWORD' }),
-        orderingKey: attributes.get({ name: 'SwitchyardOrderingKey', type: 'KEYWORD' }),
-        sagaId: attributes.get(SA_SAGA_ID),
-        deadLetteredAt: execution.startTime.toISOString(),
-      });
-      if (entries.length >= limit) break;
-    }
-    return entries;
-  }
-
-  async show(tenant: string, correlationId: string): Promise<DeadLetterStatus> {
-    const handle = this.handle(tenant, correlationId);
-    try {
-      const description = await handle.describe();
-      return description.status.name === 'RUNNING' ? await handle.query(deadLetterStatusQuery) : await handle.result();
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new DeadLetterNotFound(`no dead letter for ${correlationId} in tenant ${tenant}`);
-      throw error;
-    }
-  }
-
-  /** Runs the call again and returns when that attempt finished (it may be dead-lettered again). */
-  async redrive(tenant: string, correlationId: string, by: string): Promise<DeadLetterStatus> {
-    return this.act(tenant, correlationId, () => this.handle(tenant, correlationId).executeUpdate(redriveUpdate, { args: [{ by }] }));
-  }
-
-  async discard(tenant: string, correlationId: string, by: string, note?: string): Promise<DeadLetterStatus> {
-    return this.act(tenant, correlationId, () =>
-      this.handle(tenant, correlationId).executeUpdate(discardUpdate, { args: [{ by, ...(note !== undefined ? { note } : {}) }] }),
-    );
-  }
-
-  private async act(tenant: string, correlationId: string, fn: () => Promise<DeadLetterStatus>): Promise<DeadLetterStatus> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError || isClosedError(error)) {
-        // Closed: already resolved (redriven or discarded) or never existed.
-        const status = await this.show(tenant, correlationId);
-        throw new DeadLetterNotPending(`dead letter ${correlationId} is ${status.state}, not pending`);
-      }
-      if (error instanceof WorkflowUpdateFailedError) throw new DeadLetterNotPending(error.cause?.message ?? error.message);
-      throw error;
-    }
-  }
-
-  private handle(tenant: string, correlationId: string) {
-    return this.client.workflow.getHandle<typeof deadLetterWorkflow>(deadLetterWorkflowId(tenant, correlationId));
-  }
-}
-
-function isClosedError(error: unknown): boolean {
-  return error instanceof Error && /already completed|workflow execution already/i.test(error.message);
-}
-
-/** The dead-letter part of get_call and of the dlq tools' answers. */
-export function deadLetterSummary(status: DeadLetterStatus): Record<string, unknown> {
-  return {
-    state: status.state,
-    reason: status.reason,
-    message: status.message,
-    attempts: status.attempts,
-    dead_lettered_at: new Date(status.deadLetteredAt).toISOString(),
-    holds_lane: status.holdsLane,
-    actions: status.actions.map((a) => ({ ...a, at: new Date(a.at).toISOString() })),
-    ...(status.outcome !== undefined ? { outcome: status.outcome.status } : {}),
-  };
-}
 
 /** switchyard.dlq_list / dlq_show / dlq_redrive / dlq_discard: tenant admins only. */
 export async function deadLetterTool(deps: HandlerDeps, name: string, args: Record<string, unknown>, context: CallContext): Promise<ToolResult> {

@@ -5,7 +5,7 @@ import { RELATED_TASK_META_KEY } from '@modelcontextprotocol/sdk/types.js';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { CallOutcome, ToolResult } from '../shared/envelope.js';
 import { CORRELATION_ID } from '../shared/ids.js';
-import type { CallView } from './call-service.js';
+import type { CallView } from '../services/call-service.js';
 import type { HandlerDeps } from './handlers.js';
 import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError } from './jsonrpc.js';
 import type { Principal } from './middleware/auth.js';

@@ -10,9 +10,9 @@
 // Saga steps and calls with an idempotency key are still call workflows (call.ts); an ordered one
 // takes its turn here as an "external" entry, the way it took one in a lane (lane.ts).
 //
-// A call that ends while nobody waits for it (its caller went past syncWaitMs, or its gateway
-// died), or that is dead-lettered, leaves a record workflow (record.ts) under the id a call
-// workflow would have had. Every other outcome stays here for `recentOutcomesMs`.
+// A call that ends after its caller stopped waiting (past syncWaitMs), or that is dead-lettered,
+// leaves a record workflow (record.ts) under the id a call workflow would have had. Every other
+// outcome stays here for `recentOutcomesMs`.
 import {
   allHandlersFinished,
   ApplicationFailure,
@@ -73,7 +73,7 @@ export interface KeyInput {
 }
 
 /** A queued call: one this workflow runs, or a call workflow waiting for its turn (saga steps, idempotent calls). */
-export type Entry = { kind: 'call'; envelope: CallEnvelope } | { kind: 'external'; callWorkflowId: string };
+export type Entry = { kind: 'call'; envelope: CallEnvelope; attendedUntil?: number } | { kind: 'external'; callWorkflowId: string };
 
 interface Recent {
   id: string;
@@ -90,8 +90,14 @@ interface Live {
   attempt: number;
   lastFailure?: string;
   outcome?: CallOutcome;
-  /** Held `call` updates and watches waiting for this call: none at its end means it gets a record. */
+  /** Held `call` updates and watches waiting for this call. */
   holders: number;
+  /**
+   * Until when its gateway waits for it (admission time + the caller's wait): a call that ends
+   * with no holder after that gets a record. Between two watches no holder is attached, so the
+   * holders alone would record nearly every call that went by signal.
+   */
+  attendedUntil: number;
   scope?: CancellationScope;
 }
 
@@ -140,13 +146,13 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   // The previous run's queue, in its order (continue-as-new).
   for (const entry of input.queue ?? []) {
     if (entry.kind === 'external') queue.push(entry);
-    else admit(entry.envelope);
+    else admit(entry.envelope, entry.attendedUntil ?? 0);
   }
 
   setHandler(
     callUpdate,
     async ({ envelope, holdMs }) => {
-      admit(envelope);
+      admit(envelope, Date.now() + holdMs);
       return await hold(envelope.correlationId, holdMs);
     },
     {
@@ -158,16 +164,16 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       },
     },
   );
-  setHandler(submitCallSignal, ({ envelope }) => {
+  setHandler(submitCallSignal, ({ envelope, holdMs }) => {
     if (envelope.tenant !== input.tenant) return;
     if (!known(envelope.correlationId) && unfinished() >= input.maxQueued) {
       // A signal cannot be refused: the call ends at once, and the gateway answers "busy".
-      const live: Live = { envelope, phase: 'done', attempt: 0, holders: 0 };
+      const live: Live = { envelope, phase: 'done', attempt: 0, holders: 0, attendedUntil: Date.now() + holdMs };
       calls.set(envelope.correlationId, live);
       void finish(live, { status: 'failed', reason: 'over_limit', message: `too many unfinished calls on this ordering key (${unfinished() - 1}, limit ${input.maxQueued})`, attempts: 0 });
       return;
     }
-    admit(envelope);
+    admit(envelope, Date.now() + holdMs);
   });
   setHandler(watchUpdate, async ({ ids, holdMs }) => {
     const live = ids.map((id) => calls.get(id)).filter((c): c is Live => c !== undefined);
@@ -300,10 +306,10 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     throw error;
   }
 
-  function admit(envelope: CallEnvelope): void {
+  function admit(envelope: CallEnvelope, attendedUntil: number): void {
     const id = envelope.correlationId;
     if (known(id)) return; // a re-sent call (after continue-as-new, or a retried request)
-    const live: Live = { envelope, phase: 'queued', attempt: 0, holders: 0 };
+    const live: Live = { envelope, phase: 'queued', attempt: 0, holders: 0, attendedUntil };
     calls.set(id, live);
     lastActivity = Date.now();
     if (tombstones.delete(id)) {
@@ -414,7 +420,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       holder = deadLetterId;
       holderSince = Date.now();
     }
-    if (deadLettered || live.holders === 0) {
+    if (deadLettered || (live.holders === 0 && Date.now() >= live.attendedUntil)) {
       finishing++;
       try {
         await CancellationScope.nonCancellable(() => writeEnd(envelope, outcome, halts, deadLetterId));
@@ -517,7 +523,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   }
 
   function carried(): KeyInput {
-    const entries: Entry[] = queue.map((e) => (e.kind === 'external' ? e : { kind: 'call', envelope: calls.get(e.id)!.envelope }));
+    const entries: Entry[] = queue.map((e) => (e.kind === 'external' ? e : { kind: 'call', envelope: calls.get(e.id)!.envelope, attendedUntil: calls.get(e.id)!.attendedUntil }));
     const cutoff = Date.now() - input.recentOutcomesMs;
     const kept = [...recent.values()].filter((r) => r.endedAt >= cutoff).slice(-MEMORY);
     let bytes = 0;

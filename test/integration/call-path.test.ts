@@ -96,6 +96,9 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     assert.deepEqual(ran.map((e) => e.correlationId), order);
     assert.ok(accepted.reduce((n, a) => n + a.bySignal, 0) > 0, 'some calls went by signal: the share of updates was in use');
     assert.ok(runs.length > 1, `the key workflow continued as new (${CALLS_PER_RUN} calls per run) with callers waiting`);
+    // Every caller was waiting, by update or by watch: no call needed a record of its own.
+    const records = await stack.temporalClient.workflow.count(`WorkflowType = 'callRecordWorkflow' AND SwitchyardOrderingKey = '${key}'`);
+    assert.equal(records.count, 0, 'no record for calls whose callers were waiting');
   });
 
   it('answers 200 concurrent unordered calls run as local activities in shards that continue as new, with no workflow task failing', async () => {

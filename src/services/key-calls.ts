@@ -104,7 +104,8 @@ export class KeyCalls {
         ...start,
         taskQueue: this.taskQueue,
         signal: submitCallSignal,
-        signalArgs: [{ envelope, holdMs: 0 }],
+        // The workflow counts the call as attended for as long as this gateway waits for it.
+        signalArgs: [{ envelope, holdMs: Math.max(0, waitMs) }],
       });
     await (signal === undefined ? sendSignal() : this.client.withAbortSignal(signal, sendSignal));
     return await this.watch(start.workflowId, envelope.correlationId, until, signal);
