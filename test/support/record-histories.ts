@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { findTemporalCli } from '../../src/temporal/cli-path.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { callWorkflowId, deadLetterWorkflowId, laneWorkflowId, sagaWorkflowId } from '../../src/shared/ids.js';
+import { callWorkflowId, deadLetterWorkflowId, keyWorkflowId, routeOf, sagaWorkflowId } from '../../src/shared/ids.js';
+import { keyRoute } from '../../src/shared/route.js';
 import { correlationIdOf, Stack } from './stack.js';
 import { waitFor } from './ports.js';
 
@@ -22,16 +23,23 @@ const stack = new Stack({
     config.servers.push({ id: 'short', transport: 'http', url, timeoutMs: 1_000, policy: { onDeadLetter: 'halt' } });
     // Read-only, 300 ms attempts 1 s apart: under a 2.5 s deadline the third retry would cross it.
     config.servers.push({ id: 'crossing', transport: 'http', url, timeoutMs: 300, policy: { mutation: 'read_only', retry: { maxAttempts: 10, initialIntervalMs: 1_000, maxIntervalMs: 1_000, backoffCoefficient: 1 } } });
+    // Key workflows continue as new after a few calls, so a recording has a run that did.
+    config.callPath = { callsPerRun: 6 };
   },
 });
-const recorded: Array<[string, string]> = [];
+/** [name, workflow id, run id (latest when absent)] */
+const recorded: Array<[string, string, string?]> = [];
 
 try {
   await stack.start();
   await stack.waitForReady();
   const client = await stack.client();
+  // The call-* recordings are call workflows: accept_async keeps a call off the fast path.
   const call = async (name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
-    correlationIdOf(await client.request({ method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } }, CallToolResultSchema));
+    correlationIdOf(await client.request({ method: 'tools/call', params: { name, arguments: args, _meta: { 'switchyard/accept_async': true, ...meta } } }, CallToolResultSchema));
+  /** A call on the fast path: its caller waits, so it runs in its key or shard workflow. */
+  const fast = async (name: string, args: Record<string, unknown>, meta?: Record<string, unknown>) =>
+    correlationIdOf(await client.request({ method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } }, CallToolResultSchema, { timeout: 60_000 }));
   const settle = async (id: string) => {
     const handle = stack.temporalClient.workflow.getHandle(id);
     await waitFor(`${id} closed`, async () => ((await handle.describe()).status.name !== 'RUNNING' ? true : undefined), 60_000, 250);
@@ -55,7 +63,8 @@ try {
 
   // A non-idempotent call that times out after sending: dead-lettered (halting its key), then redriven.
   stack.fixture.hangApply = true;
-  const unknown = await call('short.apply', { key: 'replay' }, { 'switchyard/ordering_key': 'replay-halt', 'switchyard/accept_async': false });
+  const unknown = await call('short.apply', { key: 'replay' }, { 'switchyard/ordering_key': 'replay-halt' });
+  await settle(callWorkflowId('default', unknown));
   stack.fixture.hangApply = false;
   recorded.push(['call-dead-lettered-halting', callWorkflowId('default', unknown)]);
   await client.callTool({ name: 'switchyard.dlq_redrive', arguments: { correlation_id: unknown } });
@@ -80,21 +89,44 @@ try {
   // A read-only call whose next retry would cross its deadline: deadline_exceeded (patched in).
   recorded.push(['call-deadline-crossing-retry', callWorkflowId('default', await call('crossing.slow', { ms: 5_000, tag: 'crossing' }, { 'switchyard/deadline_ms': 2_500 }))]);
 
+  // Key workflows (the fast path): held calls, a queued call cancelled, a call workflow with an
+  // idempotency key taking its turn, continue-as-new with calls queued; and a shard's concurrent
+  // local-activity calls.
+  const fastKey = { 'switchyard/ordering_key': 'replay-fast' };
+  await fast('fixture.record', { key: 'replay-fast', step: 1 }, fastKey);
+  const blocker = fast('fixture.slow', { ms: 1_500, tag: 'replay-blocker' }, fastKey);
+  await waitFor('blocker running', () => stack.fixture.executionsOf('slow').find((e) => e.args.tag === 'replay-blocker'));
+  const doomed = client.request({ method: 'tools/call', params: { name: 'fixture.slow', arguments: { ms: 10, tag: 'replay-doomed' }, _meta: fastKey } }, CallToolResultSchema, { timeout: 60_000 });
+  const keyId = keyWorkflowId('default', keyRoute('default', 'replay-fast'));
+  const doomedId = await waitFor('queued', async () => (await stack.temporalClient.workflow.getHandle(keyId).query<{ queued: string[] }>('keyState')).queued[0]);
+  await client.callTool({ name: 'switchyard.cancel_call', arguments: { correlation_id: doomedId } });
+  await call('fixture.record', { key: 'replay-fast', step: 2 }, { ...fastKey, 'switchyard/idempotency_key': 'replay-fast-2' });
+  await Promise.all([blocker, doomed]);
+  await Promise.all([3, 4, 5, 6, 7, 8].map((step) => fast('fixture.record', { key: 'replay-fast', step }, fastKey)));
+  const keyRuns: Array<{ runId: string; status: string; start: number }> = [];
+  for await (const run of stack.temporalClient.workflow.list({ query: `WorkflowId = '${keyId}'` })) keyRuns.push({ runId: run.runId, status: run.status.name, start: run.startTime.getTime() });
+  const continued = keyRuns.filter((r) => r.status === 'CONTINUED_AS_NEW').sort((a, b) => a.start - b.start)[0];
+  if (continued === undefined) throw new Error(`the key workflow did not continue as new: ${JSON.stringify(keyRuns)}`);
+  recorded.push(['key-calls-continued-as-new', keyId, continued.runId]);
+  const shardIds = new Set((await Promise.all(Array.from({ length: 8 }, (_, i) => fast('short.echo', { message: `replay-${i}` })))).map((id) => keyWorkflowId('default', routeOf(id)!)));
+  const shardId = [...shardIds][0]!;
+
   await stack.fixture.stop();
   recorded.push(['call-transport-failure', callWorkflowId('default', await call('fixture.echo', { message: 'nobody home' }))]);
 
-  for (const [, id] of recorded) await settle(id);
-  // The lane stays open while idle; terminate it so its history is complete up to here.
-  const lane = stack.temporalClient.workflow.getHandle(laneWorkflowId('default', 'replay-key'));
-  await lane.terminate('recording finished');
-  recorded.push(['lane', laneWorkflowId('default', 'replay-key')]);
+  for (const [, id, runId] of recorded) if (runId === undefined) await settle(id);
+  // Key and shard workflows stay open while idle; terminate them so their histories are complete.
+  for (const id of [keyId, shardId]) await stack.temporalClient.workflow.getHandle(id).terminate('recording finished');
+  recorded.push(['key-calls', keyId], ['shard-local-calls', shardId]);
+  // lane.json was recorded by the lane-based build (6ad613c); this build starts no lanes, so it
+  // is kept as it is: it proves that the code still replays what that build wrote.
 
   mkdirSync(OUT, { recursive: true });
   const only = process.argv.slice(2);
-  for (const [name, id] of recorded) {
+  for (const [name, id, runId] of recorded) {
     if (only.length > 0 && !only.includes(name)) continue;
     // The CLI writes the canonical proto-JSON that historyFromJSON reads back.
-    const json = execFileSync(findTemporalCli(process.env)!, ['workflow', 'show', '--address', stack.temporal.address, '--workflow-id', id, '--output', 'json'], { encoding: 'utf8' });
+    const json = execFileSync(findTemporalCli(process.env)!, ['workflow', 'show', '--address', stack.temporal.address, '--workflow-id', id, ...(runId ? ['--run-id', runId] : []), '--output', 'json'], { encoding: 'utf8' });
     writeFileSync(join(OUT, `${name}.json`), json);
     console.log(`recorded ${name}: ${(JSON.parse(json) as { events: unknown[] }).events.length} events`);
   }
