@@ -185,8 +185,13 @@ export const ConfigSchema = z
         updatesPerWorkflow: z.number().int().min(1).max(9).default(4),
         /** How long a key workflow keeps an answered call's outcome for get_call; an idle key workflow closes after it. */
         recentOutcomesMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
-        /** Calls a key workflow handles before it continues as new, bounding its history. */
-        callsPerRun: z.number().int().min(1).max(100_000).default(1_000),
+        /**
+         * Calls a key workflow handles before it continues as new, bounding its history. Also how
+         * much a worker replays when it loses the workflow's cache (a continue-as-new that a call
+         * arriving meanwhile makes Temporal refuse evicts it): at 1,000 a replay outlasted the
+         * 10 s workflow task timeout under load, and the workflow stalled.
+         */
+        callsPerRun: z.number().int().min(1).max(100_000).default(200),
         /**
          * `execution: auto` runs a tool as a local activity only when its timeout is at most this. A
          * local activity holds its workflow's task open: calls arriving at the same shard wait for it.

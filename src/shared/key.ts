@@ -1,6 +1,6 @@
 // The vocabulary between the gateway and a key workflow (workflows/key.ts): types only, so the
 // workflow bundle imports nothing else from here.
-import type { CallEnvelope, CallOutcome, CallPhase } from './envelope.js';
+import type { CallEnvelope, CallOutcome, CallStatus } from './envelope.js';
 
 /** Gateway → key workflow: run this call; hold the answer for up to `holdMs` (0: answer once it is queued). */
 export interface KeyCallRequest {
@@ -32,15 +32,8 @@ export interface WatchReply {
   draining?: boolean;
 }
 
-/** One call as its key workflow sees it (get_call, tasks/get, the CLI). */
-export interface KeyCallView {
-  phase: CallPhase;
-  publicTool: string;
-  orderingKey?: string;
-  acceptedAt: number;
-  deadlineAt: number;
-  attempt: number;
-  lastFailure?: string;
+/** One call as its key workflow sees it (get_call, tasks/get, the CLI): a call workflow's status, and more. */
+export interface KeyCallView extends Omit<CallStatus, 'correlationId'> {
   outcome?: CallOutcome;
   /** For a queued call: the call or dead letter that holds its key's turn. */
   waitingFor?: string;

@@ -59,14 +59,7 @@ describe('bench smoke', () => {
   after(() => rmSync(out, { recursive: true, force: true }));
 
   it('runs every mode, engine floor included, at concurrency 1 and 2 and writes latest.json and latency.svg', { timeout: 300_000 }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--calls', '3', '--warmup', '1', '--concurrency', '1,2', '--modes', MODES.join(','), '--out', out], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
-    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    const { code, output } = await runScript('run.ts', ['--calls', '3', '--warmup', '1', '--concurrency', '1,2', '--modes', MODES.join(','), '--out', out]);
     assert.equal(code, 0, output);
 
     const result = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResult;
@@ -156,14 +149,7 @@ describe('soak smoke', () => {
   after(() => rmSync(out, { recursive: true, force: true }));
 
   it('answers every call and samples the gateway and the worker into soak.json and soak.svg', { timeout: 120_000 }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'soak.ts'), '--calls', '200', '--concurrency', '4', '--keys', '1', '--interval', '0.1', '--max-growth-pct', '1000', '--out', out], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
-    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    const { code, output } = await runScript('soak.ts', ['--calls', '200', '--concurrency', '4', '--keys', '1', '--interval', '0.1', '--max-growth-pct', '1000', '--out', out]);
     assert.equal(code, 0, output);
 
     const result = JSON.parse(readFileSync(join(out, 'soak.json'), 'utf8')) as SoakResult;
@@ -186,3 +172,13 @@ describe('soak smoke', () => {
     assert.equal(svg.match(/<polyline /g)?.length, 2);
   });
 });
+
+/** Runs a bench script (bench/<name>) to its end; its stdout and stderr together. */
+async function runScript(name: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', name), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  const code = await new Promise<number | null>((done) => child.once('exit', done));
+  return { code, output };
+}

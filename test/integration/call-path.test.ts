@@ -54,28 +54,29 @@ describe('the fast call path', { timeout: 600_000 }, () => {
   }
 
   /**
-   * The correlation ids in the order the key workflow accepted them, held updates and signals
-   * alike. An update's Accepted event is written when the workflow task that accepted it
-   * completes, after signals that arrived meanwhile and that the workflow had not seen yet; its
-   * place in the order is the event it was sequenced after (acceptedRequestSequencingEventId).
+   * When the key workflow accepted each call: the workflow task that delivered it (held updates and
+   * signals alike). Calls delivered in one task arrived together, and the SDK hands them to the
+   * workflow in an order of its own (in a first task, the updates before a signal with an earlier
+   * event id), so only the task is compared. An update's Accepted event is written when that task
+   * completes; the event it was sequenced after (acceptedRequestSequencingEventId) names the task.
    */
-  function acceptanceOrder(events: HistoryEvent[]): { ids: string[]; bySignal: number } {
-    const seen: Array<{ at: number; id: string }> = [];
+  function acceptanceTasks(events: HistoryEvent[]): { taskOf: Map<string, number>; bySignal: number } {
+    const taskStarts = events.filter((e) => e.workflowTaskStartedEventAttributes).map((e) => Number(e.eventId));
+    const taskAfter = (eventId: number) => taskStarts.findIndex((started) => started > eventId);
+    const taskOf = new Map<string, number>();
     let bySignal = 0;
     for (const event of events) {
       const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
-      if (accepted?.acceptedRequest?.input?.name === 'call') {
-        seen.push({ at: Number(accepted.acceptedRequestSequencingEventId) + 0.5, id: accepted.acceptedRequest.meta!.updateId! });
-      }
+      if (accepted?.acceptedRequest?.input?.name === 'call') taskOf.set(accepted.acceptedRequest.meta!.updateId!, taskAfter(Number(accepted.acceptedRequestSequencingEventId)));
       const signal = event.workflowExecutionSignaledEventAttributes;
       if (signal?.signalName === 'submitCall') {
         const payload = signal.input?.payloads?.[0];
         const submitted = JSON.parse(Buffer.from(payload!.data!).toString()) as { envelope: { correlationId: string } };
-        seen.push({ at: Number(event.eventId), id: submitted.envelope.correlationId });
+        taskOf.set(submitted.envelope.correlationId, taskAfter(Number(event.eventId)));
         bySignal++;
       }
     }
-    return { ids: seen.sort((a, b) => a.at - b.at).map((s) => s.id), bySignal };
+    return { taskOf, bySignal };
   }
 
   it(`has no cap on waiting callers: 50 concurrent callers on one key are all accepted in order and answered (${UPDATES_PER_WORKFLOW} updates per workflow, the rest by signal)`, async () => {
@@ -89,11 +90,19 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     const ran = stack.fixture.executionsOf('record').filter((e) => e.args.key === key).sort((a, b) => a.startedAt - b.startedAt);
     assert.equal(ran.length, 50, 'each call ran once');
     for (let i = 1; i < ran.length; i++) assert.ok(ran[i]!.startedAt >= ran[i - 1]!.finishedAt!, 'one at a time on a key');
-    // Execution order is the key workflow's acceptance order, across its runs.
+    // Execution order is the key workflow's acceptance order, across its runs: a call accepted in
+    // an earlier workflow task (or run) never ran after one accepted in a later one.
     const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', key)));
-    const accepted = runs.map(acceptanceOrder);
-    const order = accepted.flatMap((a) => a.ids).filter((id, index, all) => all.indexOf(id) === index);
-    assert.deepEqual(ran.map((e) => e.correlationId), order);
+    const accepted = runs.map(acceptanceTasks);
+    const when = new Map<string, [number, number]>();
+    accepted.forEach(({ taskOf }, run) => taskOf.forEach((task, id) => void (when.has(id) || when.set(id, [run, task]))));
+    const order = ran.map((e) => when.get(e.correlationId!));
+    assert.ok(order.every((w) => w !== undefined), 'every call that ran was accepted by the key workflow');
+    for (let i = 1; i < order.length; i++) {
+      const [run, task] = order[i]!;
+      const [runBefore, taskBefore] = order[i - 1]!;
+      assert.ok(run > runBefore || (run === runBefore && task >= taskBefore), `call ${i} ran after call ${i - 1} but was accepted earlier`);
+    }
     assert.ok(accepted.reduce((n, a) => n + a.bySignal, 0) > 0, 'some calls went by signal: the share of updates was in use');
     assert.ok(runs.length > 1, `the key workflow continued as new (${CALLS_PER_RUN} calls per run) with callers waiting`);
     // Every caller was waiting, by update or by watch: no call needed a record of its own.
