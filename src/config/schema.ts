@@ -139,6 +139,11 @@ export const ConfigSchema = z
         /** Separator between server id and tool name. Use "_" or "__" for LLM APIs that reject ".". */
         toolSeparator: z.string().regex(/^[A-Za-z0-9_.-]{1,3}$/, 'must be 1-3 characters of A-Z a-z 0-9 _ . -').default('.'),
         pageSize: z.number().int().min(1).max(1_000).default(100),
+        /**
+         * MCP 2026-07-28 clients may cache lists (tools, prompts, resources) this long. Lists differ
+         * by tenant, so the scope is always private. 0 means "do not cache".
+         */
+        listTtlMs: z.number().int().min(0).max(86_400_000).default(60_000),
         maxBodyBytes: z.number().int().min(1_024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
         /** MCP sessions live in gateway memory; the per-tenant cap keeps one tenant from taking them all. */
         sessions: z

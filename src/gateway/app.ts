@@ -1,5 +1,7 @@
-// The HTTP front door: /mcp (MCP Streamable HTTP), /healthz (alive), /readyz (Temporal reachable,
+// The HTTP front door: /mcp (MCP Streamable HTTP, both protocol eras: sessions for 2025 clients,
+// sessionless for 2026-07-28 ones), /healthz (alive), /readyz (Temporal reachable,
 // and, for the operator only, the state of every downstream server).
+import { isLegacyRequest } from '@modelcontextprotocol/server';
 import { Hono } from 'hono';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { HandlerDeps } from './handlers.js';
@@ -10,6 +12,7 @@ import { bodyLimit } from './middleware/body-limit.js';
 import { hostOrigin } from './middleware/host-origin.js';
 import { operatorView } from './middleware/operator-view.js';
 import { SessionRegistry } from './sessions.js';
+import { createModernFrontDoor } from './modern/handler.js';
 import type { GatewayEnv } from './types.js';
 
 export interface GatewayAppDeps extends HandlerDeps {
@@ -23,6 +26,7 @@ export interface GatewayAppDeps extends HandlerDeps {
 export function createGatewayApp(deps: GatewayAppDeps) {
   const { config, log } = deps;
   const sessions = new SessionRegistry(deps, config.gateway.sessions);
+  const modern = createModernFrontDoor(deps);
   const app = new Hono<GatewayEnv>();
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -51,9 +55,14 @@ export function createGatewayApp(deps: GatewayAppDeps) {
       } catch {
         return jsonRpcErrorResponse(400, null, -32700, 'Parse error: body is not valid JSON');
       }
-      const problem = bodyProblem(parsedBody) ?? initializeProblem(parsedBody);
+      const problem = bodyProblem(parsedBody);
       if (problem) return jsonRpcErrorResponse(400, problem.id, problem.code, problem.message);
     }
+    // Both protocol eras share the endpoint: a request that claims 2026-07-28 (the `_meta`
+    // envelope, or the version header) goes to the sessionless leg, anything else to the sessions.
+    if (!(await isLegacyRequest(c.req.raw, parsedBody))) return modern.fetch(c.req.raw, c.get('principal'), parsedBody);
+    const problem = parsedBody === undefined ? undefined : initializeProblem(parsedBody);
+    if (problem) return jsonRpcErrorResponse(400, problem.id, problem.code, problem.message);
     return sessions.handle(c.req.raw, c.get('principal'), parsedBody);
   });
 
@@ -65,7 +74,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
     return c.req.path === '/mcp' ? jsonRpcErrorResponse(500, null, -32603, 'Internal error') : c.json({ error: 'internal error' }, 500);
   });
 
-  return { app, sessions };
+  return { app, sessions, modern };
 }
 
 /**

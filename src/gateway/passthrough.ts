@@ -24,6 +24,9 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CompleteRequestSchema,
+  type CompleteRequest,
+  type GetPromptRequest,
+  type ReadResourceRequest,
   CompleteResultSchema,
   GetPromptRequestSchema,
   GetPromptResultSchema,
@@ -78,6 +81,14 @@ export function detachRelayed(result: ToolResult): ToolResultWithRelay {
 }
 
 type Feature = 'resources' | 'prompts' | 'completions' | 'logging';
+
+/** How one request's notifications reach its caller, whichever protocol era it came in. */
+export interface RequestIo {
+  signal: AbortSignal;
+  notify: (notification: ServerNotification) => Promise<void>;
+  /** Whether a log message at this level goes to the caller (the session's or the request's level). */
+  wantsLog: (level: string) => boolean;
+}
 
 interface SessionView {
   tenant: string;
@@ -159,7 +170,7 @@ export class Passthrough {
     };
   }
 
-  /** Sets the pass-through handlers on a session's protocol object, for the capabilities it declared. */
+  /** Sets the pass-through handlers on a legacy session's protocol object, for the capabilities it declared. */
   register(server: Server, capabilities: ServerCapabilities, tenant: string): void {
     const view: SessionView = { tenant, capabilities };
     this.sessions.set(server, view);
@@ -168,47 +179,26 @@ export class Passthrough {
       previous?.();
       void this.forget(server);
     };
+    const io = (extra: { signal: AbortSignal; sendNotification: (n: ServerNotification) => Promise<void> }): RequestIo => ({
+      signal: extra.signal,
+      notify: extra.sendNotification,
+      wantsLog: (level) => this.wantsLog(server, level),
+    });
     if (capabilities.resources) {
-      server.setRequestHandler(ListResourcesRequestSchema, (request, extra) =>
-        this.guard(() => this.listPage('resources', request.params?.cursor, extra.signal, (c, cursor, signal) => this.listResourcesOf(c, cursor, signal))),
-      );
-      server.setRequestHandler(ListResourceTemplatesRequestSchema, (request, extra) =>
-        this.guard(() => this.listPage('resourceTemplates', request.params?.cursor, extra.signal, (c, cursor, signal) => this.listTemplatesOf(c, cursor, signal))),
-      );
-      server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
-        this.guard(async () => {
-          const connection = await this.routeUri(request.params.uri, extra.signal);
-          return this.forward(server, connection, { method: 'resources/read', params: request.params }, ReadResourceResultSchema, extra);
-        }),
-      );
+      server.setRequestHandler(ListResourcesRequestSchema, (request, extra) => this.listResources(request.params?.cursor, io(extra)));
+      server.setRequestHandler(ListResourceTemplatesRequestSchema, (request, extra) => this.listResourceTemplates(request.params?.cursor, io(extra)));
+      server.setRequestHandler(ReadResourceRequestSchema, (request, extra) => this.readResource(request.params, io(extra)));
       if (capabilities.resources.subscribe) {
         server.setRequestHandler(SubscribeRequestSchema, (request, extra) => this.guard(() => this.subscribe(server, request.params.uri, extra.signal)));
         server.setRequestHandler(UnsubscribeRequestSchema, (request, extra) => this.guard(() => this.unsubscribe(server, request.params.uri, extra.signal)));
       }
     }
     if (capabilities.prompts) {
-      server.setRequestHandler(ListPromptsRequestSchema, (request, extra) =>
-        this.guard(() => this.listPage('prompts', request.params?.cursor, extra.signal, (c, cursor, signal) => this.listPromptsOf(c, cursor, signal))),
-      );
-      server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
-        this.guard(async () => {
-          const { connection, name } = this.routePrompt(request.params.name);
-          return this.forward(server, connection, { method: 'prompts/get', params: { ...request.params, name } }, GetPromptResultSchema, extra);
-        }),
-      );
+      server.setRequestHandler(ListPromptsRequestSchema, (request, extra) => this.listPrompts(request.params?.cursor, io(extra)));
+      server.setRequestHandler(GetPromptRequestSchema, (request, extra) => this.getPrompt(request.params, io(extra)));
     }
     if (capabilities.completions) {
-      server.setRequestHandler(CompleteRequestSchema, (request, extra) =>
-        this.guard(async () => {
-          const { ref } = request.params;
-          if (ref.type === 'ref/prompt') {
-            const { connection, name } = this.routePrompt(ref.name);
-            return this.forward(server, connection, { method: 'completion/complete', params: { ...request.params, ref: { ...ref, name } } }, CompleteResultSchema, extra);
-          }
-          const connection = await this.routeUri(ref.uri, extra.signal);
-          return this.forward(server, connection, { method: 'completion/complete', params: request.params }, CompleteResultSchema, extra);
-        }),
-      );
+      server.setRequestHandler(CompleteRequestSchema, (request, extra) => this.complete(request.params, io(extra)));
     }
     if (capabilities.logging) {
       // Replaces the SDK's own handler: the level is kept here, per session (see the header).
@@ -219,15 +209,61 @@ export class Passthrough {
     }
   }
 
+  // The operations below serve both protocol eras: a legacy session (register above) and a
+  // 2026-07-28 request (modern/handler.ts), which differ only in how notifications reach the caller.
+
+  listResources(cursor: string | undefined, io: RequestIo) {
+    return this.guard(() => this.listPage('resources', cursor, io.signal, (c, next, signal) => this.listResourcesOf(c, next, signal)));
+  }
+
+  listResourceTemplates(cursor: string | undefined, io: RequestIo) {
+    return this.guard(() => this.listPage('resourceTemplates', cursor, io.signal, (c, next, signal) => this.listTemplatesOf(c, next, signal)));
+  }
+
+  readResource(params: ReadResourceRequest['params'], io: RequestIo) {
+    return this.guard(async () => {
+      const connection = await this.routeUri(params.uri, io.signal);
+      return this.forward(connection, { method: 'resources/read', params }, ReadResourceResultSchema, io);
+    });
+  }
+
+  listPrompts(cursor: string | undefined, io: RequestIo) {
+    return this.guard(() => this.listPage('prompts', cursor, io.signal, (c, next, signal) => this.listPromptsOf(c, next, signal)));
+  }
+
+  getPrompt(params: GetPromptRequest['params'], io: RequestIo) {
+    return this.guard(async () => {
+      const { connection, name } = this.routePrompt(params.name);
+      return this.forward(connection, { method: 'prompts/get', params: { ...params, name } }, GetPromptResultSchema, io);
+    });
+  }
+
+  complete(params: CompleteRequest['params'], io: RequestIo) {
+    return this.guard(async () => {
+      const { ref } = params;
+      if (ref.type === 'ref/prompt') {
+        const { connection, name } = this.routePrompt(ref.name);
+        return this.forward(connection, { method: 'completion/complete', params: { ...params, ref: { ...ref, name } } }, CompleteResultSchema, io);
+      }
+      const connection = await this.routeUri(ref.uri, io.signal);
+      return this.forward(connection, { method: 'completion/complete', params }, CompleteResultSchema, io);
+    });
+  }
+
+  /** The level filter of a legacy session (its logging/setLevel), for relayCall. */
+  sessionWantsLog(server: Server): (level: string) => boolean {
+    return (level) => this.wantsLog(server, level);
+  }
+
   /**
    * Sends a finished tool call's relayed notifications to its caller, before the result: progress
    * only with the caller's token and only above what was already sent (progress must increase),
    * log messages at or above the session's level.
    */
   async relayCall(
-    server: Server,
     result: object,
     send: (notification: ServerNotification) => Promise<void>,
+    wantsLog: (level: string) => boolean,
     progress: { token?: string | number; sent?: number },
   ): Promise<void> {
     let last = progress.sent;
@@ -236,23 +272,22 @@ export class Passthrough {
         if (progress.token === undefined || (last !== undefined && notification.params.progress <= last)) continue;
         last = notification.params.progress;
         await send({ method: 'notifications/progress', params: { progressToken: progress.token, ...notification.params } }).catch(() => undefined);
-      } else if (this.wantsLog(server, notification.params.level)) {
+      } else if (wantsLog(notification.params.level)) {
         await send(notification as ServerNotification).catch(() => undefined);
       }
     }
   }
 
   private async forward<T>(
-    server: Server,
     connection: DownstreamConnection,
     request: { method: string; params?: Record<string, unknown> },
     schema: ZodType<T>,
-    extra: { signal: AbortSignal; sendNotification: (n: ServerNotification) => Promise<void> },
+    io: RequestIo,
   ): Promise<T> {
     const scope = {};
     // Log messages the server sends while answering go to this caller only.
     const onLog = (params: LoggingMessageNotification['params'], from: object | undefined) => {
-      if (from === scope && this.wantsLog(server, params.level)) void extra.sendNotification({ method: 'notifications/message', params }).catch(() => undefined);
+      if (from === scope && io.wantsLog(params.level)) void io.notify({ method: 'notifications/message', params }).catch(() => undefined);
     };
     connection.on('log', onLog);
     try {
@@ -262,7 +297,7 @@ export class Passthrough {
       return await connection.forward(
         { method: request.method, params: { ...params, ...(meta ? { _meta: meta } : {}) } },
         schema,
-        { signal: extra.signal, timeoutMs: connection.config.timeoutMs, scope },
+        { signal: io.signal, timeoutMs: connection.config.timeoutMs, scope },
       );
     } finally {
       connection.off('log', onLog);
@@ -491,6 +526,11 @@ export class Passthrough {
       throw new JsonRpcError(INTERNAL_ERROR, 'Internal error');
     }
   }
+}
+
+/** Whether a message at `level` passes a caller's `threshold` (RFC 5424 order, as MCP uses). */
+export function levelAtLeast(level: string, threshold: string): boolean {
+  return severity(level) >= severity(threshold);
 }
 
 function severity(level: string): number {

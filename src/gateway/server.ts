@@ -36,7 +36,7 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
   const tenants = config.tenants.length > 0 ? config.tenants.map((t) => t.id) : [DEFAULT_TENANT];
   const passthrough = new Passthrough(pool, naming, log.child('passthrough'), tenants);
   passthrough.start();
-  const { app, sessions } = createGatewayApp({
+  const { app, sessions, modern } = createGatewayApp({
     config,
     catalog,
     calls: new CallService(deps.client, config.temporal.taskQueue, { keys: keySettings(config), updatesPerWorkflow: config.callPath.updatesPerWorkflow }),
@@ -57,6 +57,7 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
     if (next === signature) return;
     signature = next;
     sessions.notifyToolsChanged();
+    modern.toolsChanged();
   };
   pool.on('change', onChange);
 
@@ -72,6 +73,7 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
       pool.off('change', onChange);
       passthrough.stop();
       await sessions.closeAll();
+      await modern.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // SSE streams can hold the server open; they were closed with the sessions above.

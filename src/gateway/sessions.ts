@@ -24,12 +24,8 @@ import { cancelTask, getTask, listTasks, taskResult } from './tasks.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, jsonRpcErrorResponse } from './jsonrpc.js';
 import { paramsProblem } from './request-shape.js';
 import type { Principal } from './middleware/auth.js';
-
-export const SERVER_INFO = { name: 'switchyard', version: '0.1.0' };
-
-const INSTRUCTIONS =
-  'Switchyard runs every tool call as durable work. If a result says the call was accepted and is still running, ' +
-  'fetch it later with switchyard.get_call and the correlation_id from the result.';
+import { authInfoOf, principalOf } from './auth-info.js';
+import { INSTRUCTIONS, SERVER_INFO } from './identity.js';
 
 interface Session {
   tenant: string;
@@ -79,7 +75,7 @@ export class SessionRegistry {
   }
 
   async handle(request: Request, principal: Principal, parsedBody: unknown): Promise<Response> {
-    const authInfo: AuthInfo = { token: '', clientId: principal.subject, scopes: [], extra: { tenant: principal.tenant, admin: principal.admin } };
+    const authInfo: AuthInfo = authInfoOf(principal);
     const sessionId = request.headers.get('mcp-session-id');
     if (sessionId !== null) {
       const session = this.sessions.get(sessionId);
@@ -230,7 +226,7 @@ export class SessionRegistry {
               : {}),
           });
           // Progress and log messages the worker saw during the call, then the result (passthrough.ts).
-          await this.deps.passthrough?.relayCall(server, result, extra.sendNotification, { token: progressToken, sent: progressSent });
+          await this.deps.passthrough?.relayCall(result, extra.sendNotification, this.deps.passthrough.sessionWantsLog(server), { token: progressToken, sent: progressSent });
           return result as CallToolResult;
         } finally {
           inFlight.delete(extra.requestId);
@@ -266,12 +262,6 @@ export class SessionRegistry {
       }
     }
   }
-}
-
-function principalOf(authInfo: AuthInfo | undefined): Principal {
-  const tenant = authInfo?.extra?.tenant;
-  if (typeof tenant !== 'string' || authInfo === undefined) throw new Error('request reached a handler without a principal');
-  return { tenant, subject: authInfo.clientId, admin: authInfo.extra?.admin === true };
 }
 
 function isInitialize(body: unknown): boolean {

@@ -1,0 +1,144 @@
+// The front door for MCP 2026-07-28 clients: no initialize and no session. Every request carries
+// its protocol version, client capabilities and log level in `_meta`, and is served by a fresh
+// SDK v2 `Server` built here (createMcpHandler calls the factory once per HTTP request), so any
+// gateway can serve any request. The SDK checks the envelope, the Mcp-Method/Mcp-Name headers and
+// the version, adds `resultType`, the server identity and the cache hints, and answers
+// `server/discover`; the broker's handlers are the same ones the legacy leg uses (handlers.ts,
+// passthrough.ts).
+//
+// What a 2026-07-28 client gets differently, and why:
+// - A dropped response stream stops the gateway waiting but does not cancel the durable call:
+//   Switchyard's promise since the first release (docs/guarantees.md). The spec reads a closed
+//   stream as a cancellation; the reconciliation (orphan, then cancel after a grace period) is in
+//   docs/front-door-design.md, section 4, and not built yet.
+// - `ordering: session` has no session to key on, so such a tool's calls are unordered.
+// - Log messages relayed with a call are sent only at or above the request's own
+//   `io.modelcontextprotocol/logLevel`, and none without it (the spec's MUST).
+// - List change notifications reach clients through `subscriptions/listen` on the gateway that
+//   holds the stream; resource subscriptions over `subscriptions/listen` are not relayed yet.
+import {
+  createMcpHandler,
+  LOG_LEVEL_META_KEY,
+  Server,
+  type CallToolResult,
+  type McpHttpHandler,
+  type ServerContext,
+  type ServerNotification,
+} from '@modelcontextprotocol/server';
+import { authInfoOf, principalOf, type PrincipalAuthInfo } from '../auth-info.js';
+import { callTool, listTools, type HandlerDeps } from '../handlers.js';
+import { INSTRUCTIONS, SERVER_INFO } from '../identity.js';
+import { INTERNAL_ERROR, JsonRpcError } from '../jsonrpc.js';
+import type { Principal } from '../middleware/auth.js';
+import { levelAtLeast, type RequestIo } from '../passthrough.js';
+
+export interface ModernFrontDoor {
+  /** Serves one 2026-07-28 request (isLegacyRequest said false) for an authenticated principal. */
+  fetch(request: Request, principal: Principal, parsedBody: unknown): Promise<Response>;
+  /** Tells open `subscriptions/listen` streams on this gateway that the tool list changed. */
+  toolsChanged(): void;
+  close(): Promise<void>;
+}
+
+export function createModernFrontDoor(deps: HandlerDeps): ModernFrontDoor {
+  const handler: McpHttpHandler = createMcpHandler(() => buildServer(deps), {
+    legacy: 'reject',
+    onerror: (error) => deps.log.debug('2026-07-28 request refused or failed', { error: error.message }),
+  });
+  return {
+    fetch: (request, principal, parsedBody) => handler.fetch(request, { authInfo: authInfoOf(principal), parsedBody }),
+    toolsChanged: () => handler.notify.toolsChanged(),
+    close: () => handler.close(),
+  };
+}
+
+function buildServer(deps: HandlerDeps): Server {
+  const passthrough = deps.passthrough?.capabilities() ?? {};
+  const cache = { ttlMs: deps.config.gateway.listTtlMs, cacheScope: 'private' as const };
+  const server = new Server(SERVER_INFO, {
+    // The pass-through's capabilities are typed by SDK v1; the wire shape is the same.
+    capabilities: { tools: { listChanged: true }, ...(passthrough as object) },
+    instructions: INSTRUCTIONS,
+    // Lists differ by tenant: never cacheable by a shared cache.
+    cacheHints: {
+      'tools/list': cache,
+      'prompts/list': cache,
+      'resources/list': cache,
+      'resources/templates/list': cache,
+      'resources/read': { ttlMs: 0, cacheScope: 'private' },
+      'server/discover': cache,
+    },
+  });
+  server.setRequestHandler('tools/list', (request) => guard(deps, 'tools/list', () => listTools(deps, request.params?.cursor) as never));
+  server.setRequestHandler('tools/call', (request, ctx) =>
+    guard(deps, 'tools/call', async () => {
+      const io = requestIo(ctx);
+      const progressToken = ctx.mcpReq._meta?.progressToken;
+      let progressSent: number | undefined;
+      const result = await callTool(deps, request.params, {
+        principal: principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined),
+        headers: headersOf(ctx.http?.req),
+        signal: ctx.mcpReq.signal,
+        // A closed stream is not taken as a cancel (see the header); 2026-07-28 has no other.
+        cancelledByClient: () => false,
+        ...(progressToken !== undefined
+          ? {
+              sendProgress: (progress) => {
+                progressSent = progress.progress;
+                return io.notify({ method: 'notifications/progress', params: { progressToken, ...progress } });
+              },
+            }
+          : {}),
+      });
+      await deps.passthrough?.relayCall(result, io.notify, io.wantsLog, { token: progressToken, sent: progressSent });
+      return result as CallToolResult;
+    }),
+  );
+  const relay = deps.passthrough;
+  if (relay !== undefined) {
+    // Results are the downstream servers' own, typed by the SDK v1 schemas the pass-through reads with.
+    const as = (value: Promise<unknown>) => value as Promise<never>;
+    if (passthrough.resources) {
+      server.setRequestHandler('resources/list', (request, ctx) => as(relay.listResources(request.params?.cursor, requestIo(ctx))));
+      server.setRequestHandler('resources/templates/list', (request, ctx) => as(relay.listResourceTemplates(request.params?.cursor, requestIo(ctx))));
+      server.setRequestHandler('resources/read', (request, ctx) => as(relay.readResource(request.params, requestIo(ctx))));
+    }
+    if (passthrough.prompts) {
+      server.setRequestHandler('prompts/list', (request, ctx) => as(relay.listPrompts(request.params?.cursor, requestIo(ctx))));
+      server.setRequestHandler('prompts/get', (request, ctx) => as(relay.getPrompt(request.params as never, requestIo(ctx))));
+    }
+    if (passthrough.completions) {
+      server.setRequestHandler('completion/complete', (request, ctx) => as(relay.complete(request.params as never, requestIo(ctx))));
+    }
+  }
+  return server;
+}
+
+/** One request's notifications go back on its own response stream, logs at its own level only. */
+function requestIo(ctx: ServerContext): RequestIo {
+  const level = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[LOG_LEVEL_META_KEY];
+  return {
+    signal: ctx.mcpReq.signal,
+    notify: (notification: ServerNotification | { method: string; params?: unknown }) => ctx.mcpReq.notify(notification as never),
+    wantsLog: typeof level === 'string' ? (messageLevel) => levelAtLeast(messageLevel, level) : () => false,
+  };
+}
+
+function headersOf(request: Request | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  request?.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  return headers;
+}
+
+/** Expected errors pass through; anything else is logged and answered as a bare internal error. */
+async function guard<T>(deps: HandlerDeps, method: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof JsonRpcError) throw error;
+    deps.log.error('handler failed', { method, error: error instanceof Error ? error.message : String(error) });
+    throw new JsonRpcError(INTERNAL_ERROR, 'Internal error');
+  }
+}

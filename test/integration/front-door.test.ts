@@ -1,0 +1,160 @@
+// Both protocol eras on one /mcp: a 2026-07-28 client (the SDK v2 client, and raw HTTP where the
+// test needs the wire) works with no session and no initialize, next to a 2025-11-25 client
+// with its session; the modern leg keeps tenants apart and relays a call's log messages only
+// at the request's own level.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
+import { ConformanceServer } from '../support/conformance-server.js';
+import { Stack, correlationIdOf, textOf } from '../support/stack.js';
+
+const ACME = 'acme-key-0123456789abcdef';
+const GLOBEX = 'globex-key-0123456789abcdef';
+const MODERN = '2026-07-28';
+
+interface RpcAnswer {
+  status: number;
+  /** Every JSON-RPC message of the response, notifications first, in the order sent. */
+  messages: Array<{ id?: unknown; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { code: number; message: string } }>;
+}
+
+describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, () => {
+  const conformance = new ConformanceServer();
+  let stack: Stack;
+  let nextId = 1;
+
+  /** One 2026-07-28 request on the wire, as the spec shapes it: envelope in _meta, standard headers. */
+  const modern = async (key: string, method: string, params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}): Promise<RpcAnswer> => {
+    const name = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined;
+    const response = await fetch(stack.mcpUrl, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': MODERN,
+        'mcp-method': method,
+        ...(name !== undefined ? { 'mcp-name': name } : {}),
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: nextId++,
+        method,
+        params: {
+          ...params,
+          _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {}, ...meta },
+        },
+      }),
+    });
+    const text = await response.text();
+    const messages = (response.headers.get('content-type') ?? '').includes('text/event-stream')
+      ? text
+          .split('\n')
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => JSON.parse(line.slice(5)) as RpcAnswer['messages'][number])
+      : [JSON.parse(text) as RpcAnswer['messages'][number]];
+    return { status: response.status, messages };
+  };
+  const resultOf = (answer: RpcAnswer) => {
+    const last = answer.messages.at(-1)!;
+    assert.equal(last.error, undefined, `no error expected: ${JSON.stringify(last.error)}`);
+    return last.result!;
+  };
+
+  before(async () => {
+    await conformance.start();
+    stack = await new Stack({
+      withEverything: false,
+      tenants: [
+        { id: 'acme', apiKeys: [ACME] },
+        { id: 'globex', apiKeys: [GLOBEX] },
+      ],
+      configure: (config) => {
+        config.servers.push({ id: 'conf', transport: 'http', url: conformance.url, timeoutMs: 10_000 });
+      },
+    }).start();
+    await stack.waitForReady();
+  });
+
+  after(async () => {
+    await stack?.stop();
+    await conformance.stop();
+  });
+
+  it('serves the SDK v2 client in the 2026-07-28 era, with no session, beside a 2025-11-25 session', async () => {
+    const client = new ModernClient({ name: 'modern-test', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    await client.connect(new ModernTransport(new URL(stack.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${ACME}` } } }));
+    const legacy = await stack.client({ authorization: `Bearer ${ACME}` });
+    try {
+      assert.equal(client.getProtocolEra(), 'modern', 'the auto probe found the 2026-07-28 leg');
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t) => t.name === 'fixture.echo'));
+      assert.ok(tools.some((t) => t.name === 'switchyard.get_call'));
+
+      const result = await client.callTool({ name: 'fixture.echo', arguments: { message: 'from 2026' } });
+      assert.equal(textOf(result), 'from 2026');
+      const correlationId = correlationIdOf(result);
+      // The call is the same durable call a legacy client makes: the legacy session finds it.
+      const found = await legacy.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: correlationId } });
+      assert.equal((found.structuredContent as { status: string }).status, 'completed');
+      const legacyResult = await legacy.callTool({ name: 'fixture.echo', arguments: { message: 'from 2025' } });
+      assert.equal(textOf(legacyResult), 'from 2025');
+      assert.equal(legacy.getServerVersion()?.name, 'switchyard');
+    } finally {
+      await client.close();
+      await legacy.close();
+    }
+  });
+
+  it('answers server/discover with both eras and marks lists private with the configured lifetime', async () => {
+    const discover = resultOf(await modern(ACME, 'server/discover'));
+    assert.ok((discover.supportedVersions as string[]).includes(MODERN));
+    assert.equal(((discover._meta as Record<string, { name: string }>)['io.modelcontextprotocol/serverInfo'])?.name, 'switchyard');
+
+    const list = resultOf(await modern(ACME, 'tools/list'));
+    assert.equal(list.resultType, 'complete');
+    assert.equal(list.ttlMs, 60_000);
+    assert.equal(list.cacheScope, 'private', 'lists differ by tenant: never for a shared cache');
+  });
+
+  it('refuses a request whose headers disagree with its body, and one with no API key', async () => {
+    const response = await fetch(stack.mcpUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ACME}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/list' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'fixture.echo', arguments: { message: 'x' }, _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {} } },
+      }),
+    });
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: { code: number } }).error.code, -32020, 'HeaderMismatch');
+
+    const anonymous = await modern('not-a-key', 'tools/list');
+    assert.equal(anonymous.status, 401);
+  });
+
+  it('keeps tenants apart: another tenant cannot read a call by its correlation id', async () => {
+    const call = resultOf(await modern(ACME, 'tools/call', { name: 'fixture.echo', arguments: { message: 'acme secret' } }));
+    const correlationId = correlationIdOf(call);
+    const mine = resultOf(await modern(ACME, 'tools/call', { name: 'switchyard.get_call', arguments: { correlation_id: correlationId } }));
+    assert.equal((mine.structuredContent as { status: string }).status, 'completed');
+    const theirs = resultOf(await modern(GLOBEX, 'tools/call', { name: 'switchyard.get_call', arguments: { correlation_id: correlationId } }));
+    assert.equal(theirs.isError, true);
+    assert.doesNotMatch(JSON.stringify(theirs), /acme secret/);
+    assert.equal((theirs._meta as Record<string, unknown>)['switchyard/status'], 'not_found');
+  });
+
+  it('relays a call’s log messages only at or above the request’s own log level, and none without one', async () => {
+    const logsOf = (answer: RpcAnswer) => answer.messages.filter((m) => m.method === 'notifications/message').map((m) => m.params?.level);
+    const without = await modern(ACME, 'tools/call', { name: 'conf.test_tool_with_logging', arguments: {} });
+    assert.equal(resultOf(without).isError, undefined);
+    assert.deepEqual(logsOf(without), [], 'no logLevel in the request: no log messages');
+
+    const debug = await modern(ACME, 'tools/call', { name: 'conf.test_tool_with_logging', arguments: {} }, { 'io.modelcontextprotocol/logLevel': 'debug' });
+    assert.ok(logsOf(debug).length >= 1, `log messages at debug: ${JSON.stringify(debug.messages)}`);
+    const error = await modern(ACME, 'tools/call', { name: 'conf.test_tool_with_logging', arguments: {} }, { 'io.modelcontextprotocol/logLevel': 'emergency' });
+    assert.deepEqual(logsOf(error), [], 'nothing reaches emergency');
+  });
+});
