@@ -11,6 +11,7 @@ import { Stack, correlationIdOf, textOf } from '../support/stack.js';
 const ACME = 'acme-key-0123456789abcdef';
 const GLOBEX = 'globex-key-0123456789abcdef';
 const MODERN = '2026-07-28';
+const TASKS = { 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } };
 
 interface RpcAnswer {
   status: number;
@@ -25,7 +26,7 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
 
   /** One 2026-07-28 request on the wire, as the spec shapes it: envelope in _meta, standard headers. */
   const modern = async (key: string, method: string, params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}): Promise<RpcAnswer> => {
-    const name = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined;
+    const name = [params.name, params.uri, params.taskId].find((v): v is string => typeof v === 'string');
     const response = await fetch(stack.mcpUrl, {
       method: 'POST',
       headers: {
@@ -65,6 +66,7 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
     await conformance.start();
     stack = await new Stack({
       withEverything: false,
+      syncWaitMs: 1_500,
       tenants: [
         { id: 'acme', apiKeys: [ACME] },
         { id: 'globex', apiKeys: [GLOBEX] },
@@ -156,5 +158,75 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
     assert.ok(logsOf(debug).length >= 1, `log messages at debug: ${JSON.stringify(debug.messages)}`);
     const error = await modern(ACME, 'tools/call', { name: 'conf.test_tool_with_logging', arguments: {} }, { 'io.modelcontextprotocol/logLevel': 'emergency' });
     assert.deepEqual(logsOf(error), [], 'nothing reaches emergency');
+  });
+
+  describe('the Tasks extension (SEP-2663) on durable calls', () => {
+    const poll = async (key: string, taskId: string, until: (task: Record<string, unknown>) => boolean) => {
+      for (let i = 0; i < 100; i++) {
+        const task = resultOf(await modern(key, 'tasks/get', { taskId }, TASKS));
+        if (until(task)) return task;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.fail(`task ${taskId} never reached the expected status`);
+    };
+
+    it('answers a long-running tool with a task at once, and any gateway, even restarted, serves it', async () => {
+      const created = resultOf(await modern(ACME, 'tools/call', { name: 'conf.slow_compute', arguments: { seconds: 2, label: 'durable' } }, TASKS));
+      assert.equal(created.resultType, 'task');
+      assert.equal(created.status, 'working');
+      const taskId = created.taskId as string;
+      // Durably created before the answer: readable at once.
+      assert.equal(resultOf(await modern(ACME, 'tasks/get', { taskId }, TASKS)).status, 'working');
+
+      await stack.kill('gateway');
+      await stack.startGateway();
+      const done = await poll(ACME, taskId, (t) => t.status !== 'working');
+      assert.equal(done.status, 'completed');
+      assert.equal(done.resultType, 'complete');
+      assert.equal(((done.result as { content: Array<{ text: string }> }).content[0])?.text, 'Computed durable after 2 s');
+
+      // Another tenant cannot tell it from a task that does not exist.
+      const theirs = await modern(GLOBEX, 'tasks/get', { taskId }, TASKS);
+      assert.equal(theirs.messages.at(-1)?.error?.code, -32602);
+      const random = await modern(GLOBEX, 'tasks/get', { taskId: taskId.replace(/[0-9a-f]{12}$/, '000000000000') }, TASKS);
+      assert.equal(random.messages.at(-1)?.error?.code, -32602);
+      assert.equal(theirs.messages.at(-1)?.error?.message.replace(taskId, 'ID'), random.messages.at(-1)?.error?.message.replace(/\S+$/, 'ID'));
+    });
+
+    it('follows a call that outlives the wait as a task instead of the "accepted" text, and cancels one', async () => {
+      const created = resultOf(await modern(ACME, 'tools/call', { name: 'fixture.slow', arguments: { ms: 4_000, tag: 'outlives' } }, TASKS));
+      assert.equal(created.resultType, 'task', `a task after syncWaitMs, not ${JSON.stringify(created)}`);
+      const done = await poll(ACME, created.taskId as string, (t) => t.status !== 'working');
+      assert.equal(done.status, 'completed');
+
+      const running = resultOf(await modern(ACME, 'tools/call', { name: 'conf.slow_compute', arguments: { seconds: 60, label: 'cancel me' } }, TASKS));
+      const ack = resultOf(await modern(ACME, 'tasks/cancel', { taskId: running.taskId }, TASKS));
+      assert.deepEqual(Object.keys(ack).filter((k) => k !== 'resultType' && k !== '_meta'), []);
+      assert.equal((await poll(ACME, running.taskId as string, (t) => t.status !== 'working')).status, 'cancelled');
+    });
+
+    it('reports a tool error as completed with isError, and a downstream JSON-RPC error as failed', async () => {
+      const failing = resultOf(await modern(ACME, 'tools/call', { name: 'conf.failing_job', arguments: {} }, TASKS));
+      const done = await poll(ACME, failing.taskId as string, (t) => t.status !== 'working');
+      assert.equal(done.status, 'completed');
+      assert.equal((done.result as { isError?: boolean }).isError, true);
+
+      const broken = resultOf(await modern(ACME, 'tools/call', { name: 'conf.protocol_error_job', arguments: {} }, TASKS));
+      const failed = await poll(ACME, broken.taskId as string, (t) => t.status !== 'working');
+      assert.equal(failed.status, 'failed');
+      assert.equal((failed.error as { code: number }).code, -32603);
+      assert.equal(failed.result, undefined);
+    });
+
+    it('refuses a task-only tool and the tasks methods to a request that does not list the extension', async () => {
+      const refused = await modern(ACME, 'tools/call', { name: 'conf.failing_job', arguments: {} });
+      const error = refused.messages.at(-1)?.error as { code: number; data?: { requiredCapabilities?: unknown } } | undefined;
+      assert.equal(error?.code, -32021);
+      assert.deepEqual(error?.data?.requiredCapabilities, { extensions: { 'io.modelcontextprotocol/tasks': {} } });
+      const plain = resultOf(await modern(ACME, 'tools/call', { name: 'conf.slow_compute', arguments: { seconds: 0 } }));
+      assert.equal(plain.resultType, 'complete', 'without the extension a task-supporting tool answers plainly');
+      const get = await modern(ACME, 'tasks/get', { taskId: 's0.00000000-0000-4000-8000-000000000000' });
+      assert.equal(get.messages.at(-1)?.error?.code, -32021);
+    });
   });
 });

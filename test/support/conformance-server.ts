@@ -91,6 +91,18 @@ const TOOLS: Tool[] = [
     },
   },
   { name: 'test_reconnection', description: 'Closes its SSE stream mid-call; the result comes after the client reconnects.', inputSchema: NO_ARGS },
+  // The fixtures of the tasks extension scenarios (0.2.0-alpha.12, tasks-*). Task support is
+  // declared the 2025-11-25 way, `execution.taskSupport`, which is how the broker learns which
+  // tools its 2026-07-28 clients get as tasks.
+  { name: 'greet', description: 'Says hello (never a task).', inputSchema: { type: 'object', properties: { name: { type: 'string' } } } },
+  {
+    name: 'slow_compute',
+    description: 'Sleeps `seconds` seconds (cancellable), then answers.',
+    inputSchema: { type: 'object', properties: { seconds: { type: 'number' }, label: { type: 'string' } } },
+    execution: { taskSupport: 'optional' },
+  },
+  { name: 'failing_job', description: 'Answers with a tool error after about 1 s.', inputSchema: NO_ARGS, execution: { taskSupport: 'required' } },
+  { name: 'protocol_error_job', description: 'Fails with a JSON-RPC error.', inputSchema: NO_ARGS, execution: { taskSupport: 'required' } },
 ];
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -384,6 +396,24 @@ export class ConformanceServer {
         extra.closeSSEStream?.();
         await sleep(300);
         return text('Reconnection test completed successfully');
+      case 'greet':
+        return text(`Hello, ${String(args.name ?? 'world')}!`);
+      case 'slow_compute': {
+        const seconds = typeof args.seconds === 'number' ? args.seconds : 1;
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, seconds * 1000);
+          extra.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(new McpError(ErrorCode.RequestTimeout, 'cancelled'));
+          });
+        });
+        return text(`Computed ${String(args.label ?? 'result')} after ${seconds} s`);
+      }
+      case 'failing_job':
+        await sleep(1_000);
+        return { content: [{ type: 'text', text: 'The job failed.' }], isError: true };
+      case 'protocol_error_job':
+        throw new McpError(ErrorCode.InternalError, 'The job broke.');
       default:
         throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     }

@@ -31,6 +31,9 @@ import { INSTRUCTIONS, SERVER_INFO } from '../identity.js';
 import { INTERNAL_ERROR, JsonRpcError } from '../jsonrpc.js';
 import type { Principal } from '../middleware/auth.js';
 import { levelAtLeast, type RequestIo } from '../passthrough.js';
+import { META } from '../envelope.js';
+import type { McpTask } from '../tasks.js';
+import { cancelTask, createTaskResult, declaresTasks, getTask, missingTasksCapability, TASKS_EXTENSION, TaskIdParams, UpdateTaskParams, updateTask } from './tasks.js';
 
 export interface ModernFrontDoor {
   /** Serves one 2026-07-28 request (isLegacyRequest said false) for an authenticated principal. */
@@ -57,7 +60,7 @@ function buildServer(deps: HandlerDeps): Server {
   const cache = { ttlMs: deps.config.gateway.listTtlMs, cacheScope: 'private' as const };
   const server = new Server(SERVER_INFO, {
     // The pass-through's capabilities are typed by SDK v1; the wire shape is the same.
-    capabilities: { tools: { listChanged: true }, ...(passthrough as object) },
+    capabilities: { tools: { listChanged: true }, ...(passthrough as object), extensions: { [TASKS_EXTENSION]: {} } },
     instructions: INSTRUCTIONS,
     // Lists differ by tenant: never cacheable by a shared cache.
     cacheHints: {
@@ -75,8 +78,14 @@ function buildServer(deps: HandlerDeps): Server {
       const io = requestIo(ctx);
       const progressToken = ctx.mcpReq._meta?.progressToken;
       let progressSent: number | undefined;
+      const tasks = declaresTasks(ctx);
+      const taskSupport = deps.catalog.resolve(request.params.name)?.definition.execution?.taskSupport;
+      if (taskSupport === 'required' && !tasks) throw missingTasksCapability(`${request.params.name} runs only as a task: it`);
+      const acceptedAt = Date.now();
       const result = await callTool(deps, request.params, {
         principal: principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined),
+        // A long-running tool (its server declares task support) is a task at once.
+        ...(tasks && (taskSupport === 'optional' || taskSupport === 'required') ? { task: {} } : {}),
         headers: headersOf(ctx.http?.req),
         signal: ctx.mcpReq.signal,
         // A closed stream is not taken as a cancel (see the header); 2026-07-28 has no other.
@@ -90,10 +99,26 @@ function buildServer(deps: HandlerDeps): Server {
             }
           : {}),
       });
+      const task = (result as { task?: McpTask }).task;
+      if (task !== undefined) return createTaskResult(task.taskId, Date.parse(task.createdAt)) as never;
+      // A call that outlived the wait is followed as a task, rather than by the "accepted" text.
+      const correlationId = result._meta?.[META.correlationId];
+      if (tasks && result._meta?.[META.status] === 'accepted' && typeof correlationId === 'string') return createTaskResult(correlationId, acceptedAt) as never;
       await deps.passthrough?.relayCall(result, io.notify, io.wantsLog, { token: progressToken, sent: progressSent });
       return result as CallToolResult;
     }),
   );
+  // The Tasks extension's methods; a request that does not list the extension gets -32021.
+  const taskMethod = <T>(method: string, run: (principal: Principal, taskId: string) => Promise<T>) =>
+    server.setRequestHandler(method, { params: method === 'tasks/update' ? UpdateTaskParams : TaskIdParams }, (params, ctx) =>
+      guard(deps, method, () => {
+        if (!declaresTasks(ctx)) throw missingTasksCapability(method);
+        return run(principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined), params.taskId) as never;
+      }),
+    );
+  taskMethod('tasks/get', (principal, taskId) => getTask(deps, principal, taskId));
+  taskMethod('tasks/update', (principal, taskId) => updateTask(deps, principal, taskId));
+  taskMethod('tasks/cancel', (principal, taskId) => cancelTask(deps, principal, taskId));
   const relay = deps.passthrough;
   if (relay !== undefined) {
     // Results are the downstream servers' own, typed by the SDK v1 schemas the pass-through reads with.

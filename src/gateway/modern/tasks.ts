@@ -1,0 +1,133 @@
+// The Tasks extension (`io.modelcontextprotocol/tasks`, SEP-2663) for 2026-07-28 clients, backed
+// by durable calls: the task id is the call's correlation id, and `tasks/get` reads the call from
+// Temporal, so a task survives its client, the gateway that created it, and any restart. The
+// 2025-11-25 tasks of the legacy leg are in ../tasks.ts; both read the same calls.
+//
+// When a call becomes a task (only for a request that lists the extension):
+// - at once, when the downstream tool declares `execution.taskSupport` `optional` or `required`
+//   (the server says the tool is long-running), or when the call asks `accept_async`;
+// - otherwise when it outlives the wait (`defaults.syncWaitMs`), instead of the "accepted" text.
+// A tool whose server declares `required` is refused to a request that does not list the
+// extension (-32021), as the downstream server would refuse it.
+//
+// Status: `working` (statusMessage: admitting, queued or running); `completed` with the tools/call
+// result inline, tool errors (`isError`) included, and so are the broker's own refusals at the
+// end of a call (deadline, dead letter), exactly as tools/call returns them; `failed` only for a
+// downstream JSON-RPC error, carried as `error`; `cancelled`. Tasks are scoped to the tenant, like
+// get_call: another tenant's task id is as unknown as a random one (-32602).
+import { CLIENT_CAPABILITIES_META_KEY, type ServerContext } from '@modelcontextprotocol/server';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import * as z from 'zod';
+import { CORRELATION_ID } from '../../shared/ids.js';
+import type { CallView } from '../../services/call-service.js';
+import type { HandlerDeps } from '../handlers.js';
+import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError } from '../jsonrpc.js';
+import type { Principal } from '../middleware/auth.js';
+import { outcomeToResult } from '../results.js';
+import { TASK_TTL_MS, type McpTask } from '../tasks.js';
+
+export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+/** MCP 2026-07-28: the request needs a capability the client did not declare. */
+export const MISSING_REQUIRED_CLIENT_CAPABILITY = -32021;
+const POLL_INTERVAL_MS = 1_000;
+
+/** The wire form of a task: SEP-2663 renames the 2025 `ttl`/`pollInterval` and flattens it. */
+export interface ExtensionTask {
+  taskId: string;
+  status: McpTask['status'];
+  statusMessage?: string;
+  createdAt: string;
+  lastUpdatedAt: string;
+  ttlMs: number | null;
+  pollIntervalMs?: number;
+}
+
+export type DetailedTask = ExtensionTask & { result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
+
+export const TaskIdParams = z.looseObject({ taskId: z.string() });
+export const UpdateTaskParams = z.looseObject({ taskId: z.string(), inputResponses: z.record(z.string(), z.unknown()).optional() });
+
+/** Whether this request lists the extension in its own client capabilities. */
+export function declaresTasks(ctx: ServerContext): boolean {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  const capabilities = envelope?.[CLIENT_CAPABILITIES_META_KEY] as { extensions?: Record<string, unknown> } | undefined;
+  return capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
+}
+
+export function missingTasksCapability(what: string): JsonRpcError {
+  return new JsonRpcError(MISSING_REQUIRED_CLIENT_CAPABILITY, `Missing required client capability: ${what} needs the ${TASKS_EXTENSION} extension`, {
+    requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } },
+  });
+}
+
+/** The CreateTaskResult for a call that is durably accepted (its workflow answers tasks/get). */
+export function createTaskResult(correlationId: string, acceptedAt: number): ExtensionTask & { resultType: 'task' } {
+  const now = new Date().toISOString();
+  return {
+    resultType: 'task',
+    taskId: correlationId,
+    status: 'working',
+    createdAt: new Date(acceptedAt).toISOString(),
+    lastUpdatedAt: now,
+    ttlMs: TASK_TTL_MS,
+    pollIntervalMs: POLL_INTERVAL_MS,
+  };
+}
+
+export async function getTask(deps: HandlerDeps, principal: Principal, taskId: string): Promise<DetailedTask> {
+  return detailedTask(await viewOf(deps, principal, taskId));
+}
+
+/** Cancellation is acknowledged empty, also for a task that already ended (the spec's idempotent ack). */
+export async function cancelTask(deps: HandlerDeps, principal: Principal, taskId: string): Promise<Record<string, never>> {
+  const view = await viewOf(deps, principal, taskId);
+  if (view.outcome === undefined) await guarded(() => deps.calls.cancel(principal.tenant, taskId));
+  return {};
+}
+
+/**
+ * Input responses for a task. No broker task asks for input yet (the input relay is not built),
+ * so no key is ever outstanding, and the spec says to ignore responses to keys that are not.
+ */
+export async function updateTask(deps: HandlerDeps, principal: Principal, taskId: string): Promise<Record<string, never>> {
+  await viewOf(deps, principal, taskId);
+  return {};
+}
+
+export function detailedTask(view: CallView): DetailedTask {
+  const base = {
+    taskId: view.correlationId,
+    createdAt: view.startedAt ?? new Date().toISOString(),
+    lastUpdatedAt: view.closedAt ?? new Date().toISOString(),
+    ttlMs: TASK_TTL_MS,
+  };
+  const outcome = view.outcome;
+  if (outcome === undefined) return { ...base, status: 'working', statusMessage: view.state, pollIntervalMs: POLL_INTERVAL_MS };
+  if (outcome.status === 'cancelled') return { ...base, status: 'cancelled', statusMessage: outcome.message };
+  try {
+    const result = outcomeToResult(outcome, view.correlationId, view.tool ?? 'tool');
+    return { ...base, status: 'completed', result: result as Record<string, unknown> };
+  } catch (error) {
+    // A downstream JSON-RPC error: the one case the spec calls `failed`.
+    if (!(error instanceof JsonRpcError)) throw error;
+    return { ...base, status: 'failed', error: { code: error.code, message: error.message, ...(error.data !== undefined ? { data: error.data } : {}) } };
+  }
+}
+
+async function viewOf(deps: HandlerDeps, principal: Principal, taskId: string): Promise<CallView> {
+  if (!CORRELATION_ID.test(taskId)) throw new JsonRpcError(INVALID_PARAMS, 'Unknown task id');
+  const view = await guarded(() => deps.calls.get(principal.tenant, taskId));
+  // Another tenant's task is indistinguishable from a missing one.
+  if (view === undefined) throw new JsonRpcError(INVALID_PARAMS, `Unknown task id: ${taskId}`);
+  return view;
+}
+
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof JsonRpcError) throw error;
+    if (error instanceof WorkflowNotFoundError) throw new JsonRpcError(INVALID_PARAMS, 'Unknown task id');
+    throw new JsonRpcError(BROKER_UNAVAILABLE, 'Switchyard could not reach Temporal; retry later.');
+  }
+}
