@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { ConformanceServer } from '../support/conformance-server.js';
+import { waitFor } from '../support/ports.js';
+import { RoundRobinProxy } from '../support/round-robin.js';
 import { Stack, correlationIdOf, textOf } from '../support/stack.js';
 
 const ACME = 'acme-key-0123456789abcdef';
@@ -25,9 +27,9 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
   let nextId = 1;
 
   /** One 2026-07-28 request on the wire, as the spec shapes it: envelope in _meta, standard headers. */
-  const modern = async (key: string, method: string, params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}): Promise<RpcAnswer> => {
+  const modernAt = async (url: string, key: string, method: string, params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}): Promise<RpcAnswer> => {
     const name = [params.name, params.uri, params.taskId].find((v): v is string => typeof v === 'string');
-    const response = await fetch(stack.mcpUrl, {
+    const response = await fetch(url, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${key}`,
@@ -56,6 +58,7 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
       : [JSON.parse(text) as RpcAnswer['messages'][number]];
     return { status: response.status, messages };
   };
+  const modern = (key: string, method: string, params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}) => modernAt(stack.mcpUrl, key, method, params, meta);
   const resultOf = (answer: RpcAnswer) => {
     const last = answer.messages.at(-1)!;
     assert.equal(last.error, undefined, `no error expected: ${JSON.stringify(last.error)}`);
@@ -227,6 +230,47 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
       assert.equal(plain.resultType, 'complete', 'without the extension a task-supporting tool answers plainly');
       const get = await modern(ACME, 'tasks/get', { taskId: 's0.00000000-0000-4000-8000-000000000000' });
       assert.equal(get.messages.at(-1)?.error?.code, -32021);
+    });
+  });
+
+  describe('two gateways behind a round-robin proxy, one killed mid-call', () => {
+    it('serves a 2026-07-28 client from either gateway, and a call re-sent after its stream broke runs once', async () => {
+      const extra = await stack.startExtraGateway();
+      const proxy = await new RoundRobinProxy([stack.mcpUrl, extra.url]).start();
+      let mainKilled = false;
+      try {
+        const client = new ModernClient({ name: 'round-robin', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+        await client.connect(new ModernTransport(new URL(proxy.url), { requestInit: { headers: { authorization: `Bearer ${ACME}` } } }));
+        for (let i = 0; i < 4; i++) assert.equal(textOf(await client.callTool({ name: 'fixture.echo', arguments: { message: `rr ${i}` } })), `rr ${i}`);
+        assert.deepEqual(new Set(proxy.routed.map((r) => r.upstream)), new Set([0, 1]), 'both gateways served the one client');
+
+        // The spec's re-send: the stream breaks, and the client sends the same request again with
+        // a new JSON-RPC id. Its idempotency key (unchanged, since the body is) finds the call.
+        const params = { name: 'fixture.slow', arguments: { ms: 3_000, tag: 'resent' } };
+        // accept_async false: wait for the result however long it takes (this suite's syncWaitMs is 1.5 s).
+        const meta = { 'switchyard/idempotency_key': 'resend-after-cut', 'switchyard/accept_async': false };
+        const runs = () => stack.fixture.executionsOf('slow').filter((e) => e.args.tag === 'resent');
+        const first = modernAt(proxy.url, ACME, 'tools/call', params, meta).catch((error: unknown) => error);
+        await waitFor('the call to start downstream', () => runs().length > 0 || undefined);
+        const holder = proxy.routed.at(-1)!.upstream;
+        if (holder === 0) {
+          mainKilled = true;
+          await stack.kill('gateway');
+        } else {
+          extra.process.kill('SIGKILL');
+        }
+        assert.ok((await first) instanceof Error, 'the client saw its stream cut');
+
+        const resent = resultOf(await modernAt(proxy.url, ACME, 'tools/call', params, meta));
+        assert.equal(textOf(resent), 'slept 3000 ms (resent)');
+        assert.equal(runs().length, 1, 'the tool ran once');
+        assert.equal(textOf(await client.callTool({ name: 'fixture.echo', arguments: { message: 'survivor' } })), 'survivor');
+        await client.close();
+      } finally {
+        await proxy.stop();
+        extra.process.kill('SIGKILL');
+        if (mainKilled) await stack.startGateway();
+      }
     });
   });
 });

@@ -3,13 +3,13 @@
 // as separate `switchyard` processes (so they can be killed with SIGKILL), server-everything over
 // stdio, and the fixture server over Streamable HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Client, Connection } from '@temporalio/client';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { everythingServerEntry } from '../../src/config/demo.js';
 import { createLogger } from '../../src/observability/log.js';
 import { findTemporalCli } from '../../src/temporal/cli-path.js';
@@ -62,6 +62,7 @@ export class Stack {
   worker: ChildProcess | undefined;
   gateway: ChildProcess | undefined;
   private readonly output: string[] = [];
+  private readonly extraGateways: ChildProcess[] = [];
 
   constructor(private readonly options: StackOptions = {}) {}
 
@@ -125,6 +126,22 @@ export class Stack {
     await this.waitForLine(this.gateway, 'Switchyard gateway is running', 60_000);
   }
 
+  /**
+   * One more gateway of this deployment, on a port of its own (same Temporal, same servers), for
+   * tests of several gateways behind one address. The caller kills it, or stop() does.
+   */
+  async startExtraGateway(): Promise<{ url: string; process: ChildProcess }> {
+    const port = await freePort();
+    const config = parse(readFileSync(this.configPath, 'utf8')) as { gateway: { port: number } };
+    config.gateway.port = port;
+    const path = join(this.dir, `switchyard-${port}.yaml`);
+    writeFileSync(path, stringify(config));
+    const child = this.spawn('gateway', [BIN], path);
+    this.extraGateways.push(child);
+    await this.waitForLine(child, 'Switchyard gateway is running', 60_000);
+    return { url: `http://127.0.0.1:${port}/mcp`, process: child };
+  }
+
   /** SIGKILL: no shutdown hooks, no drain; as a crash. */
   async kill(which: 'worker' | 'gateway'): Promise<void> {
     const child = this[which];
@@ -171,14 +188,15 @@ export class Stack {
 
   async stop(): Promise<void> {
     await Promise.all([this.kill('worker'), this.kill('gateway')]);
+    for (const child of this.extraGateways.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await this.temporalConnection?.close().catch(() => undefined);
     await this.temporal?.stop().catch(() => undefined);
     await this.fixture.stop();
     if (!process.env.KEEP_TEST_DIRS) rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private spawn(command: 'worker' | 'gateway', entry: string[]): ChildProcess {
-    const child = spawn(process.execPath, [...entry, command, '--config', this.configPath, '--log-level', process.env.SWITCHYARD_TEST_LOG ?? 'warn'], {
+  private spawn(command: 'worker' | 'gateway', entry: string[], configPath = this.configPath): ChildProcess {
+    const child = spawn(process.execPath, [...entry, command, '--config', configPath, '--log-level', process.env.SWITCHYARD_TEST_LOG ?? 'warn'], {
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
