@@ -1,6 +1,6 @@
 // How a downstream failure is classified decides whether Temporal retries it. Kept in one place
 // so the activity, the tests and the docs agree.
-import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
+import { ProtocolError, ResourceNotFoundError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
 
 export type DownstreamFailureKind =
   /** The server is not connected, refused the connection, or the connection broke: retryable. */
@@ -29,6 +29,7 @@ export class DownstreamError extends Error {
 
 /** JSON-RPC internal error, for answers the broker cannot use. */
 const INTERNAL_ERROR = -32603;
+const RESOURCE_NOT_FOUND = -32002;
 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
@@ -45,6 +46,11 @@ function causeCodes(error: unknown): string[] {
 /** Turns whatever the MCP client threw into a DownstreamError with a message safe to show a caller. */
 export function classifyDownstreamError(serverId: string, error: unknown): DownstreamError {
   if (error instanceof DownstreamError) return error;
+  if (error instanceof ResourceNotFoundError) {
+    // SDK v2 turns a 2025 server's -32002 (and a 2026-07-28 server's -32602 with the uri) into this
+    // class with the 2026-07-28 code. The front door speaks 2025, where a missing resource is -32002.
+    return new DownstreamError('protocol', serverId, error.message, RESOURCE_NOT_FOUND);
+  }
   if (error instanceof ProtocolError) {
     // The server's own words; v2 adds no prefix, but a v1 server's text may carry one it relayed.
     return new DownstreamError('protocol', serverId, error.message, error.code);

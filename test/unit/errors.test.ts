@@ -2,7 +2,7 @@
 // (src/gateway/results.ts) and the call envelope (src/gateway/envelope.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProtocolError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
+import { ProtocolError, ResourceNotFoundError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import { classifyDownstreamError, DownstreamError } from '../../src/downstream/errors.js';
 import { buildEnvelope, HEADERS, idempotentCorrelationId, META, mutationFromAnnotations, resolvePointer, uuidv7, type EnvelopeInput } from '../../src/gateway/envelope.js';
@@ -47,6 +47,16 @@ describe('classifyDownstreamError', () => {
     assert.equal(custom.kind, 'protocol');
     assert.equal(custom.code, 42);
     assert.equal(custom.message, 'custom failure');
+  });
+
+  it('answers a missing resource with the 2025 code the front door speaks, whichever era said it', () => {
+    for (const raw of [ProtocolError.fromError(-32002, 'Resource not found: a://b', { uri: 'a://b' }), ProtocolError.fromError(-32602, 'Resource not found: a://b', { uri: 'a://b' })]) {
+      assert.ok(raw instanceof ResourceNotFoundError);
+      const error = classifyDownstreamError('files', raw);
+      assert.equal(error.kind, 'protocol');
+      assert.equal(error.code, -32002);
+      assert.equal(error.message, 'Resource not found: a://b');
+    }
   });
 
   it('keeps the server\'s words as they are', () => {
