@@ -22,6 +22,8 @@ export class ModernServer {
   discovers = 0;
   /** `initialize` requests refused (a client that did not negotiate the modern era). */
   refusedInitializes = 0;
+  /** The `extra` tool is listed only while this is true; `toolsChanged()` tells listeners. */
+  extraTool = false;
   private http: HttpServer | undefined;
   private handler: McpHttpHandler | undefined;
   private port = 0;
@@ -47,6 +49,16 @@ export class ModernServer {
     this.port = (this.http.address() as AddressInfo).port;
   }
 
+  /** notifications/tools/list_changed to every listen stream that asked for it. */
+  toolsChanged(): void {
+    this.handler?.notify.toolsChanged();
+  }
+
+  /** notifications/resources/updated to every listen stream subscribed to the URI. */
+  resourceUpdated(uri: string): void {
+    this.handler?.notify.resourceUpdated(uri);
+  }
+
   async stop(): Promise<void> {
     await this.handler?.close().catch(() => undefined);
     const http = this.http;
@@ -58,7 +70,7 @@ export class ModernServer {
 
   /** Called by the SDK once per HTTP request: the server holds no state of its own between them. */
   private build(): McpServer {
-    const server = new McpServer({ name: 'modern-fixture', version: '1.0.0' }, { capabilities: { logging: {} } });
+    const server = new McpServer({ name: 'modern-fixture', version: '1.0.0' }, { capabilities: { logging: {}, resources: { subscribe: true } } });
     const record = (tool: string, args: Record<string, unknown>, meta: Record<string, unknown> | undefined): ModernExecution => {
       const execution: ModernExecution = {
         tool,
@@ -104,6 +116,10 @@ export class ModernServer {
         return { content: [{ type: 'text', text: `${steps} steps done` }] };
       },
     );
+
+    if (this.extraTool) {
+      server.registerTool('extra', { description: 'Listed only while extraTool is set' }, async () => ({ content: [{ type: 'text', text: 'extra' }] }));
+    }
 
     server.registerResource('greeting', 'modern://greeting', { mimeType: 'text/plain' }, async (uri) => ({
       contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'hello from 2026-07-28' }],

@@ -130,6 +130,32 @@ describe('downstream connection across protocol eras', { timeout: 60_000 }, () =
     assert.ok(connection.serverCapabilities()?.resources !== undefined);
   });
 
+  it('hears a modern server’s list changes and resource updates on its listen stream, for the URIs subscribed', async () => {
+    const server = new ModernServer();
+    await server.start();
+    try {
+      const connection = await connect(server.url);
+      assert.ok(!connection.listTools().some((t) => t.name === 'extra'));
+      server.extraTool = true;
+      server.toolsChanged();
+      await waitFor('the new tool', () => connection.listTools().some((t) => t.name === 'extra') || undefined, 5_000);
+
+      const updated: string[] = [];
+      connection.on('resourceUpdated', (uri) => updated.push(uri));
+      await connection.subscribe('modern://greeting', 5_000);
+      server.resourceUpdated('modern://greeting');
+      server.resourceUpdated('modern://other');
+      await waitFor('the update', () => updated.length > 0 || undefined, 5_000);
+      await connection.unsubscribe('modern://greeting', 5_000);
+      server.resourceUpdated('modern://greeting');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(updated, ['modern://greeting'], 'only the subscribed URI, and nothing after unsubscribing');
+      assert.equal(connection.status().state, 'ready', 'replacing the listen stream does not take the server down');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('health-checks a modern server with server/discover', async () => {
     const server = new ModernServer();
     await server.start();
