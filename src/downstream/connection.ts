@@ -24,7 +24,7 @@ export interface ConnectionStatus {
   id: string;
   transport: ServerConfig['transport'];
   state: ConnectionState;
-  /** Set once a connect succeeded; kept while the server is down. */
+  /** The era of the last successful connect, which the next one starts from (kept while the server is down and unreachable). */
   era?: ProtocolEra;
   tools: number;
   /** A fixed reason safe to show callers ("exited with code 1"); a stdio server's stderr is never in it. */
@@ -116,6 +116,8 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
   private prior: PriorDiscovery | undefined;
   /** A 2026-07-28 server's notifications arrive on this stream (list changes, resource updates). */
   private listen: McpSubscription | undefined;
+  /** Replacing the listen stream one change at a time, so two subscribes cannot leave two streams open. */
+  private listenQueue: Promise<void> = Promise.resolve();
   /** Used by the worker's activities only; see protection.ts. */
   readonly breaker: CircuitBreaker;
   readonly limiter: Limiter;
@@ -296,7 +298,14 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
    * 2026-07-28 servers send notifications only on a `subscriptions/listen` stream, for the kinds
    * asked for. The SDK dispatches them to the same handlers as a 2025 server's.
    */
-  private async openListen(client: Client, generation: number, timeoutMs: number): Promise<void> {
+  private openListen(client: Client, generation: number, timeoutMs: number): Promise<void> {
+    const next = this.listenQueue.then(() => this.replaceListen(client, generation, timeoutMs));
+    this.listenQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async replaceListen(client: Client, generation: number, timeoutMs: number): Promise<void> {
+    if (generation !== this.generation) return;
     const capabilities = this.capabilities ?? {};
     const filter: SubscriptionFilter = {
       ...(capabilities.tools?.listChanged ? { toolsListChanged: true } : {}),
