@@ -151,6 +151,13 @@ describe('downstream connection across protocol eras', { timeout: 60_000 }, () =
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(updated, ['modern://greeting'], 'only the subscribed URI, and nothing after unsubscribing');
       assert.equal(connection.status().state, 'ready', 'replacing the listen stream does not take the server down');
+
+      // Two subscribes at once end with one stream: an update arrives once, not once per stream.
+      await Promise.all([connection.subscribe('modern://a', 5_000), connection.subscribe('modern://b', 5_000)]);
+      server.resourceUpdated('modern://a');
+      await waitFor('the update of a', () => updated.includes('modern://a') || undefined, 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(updated, ['modern://greeting', 'modern://a']);
     } finally {
       await server.stop();
     }
