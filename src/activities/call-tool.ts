@@ -1,6 +1,7 @@
 // The activity that calls a downstream tool. It waits for a slot under the server's in-flight
 // limit, passes the circuit breaker, and heartbeats while the server works so that a cancel
-// reaches it (the downstream server gets notifications/cancelled through the abort signal) and a
+// reaches it (through the abort signal the downstream server is told: notifications/cancelled on a
+// 2025 connection, the request's HTTP exchange aborted on a 2026-07-28 one) and a
 // dead worker is noticed within the heartbeat timeout.
 //
 // Failure types it throws (the workflow decides what they mean, see workflows/attempts.ts):
@@ -103,7 +104,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
           throw ApplicationFailure.create({ message: error.message, type: 'DownstreamProtocolError', nonRetryable: true, details: [error.code] });
         }
         if (error.kind === 'timeout' && deadlineLeft() <= 50) {
-          // The request timeout was the caller's deadline: the SDK already sent notifications/cancelled.
+          // The request timeout was the caller's deadline: the SDK already told the server to cancel.
           // A deadline shorter than the work says nothing about the server's health, so the
           // breaker does not count it (chaos found calls failing "circuit open" after a burst of short deadlines).
           connection.breaker.settle();

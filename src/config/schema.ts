@@ -93,6 +93,8 @@ const ServerCommonShape = {
     .prefault({}),
 };
 
+const ProtocolSchema = z.enum(['auto', 'legacy', '2026-07-28'], { error: 'must be "auto", "legacy" or "2026-07-28"' });
+
 const StdioServerSchema = z.strictObject({
   ...ServerCommonShape,
   transport: z.literal('stdio'),
@@ -100,6 +102,12 @@ const StdioServerSchema = z.strictObject({
   args: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).default({}),
   cwd: z.string().min(1).optional(),
+  /**
+   * The MCP era the server speaks: `legacy` (2025-11-25 and before, `initialize`), `2026-07-28`,
+   * or `auto` (probe with `server/discover` at each connect). `legacy` by default here: on stdio
+   * the probe starts the server a second time as a short-lived sibling process.
+   */
+  protocol: ProtocolSchema.default('legacy'),
 });
 
 const HttpServerSchema = z.strictObject({
@@ -107,6 +115,8 @@ const HttpServerSchema = z.strictObject({
   transport: z.literal('http'),
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
   headers: z.record(z.string(), z.string()).default({}),
+  /** As for stdio; `auto` by default, as the HTTP probe costs one request. */
+  protocol: ProtocolSchema.default('auto'),
 });
 
 export const ServerConfigSchema = z.discriminatedUnion('transport', [StdioServerSchema, HttpServerSchema], {

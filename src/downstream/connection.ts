@@ -1,26 +1,14 @@
-// One downstream MCP server: connects over stdio or Streamable HTTP, keeps its (filtered) tool
-// list fresh, reconnects with backoff when it drops, restarts stdio servers that exit.
+// One downstream MCP server: connects over stdio or Streamable HTTP in the era the server speaks
+// (2025 `initialize`, or 2026-07-28 `server/discover`), keeps its (filtered) tool list fresh,
+// reconnects with backoff when it drops, restarts stdio servers that exit.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  CallToolResultSchema,
-  LoggingMessageNotificationSchema,
-  PromptListChangedNotificationSchema,
-  ResourceListChangedNotificationSchema,
-  ResourceUpdatedNotificationSchema,
-  EmptyResultSchema,
-  ToolListChangedNotificationSchema,
-  type LoggingMessageNotification,
-  type Request,
-  type ServerCapabilities,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
-import type { ZodType } from 'zod';
+import { Client, LOG_LEVEL_META_KEY, StreamableHTTPClientTransport, type McpSubscription, type PriorDiscovery, type SubscriptionFilter, type Transport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+// The gateway (still on SDK v1) reads these shapes; the wire objects are the same in both SDKs.
+import type { LoggingMessageNotification, Request, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z, type ZodType } from 'zod';
 import type { ServerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { ToolResult } from '../shared/envelope.js';
@@ -29,10 +17,15 @@ import { CircuitBreaker, Limiter } from './protection.js';
 
 export type ConnectionState = 'connecting' | 'ready' | 'down' | 'closed';
 
+/** The era a server was last connected in: `legacy` (2025 and before) or `2026-07-28`. */
+export type ProtocolEra = 'legacy' | '2026-07-28';
+
 export interface ConnectionStatus {
   id: string;
   transport: ServerConfig['transport'];
   state: ConnectionState;
+  /** The era of the last successful connect, which the next one starts from (kept while the server is down and unreachable). */
+  era?: ProtocolEra;
   tools: number;
   /** A fixed reason safe to show callers ("exited with code 1"); a stdio server's stderr is never in it. */
   lastError?: string;
@@ -91,6 +84,9 @@ export interface BackoffOptions {
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 15_000, healthCheckMs: 5_000, connectTimeoutMs: 15_000 };
 
+/** The answer to resources/subscribe and /unsubscribe: nothing the broker reads. */
+const EmptyResultSchema = z.looseObject({});
+
 export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
   private client: Client | undefined;
   private state: ConnectionState = 'connecting';
@@ -111,6 +107,17 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
   private capabilities: ServerCapabilities | undefined;
   /** URIs the gateway subscribed to; subscribed again after every reconnect. */
   private readonly subscriptions = new Set<string>();
+  /**
+   * The era verdict of the last successful connect, passed to the next connect as `prior` so that
+   * only the first connect probes. A connect the server answered and that still failed drops it, so
+   * a server that changed era is probed afresh. A legacy verdict outlives an upgrade while the
+   * server still answers `initialize`: the broker finds the new era only when it restarts.
+   */
+  private prior: PriorDiscovery | undefined;
+  /** A 2026-07-28 server's notifications arrive on this stream (list changes, resource updates). */
+  private listen: McpSubscription | undefined;
+  /** Replacing the listen stream one change at a time, so two subscribes cannot leave two streams open. */
+  private listenQueue: Promise<void> = Promise.resolve();
   /** Used by the worker's activities only; see protection.ts. */
   readonly breaker: CircuitBreaker;
   readonly limiter: Limiter;
@@ -137,6 +144,7 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
       id: this.id,
       transport: this.config.transport,
       state: this.state,
+      ...(this.prior ? { era: this.prior.kind === 'modern' ? '2026-07-28' : 'legacy' } : {}),
       tools: this.state === 'ready' ? this.tools.length : 0,
       lastError: this.lastError,
       since: this.since.toISOString(),
@@ -174,7 +182,14 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     clearInterval(this.healthTimer);
     const client = this.client;
     this.client = undefined;
+    await this.closeListen();
     await client?.close().catch(() => undefined);
+  }
+
+  /** The era of the current connection, or undefined while not connected. */
+  era(): ProtocolEra | undefined {
+    const era = this.client?.getProtocolEra();
+    return era === undefined ? undefined : era === 'modern' ? '2026-07-28' : 'legacy';
   }
 
   async callTool(name: string, args: Record<string, unknown>, options: CallOptions): Promise<ToolResult> {
@@ -185,8 +200,11 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     try {
       // client.request, not client.callTool: a proxy must pass structuredContent through even
       // when it does not match the tool's outputSchema; validating is the end client's job.
+      // Cancelling: on a 2025 connection the SDK sends notifications/cancelled when the signal
+      // aborts; on a 2026-07-28 one it aborts the request's HTTP exchange, which is the cancel.
+      const meta = this.requestMeta(options.meta);
       const send = () =>
-        client.request({ method: 'tools/call', params: { name, arguments: args, ...(options.meta ? { _meta: options.meta } : {}) } }, CallToolResultSchema, {
+        client.request({ method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } }, {
           signal: options.signal,
           timeout: options.timeoutMs,
           onprogress: options.onProgress,
@@ -215,7 +233,11 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     if (this.state !== 'ready' || client === undefined) {
       throw new DownstreamError('unavailable', this.id, `downstream server "${this.id}" is not connected`, undefined, false);
     }
-    const send = () => client.request(request, resultSchema as never, { signal: options.signal, timeout: options.timeoutMs }) as Promise<T>;
+    const meta = this.requestMeta(request.params?._meta);
+    const params = meta ? { ...request.params, _meta: meta } : request.params;
+    // The caller's v1 zod schema is a Standard Schema, which is what v2's request() validates with.
+    const send = () =>
+      client.request({ method: request.method, ...(params ? { params } : {}) }, resultSchema as never, { signal: options.signal, timeout: options.timeoutMs }) as Promise<T>;
     try {
       return await this.inScope(options.scope, send);
     } catch (error) {
@@ -223,6 +245,15 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
       if (classified.kind === 'unavailable' && !options.signal?.aborted) this.markDown(classified.message);
       throw classified;
     }
+  }
+
+  /**
+   * A 2026-07-28 server has no session to hold a log level (logging/setLevel is deprecated there):
+   * each request asks for every level, as the legacy connect does once; the gateway filters per client.
+   */
+  private requestMeta(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+    if (this.client?.getProtocolEra() !== 'modern' || !this.capabilities?.logging) return meta;
+    return { [LOG_LEVEL_META_KEY]: 'debug', ...meta };
   }
 
   private async inScope<T>(scope: object | undefined, send: () => Promise<T>): Promise<T> {
@@ -234,28 +265,100 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     }
   }
 
-  /** resources/subscribe downstream; remembered, so a reconnect subscribes again. */
+  /**
+   * resources/subscribe downstream (on a 2026-07-28 server, a new listen stream naming the URI);
+   * remembered, so a reconnect subscribes again.
+   */
   async subscribe(uri: string, timeoutMs: number): Promise<void> {
     this.subscriptions.add(uri);
+    if (this.era() === '2026-07-28') return this.relisten(timeoutMs);
     await this.forward({ method: 'resources/subscribe', params: { uri } }, EmptyResultSchema, { timeoutMs });
   }
 
   async unsubscribe(uri: string, timeoutMs: number): Promise<void> {
     if (!this.subscriptions.delete(uri)) return;
+    if (this.era() === '2026-07-28') return this.relisten(timeoutMs);
     await this.forward({ method: 'resources/unsubscribe', params: { uri } }, EmptyResultSchema, { timeoutMs });
+  }
+
+  /** Replaces the listen stream with one for the current subscriptions; the old one closes after, so nothing falls in a gap. */
+  private async relisten(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (this.state !== 'ready' || client === undefined) {
+      throw new DownstreamError('unavailable', this.id, `downstream server "${this.id}" is not connected`, undefined, false);
+    }
+    try {
+      await this.openListen(client, this.generation, timeoutMs);
+    } catch (error) {
+      throw classifyDownstreamError(this.id, error);
+    }
+  }
+
+  /**
+   * 2026-07-28 servers send notifications only on a `subscriptions/listen` stream, for the kinds
+   * asked for. The SDK dispatches them to the same handlers as a 2025 server's.
+   */
+  private openListen(client: Client, generation: number, timeoutMs: number): Promise<void> {
+    const next = this.listenQueue.then(() => this.replaceListen(client, generation, timeoutMs));
+    this.listenQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async replaceListen(client: Client, generation: number, timeoutMs: number): Promise<void> {
+    if (generation !== this.generation) return;
+    const capabilities = this.capabilities ?? {};
+    const filter: SubscriptionFilter = {
+      ...(capabilities.tools?.listChanged ? { toolsListChanged: true } : {}),
+      ...(capabilities.prompts?.listChanged ? { promptsListChanged: true } : {}),
+      ...(capabilities.resources?.listChanged ? { resourcesListChanged: true } : {}),
+      ...(capabilities.resources?.subscribe && this.subscriptions.size > 0 ? { resourceSubscriptions: [...this.subscriptions] } : {}),
+    };
+    const previous = this.listen;
+    if (Object.keys(filter).length === 0) {
+      this.listen = undefined;
+      await previous?.close().catch(() => undefined);
+      return;
+    }
+    const listen = await client.listen(filter, { timeout: timeoutMs });
+    if (generation !== this.generation) {
+      await listen.close().catch(() => undefined);
+      return;
+    }
+    this.listen = listen;
+    await previous?.close().catch(() => undefined);
+    void listen.closed.then((how) => {
+      // The server ended the stream while the connection is meant to be up: it restarted or
+      // dropped us. Reconnecting re-lists the tools (changes missed meanwhile) and listens again.
+      if (how !== 'local' && this.listen === listen && generation === this.generation) this.markDown('notification stream closed');
+    });
+  }
+
+  private async closeListen(): Promise<void> {
+    const listen = this.listen;
+    this.listen = undefined;
+    await listen?.close().catch(() => undefined);
   }
 
   private async connect(): Promise<void> {
     if (this.state === 'closed') return;
     const generation = ++this.generation;
     this.setState('connecting');
-    const client = new Client({ name: 'switchyard', version: '0.1.0' }, { capabilities: {} });
+    const client = new Client(
+      { name: 'switchyard', version: '0.1.0' },
+      {
+        capabilities: {},
+        versionNegotiation: { mode: negotiationMode(this.config.protocol), probe: { timeoutMs: this.backoff.connectTimeoutMs } },
+        // Elicitation and sampling are not relayed yet: an input_required answer is an error for
+        // the caller (errors.ts), never fulfilled by the broker itself.
+        inputRequired: { autoFulfill: false },
+      },
+    );
     const transport = this.createTransport(generation);
     client.onclose = () => {
       if (generation === this.generation && this.state !== 'closed') this.markDown(this.describeExit('connection closed'));
     };
     client.onerror = (error) => this.log.debug('transport error', { server: this.id, error: error.message });
-    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+    client.setNotificationHandler('notifications/tools/list_changed', async () => {
       if (generation !== this.generation) return;
       try {
         await this.refreshTools(client);
@@ -265,15 +368,22 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
       }
     });
     this.relayNotifications(client, generation);
+    const timeout = this.backoff.connectTimeoutMs;
     try {
-      await withTimeout(client.connect(transport), this.backoff.connectTimeoutMs, `connect timed out after ${this.backoff.connectTimeoutMs} ms`);
-      this.capabilities = client.getServerCapabilities();
+      // With a verdict from the last connect the SDK skips the probe (one probe per connect at most).
+      await withTimeout(client.connect(transport, { timeout, ...(this.prior ? { prior: this.prior } : {}) }), timeout, `connect timed out after ${timeout} ms`);
+      this.recordVerdict(client);
+      this.capabilities = client.getServerCapabilities() as ServerCapabilities | undefined;
       await this.refreshTools(client);
-      await this.restoreSessionState(client);
+      await this.restoreSessionState(client, generation);
     } catch (error) {
+      const classified = classifyDownstreamError(this.id, error);
+      // A server that answered and still failed may have changed era: the next connect probes.
+      // One that was not reached (refused, not resolved) keeps the verdict for when it is back.
+      if (classified.sent) this.prior = undefined;
       await client.close().catch(() => undefined);
       if (generation !== this.generation) return;
-      this.markDown(this.describeExit(classifyDownstreamError(this.id, error).message));
+      this.markDown(this.describeExit(classified.message));
       return;
     }
     if (generation !== this.generation || (this.state as ConnectionState) === 'closed') {
@@ -284,13 +394,18 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     this.attempt = 0;
     this.lastError = undefined;
     this.setState('ready');
-    this.log.info('downstream server ready', { server: this.id, tools: this.tools.length });
+    this.log.info('downstream server ready', { server: this.id, tools: this.tools.length, era: this.era() });
     this.startHealthCheck(client, generation);
+  }
+
+  private recordVerdict(client: Client): void {
+    const discover = client.getDiscoverResult();
+    this.prior = client.getProtocolEra() === 'modern' && discover !== undefined ? { kind: 'modern', discover } : { kind: 'legacy' };
   }
 
   private relayNotifications(client: Client, generation: number): void {
     const current = () => generation === this.generation;
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+    client.setNotificationHandler('notifications/message', (notification) => {
       if (!current()) return;
       let scope = requestScope.getStore();
       // A stdio server has one stream for everything: a message in it cannot be tied to a request,
@@ -299,29 +414,35 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
         scope = UNATTRIBUTED;
         this.log.debug('log message relayed to no client: it may belong to any request in flight', { server: this.id, level: notification.params.level });
       }
-      this.emit('log', notification.params, scope);
+      this.emit('log', notification.params as LoggingMessageNotification['params'], scope);
     });
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => {
+    client.setNotificationHandler('notifications/resources/updated', (notification) => {
       if (current()) this.emit('resourceUpdated', notification.params.uri);
     });
-    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+    client.setNotificationHandler('notifications/resources/list_changed', () => {
       if (current()) this.emit('resourcesChanged');
     });
-    client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
+    client.setNotificationHandler('notifications/prompts/list_changed', () => {
       if (current()) this.emit('promptsChanged');
     });
   }
 
   /**
    * Per-session state a new downstream session lacks. The level is the most verbose one: clients
-   * share this connection, so each client's own logging/setLevel is applied by the gateway.
+   * share this connection, so each client's own logging/setLevel is applied by the gateway. A
+   * 2026-07-28 server has no session: the level goes with each request (requestMeta), and its
+   * notifications come on a listen stream instead.
    */
-  private async restoreSessionState(client: Client): Promise<void> {
+  private async restoreSessionState(client: Client, generation: number): Promise<void> {
     const timeout = this.backoff.connectTimeoutMs;
     const attempt = async (what: string, request: () => Promise<unknown>) => {
-      // Neither is worth refusing the connection over; the tools still work.
+      // None is worth refusing the connection over; the tools still work.
       await request().catch((error: unknown) => this.log.warn(`could not ${what} after connecting`, { server: this.id, error: String(error) }));
     };
+    if (client.getProtocolEra() === 'modern') {
+      await attempt('listen for notifications', () => this.openListen(client, generation, timeout));
+      return;
+    }
     if (this.capabilities?.logging) await attempt('set the log level', () => client.setLoggingLevel('debug', { timeout }));
     if (this.capabilities?.resources?.subscribe) {
       for (const uri of this.subscriptions) await attempt('subscribe to a resource', () => client.subscribeResource({ uri }, { timeout }));
@@ -369,14 +490,9 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
   }
 
   private async refreshTools(client: Client): Promise<void> {
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor === undefined ? undefined : { cursor });
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor !== undefined);
-    this.tools = tools.filter((tool) => this.isToolAllowed(tool.name));
+    // No cursor: the SDK walks every page. 'bypass': the broker keeps its own copy, refreshed on list_changed.
+    const { tools } = await client.listTools(undefined, { cacheMode: 'bypass', timeout: this.backoff.connectTimeoutMs });
+    this.tools = (tools as Tool[]).filter((tool) => this.isToolAllowed(tool.name));
   }
 
   private startHealthCheck(client: Client, generation: number): void {
@@ -385,7 +501,18 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     if (this.config.transport !== 'http') return;
     this.healthTimer = setInterval(() => {
       if (generation !== this.generation || this.state !== 'ready') return;
-      client.ping({ timeout: Math.min(5_000, this.backoff.healthCheckMs) }).catch((error: unknown) => {
+      const timeout = Math.min(5_000, this.backoff.healthCheckMs);
+      // A 2026-07-28 server has no ping: server/discover is its cheapest request, and its answer
+      // refreshes the capabilities and the verdict the next connect starts from.
+      const check =
+        client.getProtocolEra() === 'modern'
+          ? client.discover({ timeout }).then((discover) => {
+              if (generation !== this.generation) return;
+              this.prior = { kind: 'modern', discover };
+              this.capabilities = client.getServerCapabilities() as ServerCapabilities | undefined;
+            })
+          : client.ping({ timeout });
+      check.catch((error: unknown) => {
         if (generation === this.generation) this.markDown(classifyDownstreamError(this.id, error).message);
       });
     }, this.backoff.healthCheckMs);
@@ -398,6 +525,7 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     clearInterval(this.healthTimer);
     const client = this.client;
     this.client = undefined;
+    void this.closeListen();
     void client?.close().catch(() => undefined);
     this.lastError = reason;
     this.setState('down');
@@ -421,6 +549,10 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     this.since = new Date();
     this.emit('change');
   }
+}
+
+function negotiationMode(protocol: ServerConfig['protocol']): 'legacy' | 'auto' | { pin: string } {
+  return protocol === 'legacy' || protocol === 'auto' ? protocol : { pin: protocol };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -1,6 +1,6 @@
 // How a downstream failure is classified decides whether Temporal retries it. Kept in one place
 // so the activity, the tests and the docs agree.
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ResourceNotFoundError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
 
 export type DownstreamFailureKind =
   /** The server is not connected, refused the connection, or the connection broke: retryable. */
@@ -27,6 +27,10 @@ export class DownstreamError extends Error {
   }
 }
 
+/** JSON-RPC internal error, for answers the broker cannot use. */
+const INTERNAL_ERROR = -32603;
+const RESOURCE_NOT_FOUND = -32002;
+
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 /** Error codes along the `cause` chain (fetch wraps the socket error). */
@@ -42,16 +46,37 @@ function causeCodes(error: unknown): string[] {
 /** Turns whatever the MCP client threw into a DownstreamError with a message safe to show a caller. */
 export function classifyDownstreamError(serverId: string, error: unknown): DownstreamError {
   if (error instanceof DownstreamError) return error;
-  if (error instanceof McpError) {
-    if (error.code === ErrorCode.RequestTimeout) {
-      return new DownstreamError('timeout', serverId, `downstream server "${serverId}" did not answer in time`);
+  if (error instanceof ResourceNotFoundError) {
+    // SDK v2 turns a 2025 server's -32002 (and a 2026-07-28 server's -32602 with the uri) into this
+    // class with the 2026-07-28 code. The front door speaks 2025, where a missing resource is -32002.
+    return new DownstreamError('protocol', serverId, error.message, RESOURCE_NOT_FOUND);
+  }
+  if (error instanceof ProtocolError) {
+    // The server's own words; v2 adds no prefix, but a v1 server's text may carry one it relayed.
+    return new DownstreamError('protocol', serverId, error.message, error.code);
+  }
+  if (error instanceof SdkHttpError) {
+    return new DownstreamError('unavailable', serverId, `downstream server "${serverId}" answered HTTP ${error.status}`);
+  }
+  if (error instanceof SdkError) {
+    switch (error.code) {
+      case SdkErrorCode.RequestTimeout:
+        return new DownstreamError('timeout', serverId, `downstream server "${serverId}" did not answer in time`);
+      case SdkErrorCode.ConnectionClosed:
+        return new DownstreamError('unavailable', serverId, `connection to downstream server "${serverId}" closed`);
+      case SdkErrorCode.NotConnected:
+        return new DownstreamError('unavailable', serverId, `downstream server "${serverId}" is unreachable`, undefined, false);
+      // An answer came, but one the broker cannot pass on: retrying gets the same answer.
+      case SdkErrorCode.UnsupportedResultType:
+      case SdkErrorCode.InputRequiredRoundsExceeded:
+        return new DownstreamError('protocol', serverId, `downstream server "${serverId}" asked for input, which the broker does not relay yet`, INTERNAL_ERROR);
+      case SdkErrorCode.InvalidResult:
+        return new DownstreamError('protocol', serverId, `downstream server "${serverId}" sent an invalid result`, INTERNAL_ERROR);
+      case SdkErrorCode.EraNegotiationFailed:
+        return new DownstreamError('unavailable', serverId, `downstream server "${serverId}" does not speak the configured protocol version`);
+      default:
+        break;
     }
-    if (error.code === ErrorCode.ConnectionClosed) {
-      return new DownstreamError('unavailable', serverId, `connection to downstream server "${serverId}" closed`);
-    }
-    // The SDK prefixes "MCP error <code>: "; keep the server's own words only.
-    const text = error.message.replace(/^MCP error -?\d+: /, '');
-    return new DownstreamError('protocol', serverId, text, error.code);
   }
   const message = error instanceof Error ? error.message : String(error);
   const notSent = causeCodes(error).some((code) => NOT_SENT_CODES.has(code)) || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|Not connected/.test(message);

@@ -1,6 +1,7 @@
-// The client command of the conformance CLIENT scenarios (initialize, tools_call, sse-retry). It
-// drives the broker's own downstream connection code (src/downstream), so the scenarios test the
-// client the broker uses against every downstream server, not a separate one.
+// The client command of the conformance CLIENT scenarios (initialize, tools_call, sse-retry; and of
+// the 2026-07-28 suite, tools_call and request-metadata). It drives the broker's own downstream
+// connection code (src/downstream) with the http default `protocol: auto`, so the scenarios test
+// the client the broker uses against every downstream server, of either era, not a separate one.
 //
 // Usage (the conformance CLI appends the URL and sets MCP_CONFORMANCE_SCENARIO):
 //   node --import tsx test/support/conformance-client.ts <server-url>
@@ -33,7 +34,9 @@ async function run(): Promise<void> {
   };
   switch (scenario) {
     case 'initialize':
-      // Connecting is the scenario: initialize, initialized, and the broker's tools/list.
+    case 'request-metadata':
+      // Connecting is the scenario: the era probe, initialize (2025) or the discover result
+      // (2026-07-28), and the broker's tools/list, each request with its version and _meta.
       break;
     case 'tools_call':
       for (const tool of connection.listTools()) if (tool.name === 'add_numbers') await call('add_numbers', { a: 5, b: 3 });

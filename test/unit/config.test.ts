@@ -240,6 +240,14 @@ describe('server rules', () => {
     assert.deepEqual(refuse({ servers: [{ id: 'a', command: 'node' }] }).problems, ['servers[0].transport: transport must be "stdio" or "http"']);
   });
 
+  it('defaults protocol to auto for http and legacy for stdio, and names the key of a wrong value', () => {
+    const [http, local] = parse({ servers: [{ id: 'a', transport: 'http', url: 'https://example.com/mcp' }, stdio('b')] }).servers;
+    assert.equal(http!.protocol, 'auto');
+    assert.equal(local!.protocol, 'legacy');
+    assert.equal(parse({ servers: [stdio('a', { protocol: '2026-07-28' })] }).servers[0]!.protocol, '2026-07-28');
+    assert.deepEqual(refuse({ servers: [stdio('a', { protocol: '2025-11-25' })] }).problems, ['servers[0].protocol: must be "auto", "legacy" or "2026-07-28"']);
+  });
+
   it('refuses an http server with a non-http url', () => {
     for (const url of ['ftp://example.com/mcp', 'file:///etc/passwd', 'not a url']) {
       assert.deepEqual(refuse({ servers: [{ id: 'a', transport: 'http', url }] }).problems, ['servers[0].url: must be an http:// or https:// URL'], url);

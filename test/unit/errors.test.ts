@@ -2,7 +2,7 @@
 // (src/gateway/results.ts) and the call envelope (src/gateway/envelope.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ResourceNotFoundError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
 import { classifyDownstreamError, DownstreamError } from '../../src/downstream/errors.js';
 import { buildEnvelope, HEADERS, idempotentCorrelationId, META, mutationFromAnnotations, resolvePointer, uuidv7, type EnvelopeInput } from '../../src/gateway/envelope.js';
@@ -16,7 +16,7 @@ const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 
 describe('classifyDownstreamError', () => {
   it('classifies an MCP request timeout as timeout', () => {
-    const error = classifyDownstreamError('files', new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: 100 }));
+    const error = classifyDownstreamError('files', new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: 100 }));
     assert.ok(error instanceof DownstreamError);
     assert.equal(error.name, 'DownstreamError');
     assert.equal(error.kind, 'timeout');
@@ -26,32 +26,51 @@ describe('classifyDownstreamError', () => {
   });
 
   it('classifies a closed MCP connection as unavailable', () => {
-    const error = classifyDownstreamError('files', new McpError(ErrorCode.ConnectionClosed, 'Connection closed'));
+    const error = classifyDownstreamError('files', new SdkError(SdkErrorCode.ConnectionClosed, 'Connection closed'));
     assert.equal(error.kind, 'unavailable');
     assert.equal(error.serverId, 'files');
     assert.ok(error.message.includes('"files"'), error.message);
   });
 
   it('classifies other MCP errors as protocol, keeping the code and the server\'s own words', () => {
-    const invalid = classifyDownstreamError('files', new McpError(ErrorCode.InvalidParams, 'Invalid arguments for tool read: path is required'));
+    const invalid = classifyDownstreamError('files', new ProtocolError(-32602, 'Invalid arguments for tool read: path is required'));
     assert.equal(invalid.kind, 'protocol');
     assert.equal(invalid.code, -32602);
     assert.equal(invalid.message, 'Invalid arguments for tool read: path is required');
 
-    const notFound = classifyDownstreamError('files', new McpError(ErrorCode.MethodNotFound, 'Tool nope not found'));
+    const notFound = classifyDownstreamError('files', new ProtocolError(-32601, 'Tool nope not found'));
     assert.equal(notFound.kind, 'protocol');
     assert.equal(notFound.code, -32601);
     assert.equal(notFound.message, 'Tool nope not found');
 
-    const custom = classifyDownstreamError('files', new McpError(42, 'custom failure'));
+    const custom = classifyDownstreamError('files', new ProtocolError(42, 'custom failure'));
     assert.equal(custom.kind, 'protocol');
     assert.equal(custom.code, 42);
     assert.equal(custom.message, 'custom failure');
   });
 
-  it('strips only the SDK prefix', () => {
-    const error = classifyDownstreamError('files', new McpError(ErrorCode.InternalError, 'MCP error -1: nested'));
+  it('answers a missing resource with the 2025 code the front door speaks, whichever era said it', () => {
+    for (const raw of [ProtocolError.fromError(-32002, 'Resource not found: a://b', { uri: 'a://b' }), ProtocolError.fromError(-32602, 'Resource not found: a://b', { uri: 'a://b' })]) {
+      assert.ok(raw instanceof ResourceNotFoundError);
+      const error = classifyDownstreamError('files', raw);
+      assert.equal(error.kind, 'protocol');
+      assert.equal(error.code, -32002);
+      assert.equal(error.message, 'Resource not found: a://b');
+    }
+  });
+
+  it('keeps the server\'s words as they are', () => {
+    const error = classifyDownstreamError('files', new ProtocolError(-32603, 'MCP error -1: nested'));
     assert.equal(error.message, 'MCP error -1: nested');
+  });
+
+  it('treats an answer the broker cannot pass on (input_required, an invalid result) as protocol, never retried', () => {
+    for (const code of [SdkErrorCode.UnsupportedResultType, SdkErrorCode.InputRequiredRoundsExceeded, SdkErrorCode.InvalidResult]) {
+      const error = classifyDownstreamError('files', new SdkError(code, 'raw text with token=abc123'));
+      assert.equal(error.kind, 'protocol', code);
+      assert.equal(error.code, -32603);
+      assert.ok(!error.message.includes('abc123'));
+    }
   });
 
   it('classifies refused connections as unavailable and not sent, without the raw error text', () => {
@@ -78,7 +97,7 @@ describe('classifyDownstreamError', () => {
       assert.equal(classified.sent, true, error.message);
       assert.equal(classified.message, 'connection to downstream server "web" broke');
     }
-    assert.equal(classifyDownstreamError('web', new McpError(ErrorCode.RequestTimeout, 'Request timed out')).sent, true);
+    assert.equal(classifyDownstreamError('web', new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out')).sent, true);
   });
 
   it('reports the HTTP status of a failed HTTP request', () => {
@@ -86,6 +105,9 @@ describe('classifyDownstreamError', () => {
     assert.equal(classified.kind, 'unavailable');
     assert.equal(classified.message, 'downstream server "web" answered HTTP 503');
     assert.ok(!classified.message.includes('abc123'));
+    const typed = classifyDownstreamError('web', new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, 'Error POSTing to endpoint: token=abc123', { status: 502, text: 'token=abc123' }));
+    assert.equal(typed.message, 'downstream server "web" answered HTTP 502');
+    assert.equal(classifyDownstreamError('web', new SdkError(SdkErrorCode.NotConnected, 'Not connected')).sent, false);
   });
 
   it('keeps only the first line of other errors, truncated', () => {
