@@ -105,6 +105,8 @@ export class Passthrough {
   private readonly uriOwners = new Map<string, string>();
   private readonly templates = new Map<string, RegExp[]>();
   private readonly detach: Array<() => void> = [];
+  /** Told when a merged listing changes, for clients without a session (modern/handler.ts). */
+  private readonly listWatchers = new Set<(kind: 'resources' | 'prompts') => void>();
   private listSignature = '';
 
   constructor(
@@ -328,7 +330,14 @@ export class Passthrough {
     return severity(level) >= severity(view.level);
   }
 
+  /** Calls `watcher` whenever the merged resource or prompt listing changes; returns the undo. */
+  onListChanged(watcher: (kind: 'resources' | 'prompts') => void): () => void {
+    this.listWatchers.add(watcher);
+    return () => this.listWatchers.delete(watcher);
+  }
+
   private broadcastListChanged(kind: 'resources' | 'prompts'): void {
+    for (const watcher of this.listWatchers) watcher(kind);
     for (const [server, view] of this.sessions) {
       if (kind === 'resources' && view.capabilities.resources) server.sendResourceListChanged().catch(() => undefined);
       if (kind === 'prompts' && view.capabilities.prompts) server.sendPromptListChanged().catch(() => undefined);

@@ -163,6 +163,53 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
     assert.deepEqual(logsOf(error), [], 'nothing reaches emergency');
   });
 
+  it('tells an open subscriptions/listen stream when a downstream server changes its prompts, and only what it asked for', async () => {
+    const controller = new AbortController();
+    const response = await fetch(stack.mcpUrl, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: {
+        authorization: `Bearer ${ACME}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': MODERN,
+        'mcp-method': 'subscriptions/listen',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: nextId++,
+        method: 'subscriptions/listen',
+        params: {
+          notifications: { promptsListChanged: true },
+          _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {} },
+        },
+      }),
+    });
+    const seen: string[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        for (let at = buffer.indexOf('\n'); at !== -1; at = buffer.indexOf('\n')) {
+          const line = buffer.slice(0, at);
+          buffer = buffer.slice(at + 1);
+          if (line.startsWith('data:')) seen.push((JSON.parse(line.slice(5)) as { method?: string }).method ?? '');
+        }
+      }
+    })().catch(() => undefined);
+    try {
+      await waitFor('the acknowledgement', () => seen.includes('notifications/subscriptions/acknowledged') || undefined);
+      resultOf(await modern(ACME, 'tools/call', { name: 'conf.test_trigger_tool_change', arguments: {} }));
+      resultOf(await modern(ACME, 'tools/call', { name: 'conf.test_trigger_prompt_change', arguments: {} }));
+      await waitFor('prompts/list_changed on the stream', () => seen.includes('notifications/prompts/list_changed') || undefined, 10_000);
+      assert.ok(!seen.includes('notifications/tools/list_changed'), 'the stream asked for prompt changes only');
+    } finally {
+      controller.abort();
+      await reading;
+    }
+  });
+
   describe('the Tasks extension (SEP-2663) on durable calls', () => {
     const poll = async (key: string, taskId: string, until: (task: Record<string, unknown>) => boolean) => {
       for (let i = 0; i < 100; i++) {

@@ -103,7 +103,13 @@ const TOOLS: Tool[] = [
   },
   { name: 'failing_job', description: 'Answers with a tool error after about 1 s.', inputSchema: NO_ARGS, execution: { taskSupport: 'required' } },
   { name: 'protocol_error_job', description: 'Fails with a JSON-RPC error.', inputSchema: NO_ARGS, execution: { taskSupport: 'required' } },
+  // Diagnostic tools of the 2026-07-28 `server-stateless` scenario.
+  { name: 'test_logging_tool', description: 'Sends an info log message, then answers.', inputSchema: NO_ARGS },
+  { name: 'test_trigger_tool_change', description: 'Adds or removes a tool, and says the tool list changed.', inputSchema: NO_ARGS },
+  { name: 'test_trigger_prompt_change', description: 'Adds or removes a prompt, and says the prompt list changed.', inputSchema: NO_ARGS },
 ];
+const DYNAMIC_TOOL: Tool = { name: 'test_dynamic_tool', description: 'Listed only while toggled on.', inputSchema: NO_ARGS };
+const DYNAMIC_PROMPT = { name: 'test_dynamic_prompt', description: 'Listed only while toggled on.' };
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -113,6 +119,8 @@ const text = (value: string): CallToolResult => ({ content: [{ type: 'text', tex
 export class ConformanceServer {
   private http: HttpServer | undefined;
   private readonly servers = new Set<Server>();
+  private dynamicTool = false;
+  private dynamicPrompt = false;
   private readonly watchers = new Map<Server, Set<string>>();
   // An event store, so a client whose SSE stream drops can resume (the sse-retry scenarios).
   private readonly sessions = new McpSessions(
@@ -191,7 +199,7 @@ export class ConformanceServer {
     );
     const watched = new Set<string>();
     this.watchers.set(server, watched);
-    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS }));
+    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.dynamicTool ? [...TOOLS, DYNAMIC_TOOL] : TOOLS }));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) => this.callTool(request.params.name, request.params.arguments ?? {}, extra));
 
     server.setRequestHandler(ListResourcesRequestSchema, () => ({
@@ -228,6 +236,7 @@ export class ConformanceServer {
 
     server.setRequestHandler(ListPromptsRequestSchema, () => ({
       prompts: [
+        ...(this.dynamicPrompt ? [DYNAMIC_PROMPT] : []),
         { name: 'test_simple_prompt', description: 'A prompt without arguments.' },
         {
           name: 'test_prompt_with_arguments',
@@ -396,6 +405,19 @@ export class ConformanceServer {
         extra.closeSSEStream?.();
         await sleep(300);
         return text('Reconnection test completed successfully');
+      case 'test_logging_tool':
+        await log('test_logging_tool ran');
+        return text('Logged one message');
+      case 'test_dynamic_tool':
+        return text('The dynamic tool answered');
+      case 'test_trigger_tool_change':
+        this.dynamicTool = !this.dynamicTool;
+        for (const server of this.servers) await server.sendToolListChanged().catch(() => undefined);
+        return text(`test_dynamic_tool is now ${this.dynamicTool ? 'listed' : 'gone'}`);
+      case 'test_trigger_prompt_change':
+        this.dynamicPrompt = !this.dynamicPrompt;
+        for (const server of this.servers) await server.sendPromptListChanged().catch(() => undefined);
+        return text(`test_dynamic_prompt is now ${this.dynamicPrompt ? 'listed' : 'gone'}`);
       case 'greet':
         return text(`Hello, ${String(args.name ?? 'world')}!`);
       case 'slow_compute': {

@@ -14,8 +14,9 @@
 // - `ordering: session` has no session to key on, so such a tool's calls are unordered.
 // - Log messages relayed with a call are sent only at or above the request's own
 //   `io.modelcontextprotocol/logLevel`, and none without it (the spec's MUST).
-// - List change notifications reach clients through `subscriptions/listen` on the gateway that
-//   holds the stream; resource subscriptions over `subscriptions/listen` are not relayed yet.
+// - List change notifications (tools, prompts, resources) reach clients through
+//   `subscriptions/listen` on the gateway that holds the stream; resource updates for a URI are
+//   not relayed over `subscriptions/listen` yet.
 import {
   createMcpHandler,
   LOG_LEVEL_META_KEY,
@@ -48,10 +49,15 @@ export function createModernFrontDoor(deps: HandlerDeps): ModernFrontDoor {
     legacy: 'reject',
     onerror: (error) => deps.log.debug('2026-07-28 request refused or failed', { error: error.message }),
   });
+  // Prompt and resource listings change when a downstream server says so (passthrough.ts).
+  const unwatch = deps.passthrough?.onListChanged((kind) => (kind === 'prompts' ? handler.notify.promptsChanged() : handler.notify.resourcesChanged()));
   return {
     fetch: (request, principal, parsedBody) => handler.fetch(request, { authInfo: authInfoOf(principal), parsedBody }),
     toolsChanged: () => handler.notify.toolsChanged(),
-    close: () => handler.close(),
+    close: () => {
+      unwatch?.();
+      return handler.close();
+    },
   };
 }
 
