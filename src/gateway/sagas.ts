@@ -48,33 +48,28 @@ export const CompensationSchema = z
   });
 
 /** `_meta["switchyard/saga"]`: the saga a tools/call is a step of. */
-const SagaMetaSchema = z.strictObject(
-  {
-    id: KeySchema,
-    step: StepNameSchema,
-    compensation: CompensationSchema.optional(),
-    deadline_ms: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),
-  },
-  { error: 'must be an object {id, step, compensation?, deadline_ms?}' },
-);
+const SagaMetaSchema = z
+  .strictObject(
+    {
+      id: KeySchema,
+      step: StepNameSchema,
+      compensation: CompensationSchema.optional(),
+      deadline_ms: z.int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),
+    },
+    { error: 'must be an object {id, step, compensation?, deadline_ms?}' },
+  )
+  .transform(({ deadline_ms: deadlineMs, compensation, ...rest }) => ({
+    ...rest,
+    ...(compensation !== undefined ? { compensation } : {}),
+    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+  }));
 
 /** A saga step as the client wrote it in `_meta["switchyard/saga"]`. */
-export interface SagaStepMeta {
-  id: string;
-  step: string;
-  compensation?: { tool: string; arguments: Record<string, unknown> };
-  deadlineMs?: number;
-}
+export type SagaStepMeta = z.output<typeof SagaMetaSchema>;
 
 /** Reads `_meta["switchyard/saga"]`; -32602 naming the field when it is malformed. */
 export function parseSagaMeta(value: unknown): SagaStepMeta {
-  const { id, step, compensation, deadline_ms: deadlineMs } = parseInput(SagaMetaSchema, value, { field: `_meta["${SAGA_META}"]` });
-  return { id, step, ...(compensation !== undefined ? { compensation } : {}), ...(deadlineMs !== undefined ? { deadlineMs } : {}) };
-}
-
-/** A step name given on its own (`name` is where it came from). */
-export function sagaStepName(value: unknown, name: string): string {
-  return parseInput(StepNameSchema, value, { field: name });
+  return parseInput(SagaMetaSchema, value, { field: `_meta["${SAGA_META}"]` });
 }
 
 /**
