@@ -5,7 +5,7 @@ import { isLegacyRequest } from '@modelcontextprotocol/server';
 import { Hono } from 'hono';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { HandlerDeps } from './handlers.js';
-import { INVALID_PARAMS, jsonRpcErrorResponse } from './jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, jsonRpcErrorResponse, PARSE_ERROR, REQUEST_REFUSED } from './jsonrpc.js';
 import { bodyProblem, idOf, paramsProblem, type BodyProblem } from './request-shape.js';
 import { apiKeyAuth } from './middleware/auth.js';
 import { bodyLimit } from './middleware/body-limit.js';
@@ -53,7 +53,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
       try {
         parsedBody = JSON.parse(text);
       } catch {
-        return jsonRpcErrorResponse(400, null, -32700, 'Parse error: body is not valid JSON');
+        return jsonRpcErrorResponse(400, null, PARSE_ERROR, 'Parse error: body is not valid JSON');
       }
       const problem = bodyProblem(parsedBody);
       if (problem) return jsonRpcErrorResponse(400, problem.id, problem.code, problem.message);
@@ -66,12 +66,12 @@ export function createGatewayApp(deps: GatewayAppDeps) {
     return sessions.handle(c.req.raw, c.get('principal'), parsedBody);
   });
 
-  app.all('/mcp', () => jsonRpcErrorResponse(405, null, -32000, 'Method not allowed', { allow: 'GET, POST, DELETE' }));
+  app.all('/mcp', () => jsonRpcErrorResponse(405, null, REQUEST_REFUSED, 'Method not allowed', { allow: 'GET, POST, DELETE' }));
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((error, c) => {
     // One place maps unexpected faults; the client never sees a stack trace or internal detail.
     log.error('unhandled gateway error', { path: c.req.path, error: error.message });
-    return c.req.path === '/mcp' ? jsonRpcErrorResponse(500, null, -32603, 'Internal error') : c.json({ error: 'internal error' }, 500);
+    return c.req.path === '/mcp' ? jsonRpcErrorResponse(500, null, INTERNAL_ERROR, 'Internal error') : c.json({ error: 'internal error' }, 500);
   });
 
   return { app, sessions, modern };

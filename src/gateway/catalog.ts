@@ -3,7 +3,7 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
-import { BROKER_TOOLS } from './broker-tools.js';
+import { BROKER_TOOLS } from './broker-tools/index.js';
 import { brokerToolName, isValidToolName, publicToolName, splitToolName, type NamingOptions } from './tool-names.js';
 
 export interface ResolvedTool {

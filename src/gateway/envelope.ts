@@ -1,6 +1,8 @@
 // Builds the durable envelope of a tools/call from the request's _meta, its HTTP headers and the
 // config defaults, in that order of precedence. Tenant and principal come from authentication only.
 import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { parseInput } from './arguments.js';
 import { INVALID_PARAMS, JsonRpcError } from './jsonrpc.js';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { PRIORITIES, type CallPolicy, type Config, type Mutation, type Priority, type ServerConfig } from '../config/schema.js';
@@ -150,11 +152,17 @@ function keyField(input: EnvelopeInput, field: 'orderingKey' | 'idempotencyKey')
  * where the value came from, for the -32602 message.
  */
 export function validKey(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_KEY_LENGTH || hasControlCharacters(value)) {
-    throw new JsonRpcError(INVALID_PARAMS, `${name} must be a string of 1-${MAX_KEY_LENGTH} printable characters`);
-  }
-  return value;
+  return parseInput(KeySchema, value, { field: name });
 }
+
+const KEY_RULE = `must be a string of 1-${MAX_KEY_LENGTH} printable characters`;
+
+/** The key rule as a schema, for broker tool arguments and `_meta` fields that are keys. */
+export const KeySchema = z
+  .string({ error: KEY_RULE })
+  .min(1, { error: KEY_RULE })
+  .max(MAX_KEY_LENGTH, { error: KEY_RULE })
+  .refine((value) => !hasControlCharacters(value), { error: KEY_RULE });
 
 /**
  * Refuses with -32602 a value that Temporal could not record (see MAX_ARGUMENT_BYTES), so the

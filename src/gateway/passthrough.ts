@@ -54,13 +54,9 @@ import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
 import { RELAY_META_KEY, type RelayedNotification } from '../shared/relay.js';
 import type { ToolResult } from '../shared/envelope.js';
-import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND, printable } from './jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND, printable, RESOURCE_NOT_FOUND, SERVER_TIMEOUT, SERVER_UNAVAILABLE } from './jsonrpc.js';
 import { publicToolName, splitToolName, type NamingOptions } from './tool-names.js';
 
-/** MCP's code for an unknown resource URI. */
-export const RESOURCE_NOT_FOUND = -32002;
-const REQUEST_TIMEOUT = -32001;
-const DOWNSTREAM_UNAVAILABLE = -32000;
 /** Pages read per server when a URI must be looked up in the listings. */
 const MAX_LOOKUP_PAGES = 20;
 const MAX_KNOWN_URIS = 10_000;
@@ -528,8 +524,8 @@ export class Passthrough {
       if (error instanceof JsonRpcError) throw error;
       if (error instanceof DownstreamError) {
         if (error.kind === 'protocol') throw new JsonRpcError(error.code ?? INTERNAL_ERROR, error.message);
-        if (error.kind === 'timeout') throw new JsonRpcError(REQUEST_TIMEOUT, error.message);
-        throw new JsonRpcError(DOWNSTREAM_UNAVAILABLE, error.message);
+        if (error.kind === 'timeout') throw new JsonRpcError(SERVER_TIMEOUT, error.message);
+        throw new JsonRpcError(SERVER_UNAVAILABLE, error.message);
       }
       this.log.error('pass-through request failed', { error: error instanceof Error ? error.message : String(error) });
       throw new JsonRpcError(INTERNAL_ERROR, 'Internal error');

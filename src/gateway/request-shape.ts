@@ -5,9 +5,7 @@
 // nested so deep that serialising them later (Temporal's payload converter, the MCP client)
 // would overflow the stack.
 import { ClientRequestSchema, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
-import type { JsonRpcId } from './jsonrpc.js';
-
-export const INVALID_REQUEST = -32600;
+import { INVALID_REQUEST, type JsonRpcId } from './jsonrpc.js';
 
 /**
  * Deepest nesting of arrays and objects accepted in a body. JSON.stringify overflows Node's stack

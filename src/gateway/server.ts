@@ -8,7 +8,7 @@ import type { Logger } from '../observability/log.js';
 import { isTemporalReachable } from '../temporal/client.js';
 import { createGatewayApp } from './app.js';
 import { CallService } from '../services/call-service.js';
-import { SagaService } from './sagas.js';
+import { SagaService } from '../services/sagas.js';
 import { DeadLetterService } from '../services/dead-letters.js';
 import { ToolCatalog } from './catalog.js';
 import { Passthrough } from './passthrough.js';

@@ -21,7 +21,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { callTool, listTools, type HandlerDeps } from './handlers.js';
 import { cancelTask, getTask, listTasks, taskResult } from './tasks.js';
-import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, jsonRpcErrorResponse } from './jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, jsonRpcErrorResponse, REQUEST_REFUSED, SESSION_NOT_FOUND } from './jsonrpc.js';
 import { paramsProblem } from './request-shape.js';
 import type { Principal } from './middleware/auth.js';
 import { authInfoOf, principalOf } from './auth-info.js';
@@ -80,14 +80,14 @@ export class SessionRegistry {
     if (sessionId !== null) {
       const session = this.sessions.get(sessionId);
       if (session === undefined || session.tenant !== principal.tenant) {
-        return jsonRpcErrorResponse(404, requestId(parsedBody), -32001, 'Session not found; start a new session with initialize');
+        return jsonRpcErrorResponse(404, requestId(parsedBody), SESSION_NOT_FOUND, 'Session not found; start a new session with initialize');
       }
       session.lastSeen = Date.now();
       return session.transport.handleRequest(request, { parsedBody, authInfo });
     }
     if (request.method === 'POST' && isInitialize(parsedBody)) {
       const refusal = this.capProblem(principal.tenant);
-      if (refusal !== undefined) return jsonRpcErrorResponse(refusal.status, requestId(parsedBody), -32000, refusal.message, { 'retry-after': '5' });
+      if (refusal !== undefined) return jsonRpcErrorResponse(refusal.status, requestId(parsedBody), REQUEST_REFUSED, refusal.message, { 'retry-after': '5' });
       const session = await this.open(principal.tenant);
       try {
         return await session.transport.handleRequest(request, { parsedBody, authInfo });
@@ -97,9 +97,9 @@ export class SessionRegistry {
       }
     }
     if (request.method === 'POST') {
-      return jsonRpcErrorResponse(400, requestId(parsedBody), -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
+      return jsonRpcErrorResponse(400, requestId(parsedBody), REQUEST_REFUSED, 'Bad Request: Mcp-Session-Id header is required (send initialize first)');
     }
-    return jsonRpcErrorResponse(400, null, -32000, 'Bad Request: Mcp-Session-Id header is required');
+    return jsonRpcErrorResponse(400, null, REQUEST_REFUSED, 'Bad Request: Mcp-Session-Id header is required');
   }
 
   /** Tells every connected client that the tool list changed. */

@@ -556,7 +556,7 @@ describe('fuzzing the gateway', { timeout: 120_000 + RUNS * 20 * 1_000 }, () => 
       { req: { method: 'POST', path: '/mcp', headers: inSession(), body: rpc('tools/call', { name: 42 }) }, codes: [-32602], status: 200 },
       { req: { method: 'POST', path: '/mcp', headers: inSession(), body: rpc('tools/list', { cursor: 7 }) }, codes: [-32602], status: 200 },
       { req: { method: 'POST', path: '/mcp', headers: base(), body: rpc('initialize', { protocolVersion: 1 }) }, codes: [-32602], status: 400 },
-      // 5,000 levels overflowed JSON.stringify in Temporal's payload converter: -32000 "Temporal is unavailable".
+      // 5,000 levels overflowed JSON.stringify in Temporal's payload converter: -32005 "Temporal is unavailable".
       { req: { method: 'POST', path: '/mcp', headers: inSession(), body: `{"jsonrpc":"2.0","id":${nextId++},"method":"tools/call","params":{"name":"fixture.echo","arguments":{"message":"x","deep":${'['.repeat(5_000)}${']'.repeat(5_000)}}}}` }, codes: [-32600], status: 400 },
       // C1 controls and lone surrogates in keys started a workflow (and a lone surrogate hashed to U+FFFD).
       { req: { method: 'POST', path: '/mcp', headers: inSession(), body: rpc('tools/call', { name: 'fixture.echo', arguments: { message: 'x' }, _meta: { 'switchyard/idempotency_key': 'a\u0085b' } }) }, codes: [-32602], status: 200 },

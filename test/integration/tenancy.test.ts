@@ -51,7 +51,8 @@ describe('tenancy', { timeout: 300_000 }, () => {
       assert.equal(response.status, 401);
       assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer/);
       const text = await response.text();
-      assert.equal((JSON.parse(text) as { error: { code: number } }).error.code, -32001);
+      // UNAUTHORIZED: -32001 until it got a code of its own (that one means "session not found").
+      assert.equal((JSON.parse(text) as { error: { code: number } }).error.code, -32004);
       assert.ok(!text.includes('not-a-real-key'), 'the presented key is not echoed');
     }
   });

@@ -1,6 +1,7 @@
 // A small MCP server over stdio for the isolation tests: tools that log while they run (a stdio
 // server's log messages cannot be tied to a request), one that logs after it answered (a
-// server-wide message), and one that prints a secret to stderr and exits.
+// server-wide message), and one that prints a secret to stderr and exits; and a prompt that
+// answers only after a delay, for the pass-through's timeout.
 //
 // Run: node --import tsx test/support/stdio-server.ts   (cwd must be the repository root)
 // Environment:
@@ -38,6 +39,11 @@ server.registerTool('announce', { inputSchema: { text: z.string(), delayMs: z.nu
   // After the answer: nothing is in flight when it arrives, so it is a server-wide message.
   setTimeout(() => void server.server.sendLoggingMessage({ level: 'info', logger: 'stdio-fixture', data: `announce ${text}` }).catch(() => undefined), delayMs);
   return { content: [{ type: 'text', text: 'announced' }] };
+});
+
+server.registerPrompt('slow', { argsSchema: { delayMs: z.string() } }, async ({ delayMs }) => {
+  await new Promise((resolve) => setTimeout(resolve, Number(delayMs)));
+  return { messages: [{ role: 'user', content: { type: 'text', text: `slow after ${delayMs} ms` } }] };
 });
 
 server.registerTool('crash', { inputSchema: {} }, () => {

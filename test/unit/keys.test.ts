@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkRecordable, MAX_ARGUMENT_BYTES, validKey } from '../../src/gateway/envelope.js';
 import { INVALID_PARAMS, JsonRpcError } from '../../src/gateway/jsonrpc.js';
-import { parseSagaMeta, sagaStepName } from '../../src/gateway/sagas.js';
+import { parseInput } from '../../src/gateway/arguments.js';
+import { parseSagaMeta, StepNameSchema } from '../../src/gateway/sagas.js';
 
 const BAD_KEYS: unknown[] = ['', 'k'.repeat(201), 'a\u0001b', 'a\u007f', 'a\u0085b', 'a\u009fb', 'lone\ud800', '\udc00tail', 'x\udbff', 42, null, { k: 1 }];
 
@@ -29,8 +30,8 @@ describe('validKey', () => {
 
 describe('saga step names', () => {
   it('takes an integer as its decimal string', () => {
-    assert.equal(sagaStepName(1, 'step'), '1');
-    assert.equal(sagaStepName(0, 'step'), '0');
+    assert.equal(parseInput(StepNameSchema, 1, { field: 'step' }), '1');
+    assert.equal(parseInput(StepNameSchema, 0, { field: 'step' }), '0');
     assert.equal(parseSagaMeta({ id: 'saga', step: 3 }).step, '3');
   });
 

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { BROKER_TOOLS } from '../../src/gateway/broker-tools.js';
+import { BROKER_TOOLS } from '../../src/gateway/broker-tools/index.js';
 import { InvalidCursorError, ToolCatalog } from '../../src/gateway/catalog.js';
 import {
   BROKER_PREFIX,

@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { Config } from '../../config/schema.js';
-import { jsonRpcErrorResponse } from '../jsonrpc.js';
+import { jsonRpcErrorResponse, UNAUTHORIZED } from '../jsonrpc.js';
 import type { GatewayEnv } from '../types.js';
 
 export const DEFAULT_TENANT = 'default';
@@ -52,7 +52,7 @@ export function apiKeyAuth(tenants: Config['tenants']): MiddlewareHandler<Gatewa
     const header = c.req.header('authorization');
     const principal = principalOf(header);
     if (principal === undefined) {
-      const response = jsonRpcErrorResponse(401, null, -32001, BEARER.test(header ?? '') ? 'Unauthorized: unknown API key' : 'Unauthorized: missing Authorization: Bearer <api key>');
+      const response = jsonRpcErrorResponse(401, null, UNAUTHORIZED, BEARER.test(header ?? '') ? 'Unauthorized: unknown API key' : 'Unauthorized: missing Authorization: Bearer <api key>');
       response.headers.set('WWW-Authenticate', 'Bearer realm="switchyard"');
       return response;
     }

@@ -3,8 +3,7 @@
 // goes out: answering while the client is still sending made the socket close under it, and the
 // client saw ECONNRESET instead of the 413. Past maxBytes + drainBytes the connection is cut.
 import type { MiddlewareHandler } from 'hono';
-import { jsonRpcErrorResponse } from '../jsonrpc.js';
-import { INVALID_REQUEST } from '../request-shape.js';
+import { INVALID_REQUEST, jsonRpcErrorResponse } from '../jsonrpc.js';
 
 export interface BodyLimitOptions {
   maxBytes: number;

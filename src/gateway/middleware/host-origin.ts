@@ -1,7 +1,7 @@
 // DNS-rebinding protection (MCP transport spec): a browser tricked into talking to a local
 // server sends a foreign Host or Origin. Both are checked against allow lists; a mismatch is 403.
 import type { MiddlewareHandler } from 'hono';
-import { jsonRpcErrorResponse } from '../jsonrpc.js';
+import { jsonRpcErrorResponse, REQUEST_REFUSED } from '../jsonrpc.js';
 
 export interface HostOriginOptions {
   /** Host header values accepted, e.g. "127.0.0.1:3000". Empty = any host (non-loopback binds). */
@@ -16,11 +16,11 @@ export function hostOrigin(options: HostOriginOptions): MiddlewareHandler {
   return async function hostOriginCheck(c, next) {
     const host = c.req.header('host')?.toLowerCase();
     if (hosts.size > 0 && (host === undefined || !hosts.has(host))) {
-      return jsonRpcErrorResponse(403, null, -32000, 'Forbidden: Host header is not allowed');
+      return jsonRpcErrorResponse(403, null, REQUEST_REFUSED, 'Forbidden: Host header is not allowed');
     }
     const origin = c.req.header('origin')?.toLowerCase();
     if (origin !== undefined && !origins.has(origin)) {
-      return jsonRpcErrorResponse(403, null, -32000, 'Forbidden: Origin is not allowed');
+      return jsonRpcErrorResponse(403, null, REQUEST_REFUSED, 'Forbidden: Origin is not allowed');
     }
     await next();
   };

@@ -29,7 +29,7 @@ import {
 import { authInfoOf, principalOf, type PrincipalAuthInfo } from '../auth-info.js';
 import { callTool, listTools, type HandlerDeps } from '../handlers.js';
 import { INSTRUCTIONS, SERVER_INFO } from '../identity.js';
-import { INTERNAL_ERROR, JsonRpcError } from '../jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, RESOURCE_NOT_FOUND } from '../jsonrpc.js';
 import type { Principal } from '../middleware/auth.js';
 import { levelAtLeast, type RequestIo } from '../passthrough.js';
 import { META } from '../envelope.js';
@@ -127,8 +127,13 @@ function buildServer(deps: HandlerDeps): Server {
   taskMethod('tasks/cancel', (principal, taskId) => cancelTask(deps, principal, taskId));
   const relay = deps.passthrough;
   if (relay !== undefined) {
-    // Results are the downstream servers' own, typed by the SDK v1 schemas the pass-through reads with.
-    const as = (value: Promise<unknown>) => value as Promise<never>;
+    // Results are the downstream servers' own, typed by the SDK v1 schemas the pass-through reads
+    // with. A missing resource is -32602 in 2026-07-28 (SEP-2164), -32002 in 2025.
+    const as = (value: Promise<unknown>) =>
+      value.catch((error: unknown) => {
+        if (error instanceof JsonRpcError && error.code === RESOURCE_NOT_FOUND) throw new JsonRpcError(INVALID_PARAMS, error.message, error.data);
+        throw error;
+      }) as Promise<never>;
     if (passthrough.resources) {
       server.setRequestHandler('resources/list', (request, ctx) => as(relay.listResources(request.params?.cursor, requestIo(ctx))));
       server.setRequestHandler('resources/templates/list', (request, ctx) => as(relay.listResourceTemplates(request.params?.cursor, requestIo(ctx))));

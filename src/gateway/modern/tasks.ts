@@ -21,14 +21,12 @@ import * as z from 'zod';
 import { CORRELATION_ID } from '../../shared/ids.js';
 import type { CallView } from '../../services/call-service.js';
 import type { HandlerDeps } from '../handlers.js';
-import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError } from '../jsonrpc.js';
+import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError, MISSING_REQUIRED_CLIENT_CAPABILITY } from '../jsonrpc.js';
 import type { Principal } from '../middleware/auth.js';
 import { outcomeToResult } from '../results.js';
 import { TASK_TTL_MS, type McpTask } from '../tasks.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
-/** MCP 2026-07-28: the request needs a capability the client did not declare. */
-export const MISSING_REQUIRED_CLIENT_CAPABILITY = -32021;
 const POLL_INTERVAL_MS = 1_000;
 
 /** The wire form of a task: SEP-2663 renames the 2025 `ttl`/`pollInterval` and flattens it. */

@@ -1,0 +1,41 @@
+// The one place where the services' domain errors become JSON-RPC errors (codes in jsonrpc.ts).
+// A broker tool, a tools/call or a saga that fails on its way to Temporal ends here; what the
+// client may read is decided here, and anything unexpected is logged and answered as
+// BROKER_UNAVAILABLE without detail.
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/log.js';
+import { KeyLimitError } from '../services/key-calls.js';
+import { SagaRefusedError } from '../services/sagas.js';
+import { TemplateError } from '../shared/saga.js';
+import { META } from './envelope.js';
+import { BROKER_BUSY, BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError } from './jsonrpc.js';
+
+export interface Failure {
+  /** What was being done, for the operator's log ("record a call", "switchyard.get_saga"). */
+  doing: string;
+  /** The client's sentence when Temporal could not be reached: what was (not) done, what to do. */
+  unavailable: string;
+  /** The error's data on BROKER_UNAVAILABLE (the call's correlation id, so the client can look for it). */
+  data?: Record<string, unknown>;
+  /** Fields for the operator's log. */
+  context?: Record<string, unknown>;
+  /** Names the field a SagaRefusedError is about (`_meta["switchyard/saga"].id`). */
+  sagaField?: string;
+}
+
+export function toJsonRpcError(error: unknown, deps: { config: Config; log: Logger }, failure: Failure): JsonRpcError {
+  if (error instanceof JsonRpcError) return error;
+  if (error instanceof KeyLimitError) {
+    const retryAfterMs = deps.config.limits.retryAfterMs;
+    deps.log.warn('call refused over a limit', { ...failure.context, scope: error.scope, count: error.count, limit: error.limit });
+    return new JsonRpcError(
+      BROKER_BUSY,
+      `Too many unfinished calls on this ${error.scope} (${error.count}, limit ${error.limit}); the call was not accepted. Retry after ${Math.ceil(retryAfterMs / 1000)} s.`,
+      { [META.retryAfterMs]: retryAfterMs },
+    );
+  }
+  if (error instanceof SagaRefusedError) return new JsonRpcError(INVALID_PARAMS, failure.sagaField === undefined ? error.message : `${failure.sagaField}: ${error.message}`);
+  if (error instanceof TemplateError) return new JsonRpcError(INVALID_PARAMS, error.message);
+  deps.log.error(`could not ${failure.doing} in Temporal`, { ...failure.context, error: String(error) });
+  return new JsonRpcError(BROKER_UNAVAILABLE, failure.unavailable, failure.data);
+}
