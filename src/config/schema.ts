@@ -161,6 +161,14 @@ export const ConfigSchema = z
             max: z.number().int().min(1).max(1_000_000).default(10_000),
             maxPerTenant: z.number().int().min(1).max(1_000_000).default(1_000),
             idleTimeoutMs: z.number().int().min(1_000).max(7 * 86_400_000).default(3_600_000),
+            /**
+             * Signs session ids (session-seal.ts), so every gateway with the same key serves every
+             * session. Unset: a random key per process, so only the opening gateway knows a session.
+             * Put it in the environment and write `key: ${SWITCHYARD_SESSION_KEY}`.
+             */
+            key: z.string().min(32, 'must be at least 32 characters (use a random secret, e.g. openssl rand -base64 32)').optional(),
+            /** A session id is refused this long after its initialize, on every gateway. */
+            maxAgeMs: z.number().int().min(60_000).max(30 * 86_400_000).default(86_400_000),
           })
           .prefault({}),
       })

@@ -1,7 +1,7 @@
 // The HTTP front door: /mcp (MCP Streamable HTTP, both protocol eras: sessions for 2025 clients,
 // sessionless for 2026-07-28 ones), /healthz (alive), /readyz (Temporal reachable,
 // and, for the operator only, the state of every downstream server).
-import { isLegacyRequest } from '@modelcontextprotocol/server';
+import { isLegacyRequest, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
 import { Hono } from 'hono';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { HandlerDeps } from './handlers.js';
@@ -60,7 +60,9 @@ export function createGatewayApp(deps: GatewayAppDeps) {
     }
     // Both protocol eras share the endpoint: a request that claims 2026-07-28 (the `_meta`
     // envelope, or the version header) goes to the sessionless leg, anything else to the sessions.
-    if (!(await isLegacyRequest(c.req.raw, parsedBody))) return modern.fetch(c.req.raw, c.get('principal'), parsedBody);
+    // A session's request with a bad version header stays with its session, which names the problem.
+    const inSession = c.req.header('mcp-session-id') !== undefined && !carriesEnvelope(parsedBody);
+    if (!inSession && !(await isLegacyRequest(c.req.raw, parsedBody))) return modern.fetch(c.req.raw, c.get('principal'), parsedBody);
     const problem = parsedBody === undefined ? undefined : initializeProblem(parsedBody);
     if (problem) return jsonRpcErrorResponse(400, problem.id, problem.code, problem.message);
     return sessions.handle(c.req.raw, c.get('principal'), parsedBody);
@@ -89,4 +91,12 @@ function initializeProblem(body: unknown): BodyProblem | undefined {
     if (problem !== undefined) return { code: INVALID_PARAMS, message: problem, id: idOf(body) };
   }
   return undefined;
+}
+
+/** Whether any message of the body carries the 2026-07-28 per-request envelope. */
+function carriesEnvelope(body: unknown): boolean {
+  return (Array.isArray(body) ? body : [body]).some((message) => {
+    const meta = (message as { params?: { _meta?: unknown } } | null)?.params?._meta;
+    return typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_META_KEY in meta;
+  });
 }

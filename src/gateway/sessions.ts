@@ -1,11 +1,18 @@
-// MCP sessions of the front door. One low-level MCP Server + Streamable HTTP transport per
-// session (an SDK protocol object serves one transport). A session belongs to the tenant that
-// opened it; another tenant's request with that id gets the same 404 as an unknown id.
+// MCP sessions of the front door (2025 clients). One low-level MCP Server + Streamable HTTP
+// transport per session (an SDK protocol object serves one transport). A session belongs to the
+// tenant that opened it; another tenant's request with that id gets the same 404 as an unknown id.
+//
+// Session ids are sealed (session-seal.ts): they carry their tenant, signed. A gateway that gets a
+// request of a session it does not hold (another gateway opened it, or this one restarted) serves
+// it with a one-request Server and a stateless transport, so no sticky routing is needed for
+// requests. What only the holding gateway has: the GET stream (notifications; others answer
+// 405), the session's logging/setLevel, its resource subscriptions, and the requests in flight
+// there, so a notifications/cancelled must reach the gateway running the call.
 //
 // Sessions cost gateway memory until they end or idle out, so they are capped per tenant
 // (gateway.sessions.maxPerTenant) and in total (gateway.sessions.max): one tenant opening sessions
 // in a loop runs into its own cap and leaves room for the others.
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
@@ -26,6 +33,7 @@ import { paramsProblem } from './request-shape.js';
 import type { Principal } from './middleware/auth.js';
 import { authInfoOf, principalOf } from './auth-info.js';
 import { INSTRUCTIONS, SERVER_INFO } from './identity.js';
+import { SessionSeal } from './session-seal.js';
 
 interface Session {
   tenant: string;
@@ -38,7 +46,12 @@ interface Session {
   inFlight: InFlightCalls;
 }
 
-type InFlightCalls = Map<string | number, { cancelledByClient: boolean }>;
+/**
+ * tools/call requests in flight, by JSON-RPC id. `stop` aborts the call's wait: the SDK aborts a
+ * handler on notifications/cancelled only when both arrive on the same transport, which a
+ * visited session's requests (one transport each) never do.
+ */
+type InFlightCalls = Map<string | number, { cancelledByClient: boolean; stop: () => void }>;
 
 /** gateway.sessions in the config. */
 export interface SessionOptions {
@@ -48,7 +61,14 @@ export interface SessionOptions {
   max: number;
   /** Sessions one tenant may have open at once. */
   maxPerTenant: number;
+  /** Signs session ids; unset: a random key, so only this gateway serves its sessions. */
+  key?: string;
+  /** A session id is refused this long after its initialize. */
+  maxAgeMs: number;
 }
+
+/** Sessions ended on this gateway, remembered until their ids expire anyway (at most this many). */
+const MAX_ENDED = 100_000;
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
@@ -56,6 +76,11 @@ export class SessionRegistry {
   private readonly slots = new Map<string, number>();
   private slotsTotal = 0;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly seal: SessionSeal;
+  /** Ids of sessions that ended here (DELETE, idle), refused by this gateway until they expire. */
+  private readonly ended = new Map<string, number>();
+  /** Requests in flight of sessions this gateway serves without holding them, for notifications/cancelled. */
+  private readonly visiting = new Map<string, InFlightCalls>();
 
   constructor(
     private readonly deps: HandlerDeps,
@@ -63,6 +88,7 @@ export class SessionRegistry {
   ) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, options.idleTimeoutMs));
     this.sweeper.unref();
+    this.seal = new SessionSeal(options.key !== undefined ? Buffer.from(options.key, 'utf8') : randomBytes(32), options.maxAgeMs);
   }
 
   get size(): number {
@@ -78,12 +104,16 @@ export class SessionRegistry {
     const authInfo: AuthInfo = authInfoOf(principal);
     const sessionId = request.headers.get('mcp-session-id');
     if (sessionId !== null) {
+      const notFound = () => jsonRpcErrorResponse(404, requestId(parsedBody), SESSION_NOT_FOUND, 'Session not found; start a new session with initialize');
       const session = this.sessions.get(sessionId);
-      if (session === undefined || session.tenant !== principal.tenant) {
-        return jsonRpcErrorResponse(404, requestId(parsedBody), SESSION_NOT_FOUND, 'Session not found; start a new session with initialize');
+      if (session !== undefined) {
+        if (session.tenant !== principal.tenant) return notFound();
+        session.lastSeen = Date.now();
+        return session.transport.handleRequest(request, { parsedBody, authInfo });
       }
-      session.lastSeen = Date.now();
-      return session.transport.handleRequest(request, { parsedBody, authInfo });
+      const sealed = this.ended.has(sessionId) ? undefined : this.seal.open(sessionId);
+      if (sealed === undefined || sealed.tenant !== principal.tenant) return notFound();
+      return this.visit(request, sessionId, sealed.tenant, authInfo, parsedBody);
     }
     if (request.method === 'POST' && isInitialize(parsedBody)) {
       const refusal = this.capProblem(principal.tenant);
@@ -126,10 +156,51 @@ export class SessionRegistry {
     return undefined;
   }
 
+  /**
+   * A request of a session this gateway does not hold, served by a Server and a stateless
+   * transport that last as long as the request. GET (the notification stream) and DELETE need
+   * the holding gateway's state, so they get 405, which the transport spec allows for both.
+   */
+  private async visit(request: Request, sessionId: string, tenant: string, authInfo: AuthInfo, parsedBody: unknown): Promise<Response> {
+    if (request.method !== 'POST') {
+      return jsonRpcErrorResponse(405, null, REQUEST_REFUSED, 'Method not allowed: this gateway does not hold the session, so it offers no stream and cannot end it', { allow: 'POST' });
+    }
+    const inFlight = this.visiting.get(sessionId) ?? new Map();
+    this.visiting.set(sessionId, inFlight);
+    const server = this.createServer(inFlight, tenant, sessionId);
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    await server.connect(transport);
+    this.intercept(transport, inFlight);
+    const finish = () => {
+      if (inFlight.size === 0 && this.visiting.get(sessionId) === inFlight) this.visiting.delete(sessionId);
+      void server.close().catch(() => undefined);
+    };
+    let response: Response;
+    try {
+      response = await transport.handleRequest(request, { parsedBody, authInfo });
+    } catch (error) {
+      finish();
+      throw error;
+    }
+    if (response.body === null) {
+      finish();
+      return response;
+    }
+    // An SSE answer streams after handleRequest returns: close the Server when the stream ends.
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    void response.body.pipeTo(writable).catch(() => undefined).finally(finish);
+    return new Response(readable, { status: response.status, statusText: response.statusText, headers: response.headers });
+  }
+
   /** A session leaves the registry and gives its slot back; safe to call more than once. */
   private end(session: Session): void {
     const id = session.transport.sessionId;
-    if (id !== undefined && this.sessions.get(id) === session) this.sessions.delete(id);
+    if (id !== undefined && this.sessions.get(id) === session) {
+      this.sessions.delete(id);
+      // Its sealed id would still open elsewhere; here it stays ended.
+      if (this.ended.size >= MAX_ENDED) this.ended.delete(this.ended.keys().next().value!);
+      this.ended.set(id, Date.now() + this.options.maxAgeMs);
+    }
     if (session.released) return;
     session.released = true;
     this.slotsTotal--;
@@ -142,7 +213,7 @@ export class SessionRegistry {
     const inFlight: InFlightCalls = new Map();
     const server = this.createServer(inFlight, tenant);
     const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
+      sessionIdGenerator: () => this.seal.issue(tenant),
       // Runs inside handleRequest, after `session` below exists.
       onsessioninitialized: (id) => {
         this.sessions.set(id, session);
@@ -164,16 +235,27 @@ export class SessionRegistry {
       this.end(session);
       throw error;
     }
-    // The SDK aborts a handler both for notifications/cancelled and when the session closes
-    // (DELETE, idle sweep, gateway shutdown). Only the first is the client cancelling the call, so
-    // note it at the transport boundary before the protocol sees it. Only calls in flight are
-    // marked, so cancels for unknown ids cost nothing.
+    this.intercept(transport, inFlight);
+    return session;
+  }
+
+
+  /**
+   * The SDK aborts a handler both for notifications/cancelled and when the session closes
+   * (DELETE, idle sweep, gateway shutdown). Only the first is the client cancelling the call, so
+   * it is noted at the transport boundary before the protocol sees it. Only calls in flight are
+   * marked, so cancels for unknown ids cost nothing.
+   */
+  private intercept(transport: WebStandardStreamableHTTPServerTransport, inFlight: InFlightCalls): void {
     const deliver = transport.onmessage;
     transport.onmessage = (message, extra) => {
       if ('method' in message && message.method === 'notifications/cancelled') {
         const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
         const call = typeof requestId === 'string' || typeof requestId === 'number' ? inFlight.get(requestId) : undefined;
-        if (call) call.cancelledByClient = true;
+        if (call) {
+          call.cancelledByClient = true;
+          call.stop();
+        }
       }
       // The SDK would answer params that fail a method's schema with -32603; JSON-RPC says -32602.
       if ('method' in message && 'id' in message) {
@@ -185,10 +267,9 @@ export class SessionRegistry {
       }
       deliver?.(message, extra);
     };
-    return session;
   }
 
-  private createServer(inFlight: InFlightCalls, tenant: string): Server {
+  private createServer(inFlight: InFlightCalls, tenant: string, visitedSession?: string): Server {
     // Resources, prompts, completions and logging only when a downstream server has them (passthrough.ts).
     const passthrough = this.deps.passthrough?.capabilities() ?? {};
     const server = new Server(SERVER_INFO, {
@@ -204,7 +285,8 @@ export class SessionRegistry {
     server.setRequestHandler(ListToolsRequestSchema, (request) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor)));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.guard('tools/call', async () => {
-        const call = { cancelledByClient: false };
+        const stopped = new AbortController();
+        const call = { cancelledByClient: false, stop: () => stopped.abort() };
         inFlight.set(extra.requestId, call);
         const progressToken = request.params._meta?.progressToken;
         let progressSent: number | undefined;
@@ -212,9 +294,9 @@ export class SessionRegistry {
           const result = await callTool(this.deps, request.params, {
             principal: principalOf(extra.authInfo),
             headers: (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>,
-            signal: extra.signal,
+            signal: AbortSignal.any([extra.signal, stopped.signal]),
             cancelledByClient: () => call.cancelledByClient,
-            ...(extra.sessionId !== undefined ? { sessionId: extra.sessionId } : {}),
+            ...((visitedSession ?? extra.sessionId) !== undefined ? { sessionId: visitedSession ?? extra.sessionId } : {}),
             ...(request.params.task !== undefined ? { task: request.params.task } : {}),
             ...(progressToken !== undefined
               ? {
@@ -254,7 +336,9 @@ export class SessionRegistry {
   }
 
   private sweep(): void {
-    const cutoff = Date.now() - this.options.idleTimeoutMs;
+    const now = Date.now();
+    for (const [id, expires] of this.ended) if (expires < now) this.ended.delete(id);
+    const cutoff = now - this.options.idleTimeoutMs;
     for (const session of [...this.sessions.values()]) {
       if (session.lastSeen < cutoff) {
         this.end(session);

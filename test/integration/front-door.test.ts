@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
+import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ConformanceServer } from '../support/conformance-server.js';
 import { waitFor } from '../support/ports.js';
 import { RoundRobinProxy } from '../support/round-robin.js';
@@ -76,6 +78,8 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
       ],
       configure: (config) => {
         config.servers.push({ id: 'conf', transport: 'http', url: conformance.url, timeoutMs: 10_000 });
+        // Every gateway of the deployment signs session ids with the same key.
+        config.gateway = { ...(config.gateway as object), sessions: { key: 'front-door-test-session-key-0123456789' } };
       },
     }).start();
     await stack.waitForReady();
@@ -281,6 +285,36 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
   });
 
   describe('two gateways behind a round-robin proxy, one killed mid-call', () => {
+    it('serves a 2025-11-25 session from either gateway (sealed session ids), also after the gateway that opened it dies', async () => {
+      const extra = await stack.startExtraGateway();
+      const proxy = await new RoundRobinProxy([stack.mcpUrl, extra.url]).start();
+      let mainKilled = false;
+      try {
+        const legacy = new LegacyClient({ name: 'round-robin-legacy', version: '1.0.0' });
+        await legacy.connect(new LegacyTransport(new URL(proxy.url), { requestInit: { headers: { authorization: `Bearer ${ACME}` } } }));
+        const opener = proxy.routed[0]!.upstream;
+        const first = await legacy.callTool({ name: 'fixture.echo', arguments: { message: 'legacy 0' } });
+        for (let i = 1; i < 4; i++) assert.equal(textOf(await legacy.callTool({ name: 'fixture.echo', arguments: { message: `legacy ${i}` } })), `legacy ${i}`);
+        assert.deepEqual(new Set(proxy.routed.map((r) => r.upstream)), new Set([0, 1]), 'both gateways served the one session');
+
+        if (opener === 0) {
+          mainKilled = true;
+          await stack.kill('gateway');
+        } else {
+          extra.process.kill('SIGKILL');
+        }
+        // No new initialize: the survivor serves the session from its id.
+        assert.equal(textOf(await legacy.callTool({ name: 'fixture.echo', arguments: { message: 'after the opener died' } })), 'after the opener died');
+        const found = await legacy.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: correlationIdOf(first) } });
+        assert.equal((found.structuredContent as { status: string }).status, 'completed');
+        await legacy.close().catch(() => undefined);
+      } finally {
+        await proxy.stop();
+        extra.process.kill('SIGKILL');
+        if (mainKilled) await stack.startGateway();
+      }
+    });
+
     it('serves a 2026-07-28 client from either gateway, and a call re-sent after its stream broke runs once', async () => {
       const extra = await stack.startExtraGateway();
       const proxy = await new RoundRobinProxy([stack.mcpUrl, extra.url]).start();

@@ -98,13 +98,14 @@ describe('defaults', () => {
 
 describe('gateway.sessions', () => {
   it('defaults to 10000 sessions in all, 1000 per tenant, closed after an idle hour', () => {
-    assert.deepEqual(parse({}).gateway.sessions, { max: 10_000, maxPerTenant: 1_000, idleTimeoutMs: 3_600_000 });
-    assert.deepEqual(parse({ gateway: { sessions: { maxPerTenant: 5 } } }).gateway.sessions, { max: 10_000, maxPerTenant: 5, idleTimeoutMs: 3_600_000 });
+    assert.deepEqual(parse({}).gateway.sessions, { max: 10_000, maxPerTenant: 1_000, idleTimeoutMs: 3_600_000, maxAgeMs: 86_400_000 });
+    assert.deepEqual(parse({ gateway: { sessions: { maxPerTenant: 5 } } }).gateway.sessions, { max: 10_000, maxPerTenant: 5, idleTimeoutMs: 3_600_000, maxAgeMs: 86_400_000 });
   });
 
   it('names the key of a bad value or an unknown key', () => {
     assert.match(refuse({ gateway: { sessions: { maxPerTenant: 0 } } }).problems[0]!, /^gateway\.sessions\.maxPerTenant: /);
     assert.match(refuse({ gateway: { sessions: { idleTimeoutMs: 10 } } }).problems[0]!, /^gateway\.sessions\.idleTimeoutMs: /);
+    assert.match(refuse({ gateway: { sessions: { key: 'short' } } }).problems[0]!, /^gateway\.sessions\.key: must be at least 32 characters/);
     assert.match(refuse({ gateway: { sessions: { max: 'many' } } }).problems[0]!, /^gateway\.sessions\.max: /);
     assert.deepEqual(refuse({ gateway: { sessions: { perTenant: 3 } } }).problems, ['gateway.sessions: unknown key "perTenant"']);
   });

@@ -31,7 +31,7 @@ afterEach(async () => {
 function registry(options: Partial<SessionOptions>): SessionRegistry {
   // Only what an initialize touches: no catalog or Temporal, because no tool is called here.
   const deps = { log: createLogger('silent') } as unknown as HandlerDeps;
-  const r = new SessionRegistry(deps, { idleTimeoutMs: 3_600_000, max: 100, maxPerTenant: 100, ...options });
+  const r = new SessionRegistry(deps, { idleTimeoutMs: 3_600_000, max: 100, maxPerTenant: 100, maxAgeMs: 86_400_000, ...options });
   registries.push(r);
   return r;
 }
@@ -115,5 +115,43 @@ describe('session caps', () => {
     const stale = await r.handle(request({ sessionId: first.sessionId!, body: { jsonrpc: '2.0', id: 2, method: 'ping' } }), principal('acme'), { jsonrpc: '2.0', id: 2, method: 'ping' });
     assert.equal(stale.status, 404);
     assert.equal((await initialize(r, 'acme')).status, 200);
+  });
+});
+
+describe('sealed session ids', () => {
+  const KEY = 'a-shared-session-key-of-32-characters!';
+  const PING = { jsonrpc: '2.0', id: 2, method: 'ping' };
+  const ping = (r: SessionRegistry, sessionId: string, tenant = 'acme') => r.handle(request({ sessionId, body: PING }), principal(tenant), PING);
+
+  it('lets any gateway with the same key serve a session another opened, and no other gateway or tenant', async () => {
+    const a = registry({ key: KEY });
+    const b = registry({ key: KEY });
+    const c = registry({ key: 'another-key-of-at-least-32-characters' });
+    const { sessionId } = await initialize(a, 'acme');
+    assert.equal(b.size, 0, 'b holds nothing');
+    const served = await ping(b, sessionId!);
+    assert.equal(served.status, 200, 'b serves the session of a from the id alone');
+    const answer = (await served.text()).split('\n').find((line) => line.startsWith('data:'));
+    assert.deepEqual(JSON.parse(answer!.slice(5)), { jsonrpc: '2.0', id: 2, result: {} });
+    assert.equal((await ping(c, sessionId!)).status, 404, 'a gateway with another key cannot');
+    assert.equal((await ping(b, sessionId!, 'globex')).status, 404, 'another tenant cannot');
+    const tampered = sessionId!.replace(/\.([^.]*)\./, (_, payload: string) => `.${Buffer.from(Buffer.from(payload, 'base64url').toString('utf8').replace('acme', 'acmf'), 'utf8').toString('base64url')}.`);
+    assert.notEqual(tampered, sessionId);
+    assert.equal((await ping(b, tampered, 'acmf')).status, 404, 'an altered id does not open');
+
+    const stream = await b.handle(request({ method: 'GET', sessionId: sessionId! }), principal('acme'), undefined);
+    assert.equal(stream.status, 405, 'only the holding gateway has the stream');
+  });
+
+  it('refuses a session id after gateway.sessions.maxAgeMs, and one ended on this gateway', async () => {
+    const a = registry({ key: KEY, maxAgeMs: 200 });
+    const b = registry({ key: KEY, maxAgeMs: 200 });
+    const { sessionId } = await initialize(a, 'acme');
+    const ended = await a.handle(request({ method: 'DELETE', sessionId: sessionId! }), principal('acme'), undefined);
+    assert.equal(ended.status, 200);
+    assert.equal((await ping(a, sessionId!)).status, 404, 'ended here: refused here');
+    assert.equal((await ping(b, sessionId!)).status, 200, 'a seal cannot be revoked on other gateways before it expires');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal((await ping(b, sessionId!)).status, 404, 'expired everywhere');
   });
 });
