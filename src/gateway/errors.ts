@@ -1,4 +1,5 @@
-// The one place where the services' domain errors become JSON-RPC errors (codes in jsonrpc.ts).
+// The one place where domain errors become JSON-RPC errors (codes in jsonrpc.ts): the services'
+// (toJsonRpcError) and the downstream connections' for pass-through requests (passthroughError).
 // A broker tool, a tools/call or a saga that fails on its way to Temporal ends here; what the
 // client may read is decided here, and anything unexpected is logged and answered as
 // BROKER_UNAVAILABLE without detail.
@@ -8,7 +9,8 @@ import { KeyLimitError } from '../services/key-calls.js';
 import { SagaRefusedError } from '../services/sagas.js';
 import { TemplateError } from '../shared/saga.js';
 import { META } from './envelope.js';
-import { BROKER_BUSY, BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError } from './jsonrpc.js';
+import { DownstreamError } from '../downstream/errors.js';
+import { BROKER_BUSY, BROKER_UNAVAILABLE, INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, SERVER_TIMEOUT, SERVER_UNAVAILABLE } from './jsonrpc.js';
 
 export interface Failure {
   /** What was being done, for the operator's log ("record a call", "switchyard.get_saga"). */
@@ -38,4 +40,20 @@ export function toJsonRpcError(error: unknown, deps: { config: Config; log: Logg
   if (error instanceof TemplateError) return new JsonRpcError(INVALID_PARAMS, error.message);
   deps.log.error(`could not ${failure.doing} in Temporal`, { ...failure.context, error: String(error) });
   return new JsonRpcError(BROKER_UNAVAILABLE, failure.unavailable, failure.data);
+}
+
+/**
+ * A failed pass-through request (resources, prompts, completion): the downstream's own JSON-RPC
+ * error keeps its code; an unreachable or slow server gets the broker's code; anything else is
+ * logged and answered without detail.
+ */
+export function passthroughError(error: unknown, log: Logger): JsonRpcError {
+  if (error instanceof JsonRpcError) return error;
+  if (error instanceof DownstreamError) {
+    if (error.kind === 'protocol') return new JsonRpcError(error.code ?? INTERNAL_ERROR, error.message);
+    if (error.kind === 'timeout') return new JsonRpcError(SERVER_TIMEOUT, error.message);
+    return new JsonRpcError(SERVER_UNAVAILABLE, error.message);
+  }
+  log.error('pass-through request failed', { error: error instanceof Error ? error.message : String(error) });
+  return new JsonRpcError(INTERNAL_ERROR, 'Internal error');
 }

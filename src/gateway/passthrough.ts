@@ -49,12 +49,12 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
 import type { DownstreamConnection } from '../downstream/connection.js';
-import { DownstreamError } from '../downstream/errors.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
 import { RELAY_META_KEY, type RelayedNotification } from '../shared/relay.js';
 import type { ToolResult } from '../shared/envelope.js';
-import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND, printable, RESOURCE_NOT_FOUND, SERVER_TIMEOUT, SERVER_UNAVAILABLE } from './jsonrpc.js';
+import { INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND, printable, RESOURCE_NOT_FOUND } from './jsonrpc.js';
+import { passthroughError } from './errors.js';
 import { publicToolName, splitToolName, type NamingOptions } from './tool-names.js';
 
 /** Pages read per server when a URI must be looked up in the listings. */
@@ -521,14 +521,7 @@ export class Passthrough {
     try {
       return await fn();
     } catch (error) {
-      if (error instanceof JsonRpcError) throw error;
-      if (error instanceof DownstreamError) {
-        if (error.kind === 'protocol') throw new JsonRpcError(error.code ?? INTERNAL_ERROR, error.message);
-        if (error.kind === 'timeout') throw new JsonRpcError(SERVER_TIMEOUT, error.message);
-        throw new JsonRpcError(SERVER_UNAVAILABLE, error.message);
-      }
-      this.log.error('pass-through request failed', { error: error instanceof Error ? error.message : String(error) });
-      throw new JsonRpcError(INTERNAL_ERROR, 'Internal error');
+      throw passthroughError(error, this.log);
     }
   }
 }
