@@ -1,6 +1,7 @@
 // The MCP load generator: N concurrent MCP clients (one SDK Client, one session, one keep-alive
-// connection each), in the closed loop of closed-loop.ts. Concurrency N therefore means N sessions
+// connection each; a 2026-07-28 client has no session), in the closed loop of closed-loop.ts. Concurrency N therefore means N sessions
 // with at most one call in flight each, which is how agents use a broker.
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { closedLoop, type PhaseRun } from './closed-loop.js';
@@ -27,6 +28,12 @@ export async function runPhase(options: PhaseOptions): Promise<PhaseRun> {
   const tool = mode === 'direct' ? 'echo' : 'bench.echo';
   const clients = await Promise.all(
     Array.from({ length: concurrency }, async () => {
+      if (mode === 'unordered-2026') {
+        // No session: the probe at connect (server/discover) is not timed.
+        const client = new ModernClient({ name: 'switchyard-bench', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+        await client.connect(new ModernTransport(new URL(url)));
+        return client as unknown as Client;
+      }
       const client = new Client({ name: 'switchyard-bench', version: '1.0.0' });
       await client.connect(new StreamableHTTPClientTransport(new URL(url)));
       return client;

@@ -1,9 +1,10 @@
-// The bench's modes: the echo tool called directly, through Switchyard, and through the bare
+// The bench's modes: the echo tool called directly, through Switchyard (by 2025-11-25 clients in
+// sessions, and once by 2026-07-28 clients without), and through the bare
 // engine in the shapes Switchyard could take (bench/engine/). Each Switchyard mode is compared
 // with the engine shapes that do the same job: its floor.
 import type { CostSource } from './history.js';
 
-export const SWITCHYARD_MODES = ['direct', 'unordered', 'one-key', 'many-keys'] as const;
+export const SWITCHYARD_MODES = ['direct', 'unordered', 'one-key', 'many-keys', 'unordered-2026'] as const;
 export const ENGINE_MODES = [
   'engine-call',
   'engine-call-local',
@@ -37,6 +38,7 @@ export const MODE_LABELS: Record<Mode, string> = {
   unordered: '(b) Switchyard, no ordering key',
   'one-key': '(c) Switchyard, one ordering key',
   'many-keys': '(d) Switchyard, one key per client',
+  'unordered-2026': '(e) as (b), from MCP 2026-07-28 clients (no session)',
   'engine-call': 'floor: workflow per call, activity',
   'engine-call-local': 'floor: workflow per call, local activity',
   'engine-key-update-one-key': 'floor: update, one key workflow, local act.',
@@ -57,6 +59,7 @@ export const MODE_LABELS: Record<Mode, string> = {
  */
 export const FLOORS: Partial<Record<SwitchyardMode, EngineMode[]>> = {
   unordered: ['engine-call', 'engine-key-update-many-keys'],
+  'unordered-2026': ['engine-call', 'engine-key-update-many-keys'],
   'one-key': ['engine-key-update-one-key'],
   'many-keys': ['engine-key-update-many-keys'],
 };
@@ -72,6 +75,7 @@ export function costSources(mode: Mode, phase: { calls: number; warmup: number; 
     case 'direct':
       return [];
     case 'unordered':
+    case 'unordered-2026':
     case 'one-key':
     case 'many-keys':
       // A call is a `call` update or a `submitCall` signal of its key or shard workflow; the
@@ -81,8 +85,8 @@ export function costSources(mode: Mode, phase: { calls: number; warmup: number; 
           workflowType: 'keyWorkflow',
           callsOf: (c) => (c.updatesByName.call ?? 0) + (c.signals.submitCall ?? 0),
           closedOnly: false,
-          expected: mode === 'unordered' ? Math.min(phase.concurrency, SHARDS_PER_TENANT) : keys,
-          idPrefix: mode === 'unordered' ? 'switchyard/default/shard/' : 'switchyard/default/key/',
+          expected: mode.startsWith('unordered') ? Math.min(phase.concurrency, SHARDS_PER_TENANT) : keys,
+          idPrefix: mode.startsWith('unordered') ? 'switchyard/default/shard/' : 'switchyard/default/key/',
         },
       ];
     case 'engine-call':

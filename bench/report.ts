@@ -149,6 +149,7 @@ const COLORS: Record<Mode, string> = {
   unordered: '#1f77b4',
   'one-key': '#d62728',
   'many-keys': '#2ca02c',
+  'unordered-2026': '#0b3d91',
   'engine-call': '#9467bd',
   'engine-call-local': '#8c564b',
   'engine-key-update-one-key': '#ff7f0e',

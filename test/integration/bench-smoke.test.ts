@@ -98,7 +98,7 @@ describe('bench smoke', () => {
     assert.deepEqual([costOf('engine-call-local').actionsPerCall, costOf('engine-call-local').actionsPerCallByKind.localActivityTasks], [2, 1]);
     // A Switchyard call is an update of its shard or key workflow, with no search-attribute upsert
     // and no workflow of its own: a caller that waited for it needs no record.
-    for (const mode of ['unordered', 'one-key', 'many-keys']) {
+    for (const mode of ['unordered', 'one-key', 'many-keys', 'unordered-2026']) {
       assert.equal(costOf(mode).actionsPerCallByKind.update, 1, mode);
       assert.equal(costOf(mode).actionsPerCallByKind.upsert, 0, mode);
       assert.equal(costOf(mode).actionsPerCallByKind.child, 0, mode);
