@@ -315,6 +315,37 @@ describe('the 2026-07-28 front door beside the 2025 one', { timeout: 240_000 }, 
       }
     });
 
+    it('cancels a call of a session this gateway does not hold, when the client’s notifications/cancelled reaches it', async () => {
+      const extra = await stack.startExtraGateway();
+      const legacy = await stack.client({ authorization: `Bearer ${ACME}` });
+      try {
+        const sessionId = (legacy.transport as { sessionId?: string }).sessionId!;
+        const post = (body: object) =>
+          fetch(extra.url, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${ACME}`,
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+              'mcp-session-id': sessionId,
+              'mcp-protocol-version': '2025-11-25',
+            },
+            body: JSON.stringify(body),
+          });
+        // The session was opened on the main gateway; the extra one serves both requests from the id.
+        const call = post({ jsonrpc: '2.0', id: 41, method: 'tools/call', params: { name: 'fixture.slow', arguments: { ms: 30_000, tag: 'visited-cancel' } } }).then((r) => r.text());
+        const runs = () => stack.fixture.executionsOf('slow').filter((e) => e.args.tag === 'visited-cancel');
+        await waitFor('the call to start downstream', () => runs().length > 0 || undefined);
+        const cancel = await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 41, reason: 'changed my mind' } });
+        assert.equal(cancel.status, 202);
+        assert.match(await call, /cancelled by the client/);
+        await waitFor('the server sees the cancel', () => runs()[0]!.cancelled || undefined, 10_000);
+      } finally {
+        await legacy.close().catch(() => undefined);
+        extra.process.kill('SIGKILL');
+      }
+    });
+
     it('serves a 2026-07-28 client from either gateway, and a call re-sent after its stream broke runs once', async () => {
       const extra = await stack.startExtraGateway();
       const proxy = await new RoundRobinProxy([stack.mcpUrl, extra.url]).start();
