@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs the test suites with Node's test runner (TypeScript through tsx), one file at a time:
 // integration tests each start their own Temporal dev server and must not fight over the 2 cores.
+// `all` (what `npm test` runs) then runs the MCP conformance suite in both eras
+// (scripts/conformance.mjs), and fails when either fails; filters select test files only.
 // Usage: node scripts/run-tests.mjs [unit|integration|all] [file filters...]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -23,7 +25,14 @@ const result = spawnSync(
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
   { stdio: 'inherit' },
 );
+// After the integration tests, so a broken build or stack fails there first with a clearer message.
+let conformance = 0;
+if (suite === 'all') {
+  console.log('\nconformance (scripts/conformance.mjs):');
+  conformance = spawnSync(process.execPath, [join(import.meta.dirname, 'conformance.mjs')], { stdio: 'inherit' }).status ?? 1;
+}
 const summary = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
 const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(summary)?.[1] ?? 0);
+if (conformance !== 0) console.log('\nconformance FAILED (see above)');
 console.log(`\ntests: ${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`);
-process.exit(result.status ?? 1);
+process.exit(result.status === 0 ? conformance : (result.status ?? 1));
