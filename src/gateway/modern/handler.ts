@@ -129,15 +129,15 @@ function buildServer(deps: HandlerDeps): Server {
   if (relay !== undefined) {
     // Results are the downstream servers' own, typed by the SDK v1 schemas the pass-through reads
     // with. A missing resource is -32602 in 2026-07-28 (SEP-2164), -32002 in 2025.
-    const as = (value: Promise<unknown>) =>
+    const as = (value: Promise<unknown>, uri?: string) =>
       value.catch((error: unknown) => {
-        if (error instanceof JsonRpcError && error.code === RESOURCE_NOT_FOUND) throw new JsonRpcError(INVALID_PARAMS, error.message, error.data);
+        if (error instanceof JsonRpcError && error.code === RESOURCE_NOT_FOUND) throw new JsonRpcError(INVALID_PARAMS, error.message, { ...(error.data as object | undefined), ...(uri !== undefined ? { uri } : {}) });
         throw error;
       }) as Promise<never>;
     if (passthrough.resources) {
       server.setRequestHandler('resources/list', (request, ctx) => as(relay.listResources(request.params?.cursor, requestIo(ctx))));
       server.setRequestHandler('resources/templates/list', (request, ctx) => as(relay.listResourceTemplates(request.params?.cursor, requestIo(ctx))));
-      server.setRequestHandler('resources/read', (request, ctx) => as(relay.readResource(request.params, requestIo(ctx))));
+      server.setRequestHandler('resources/read', (request, ctx) => as(relay.readResource(request.params, requestIo(ctx)), request.params.uri));
     }
     if (passthrough.prompts) {
       server.setRequestHandler('prompts/list', (request, ctx) => as(relay.listPrompts(request.params?.cursor, requestIo(ctx))));
