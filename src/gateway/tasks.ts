@@ -105,7 +105,8 @@ export async function cancelTask(deps: HandlerDeps, principal: Principal, taskId
   return { ...taskFromView(view), status: 'cancelled', statusMessage: 'cancellation requested', lastUpdatedAt: new Date().toISOString() };
 }
 
-async function viewOf(deps: HandlerDeps, principal: Principal, taskId: string): Promise<CallView> {
+/** The call behind a task id, in the principal's tenant: both task wires (this and modern/tasks.ts) read it here. */
+export async function viewOf(deps: HandlerDeps, principal: Principal, taskId: string): Promise<CallView> {
   if (typeof taskId !== 'string' || !CORRELATION_ID.test(taskId)) throw new JsonRpcError(INVALID_PARAMS, 'Unknown task id');
   const view = await guarded(() => deps.calls.get(principal.tenant, taskId));
   // Another tenant's task is indistinguishable from a missing one.
@@ -113,7 +114,8 @@ async function viewOf(deps: HandlerDeps, principal: Principal, taskId: string): 
   return view;
 }
 
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+/** Temporal's failures as the task methods answer them. */
+export async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {

@@ -417,6 +417,58 @@ describe('fuzzing the gateway', { timeout: 120_000 + RUNS * 20 * 1_000 }, () => 
     });
   });
 
+  it('answers hostile 2026-07-28 requests (envelope, headers, params) with one JSON-RPC answer, never a fault or a leak', async () => {
+    // Every method the modern leg knows or must refuse, but subscriptions/listen, whose stream stays open by design.
+    // Mostly well-formed envelopes and headers, so most requests reach the broker's handlers.
+    const methods = fc.oneof(
+      { weight: 4, arbitrary: fc.constant('tools/call') },
+      { weight: 6, arbitrary: fc.constantFrom('tools/list', 'server/discover', 'tasks/get', 'tasks/update', 'tasks/cancel', 'tasks/result', 'resources/read', 'prompts/get', 'completion/complete', 'initialize', 'ping', 'logging/setLevel', 'no/such') },
+    );
+    const versions = fc.oneof({ weight: 4, arbitrary: fc.constant('2026-07-28') }, { weight: 1, arbitrary: fc.oneof(fc.constantFrom('2026-07-29', '2025-11-25', '', ' 2026-07-28'), nastyString) });
+    const capabilities = fc.oneof({ weight: 3, arbitrary: fc.constant({}) }, { weight: 2, arbitrary: fc.constant({ extensions: { 'io.modelcontextprotocol/tasks': {} } }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) });
+    const params = fc.dictionary(fc.constantFrom('name', 'uri', 'taskId', 'arguments', 'cursor', 'inputResponses', 'requestState', 'ref', 'level', 'task'), fc.oneof(nastyString, fc.jsonValue({ maxDepth: 3 })), { maxKeys: 4 });
+    const headerSafe = (text: unknown) => typeof text === 'string' && /^[\x21-\x7e]{1,200}$/.test(text);
+    // A tools/call names a tool (none that runs: nothing may be started) and carries hostile arguments.
+    const callParams = fc.record({
+      name: fc.oneof({ weight: 3, arbitrary: fc.constantFrom('fixture.nope', 'switchyard.get_call', 'switchyard.submit', 'switchyard.cancel_call') }, { weight: 1, arbitrary: nastyString }),
+      arguments: fc.dictionary(fc.oneof(nastyString, fc.constantFrom('correlation_id', 'tool', 'arguments', 'idempotency_key')), fc.oneof(nastyString, fc.jsonValue({ maxDepth: 3 })), { maxKeys: 4 }),
+    });
+    const request = methods.chain((method) => fc.record({ method: fc.constant(method), params: method === 'tools/call' ? fc.tuple(callParams, params).map(([call, extra]) => ({ ...extra, ...call })) : params }));
+    let reachedCalls = 0;
+    await property('2026-07-28 requests', fc.tuple(request, fc.record({ version: versions, capabilities, sameHeaders: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }) })).map(([r, rest]) => ({ ...r, ...rest })), async (v) => {
+      const id = nextId++;
+      // Mcp-Name as the spec writes it, so most requests get past the header check to the handlers:
+      // plain when the value is header-safe, else in its `=?base64?…?=` form.
+      const fields = v.params as Record<string, unknown>;
+      const named = [fields.name, fields.uri, fields.taskId].find((x) => typeof x === 'string') as string | undefined;
+      const encoded = named === undefined ? undefined : headerSafe(named) ? named : `=?base64?${Buffer.from(named, 'utf8').toString('base64')}?=`;
+      // Node's HTTP server refuses headers over 16 KiB with a bare 431 before any handler runs.
+      const name = encoded !== undefined && encoded.length <= 4_096 ? encoded : undefined;
+      const headers: Record<string, string> = {
+        ...base(),
+        'mcp-protocol-version': v.sameHeaders && headerSafe(v.version) ? (v.version as string) : '2026-07-28',
+        'mcp-method': v.sameHeaders ? v.method : 'tools/list',
+        ...(name !== undefined ? { 'mcp-name': name } : {}),
+      };
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        method: v.method,
+        params: { ...v.params, _meta: { 'io.modelcontextprotocol/protocolVersion': v.version, 'io.modelcontextprotocol/clientCapabilities': v.capabilities } },
+      });
+      const req: Req = { method: 'POST', path: '/mcp', headers, body };
+      const answer = await send(req);
+      checkCommon(req, answer);
+      assert.ok(answer.status < 500, `status ${answer.status}: ${answer.text.slice(0, 300)}`);
+      const last = answer.messages.at(-1) as { id?: unknown; result?: unknown; error?: { code: unknown; message: unknown } } | undefined;
+      assert.ok(last !== undefined && (last.result !== undefined || last.error !== undefined), `one answer: ${answer.text.slice(0, 300)}`);
+      if (last.error !== undefined) assert.ok(Number.isInteger(last.error.code) && typeof last.error.message === 'string', `a JSON-RPC error: ${answer.text.slice(0, 300)}`);
+      // Past the SDK's envelope and header checks, into the broker's own handlers.
+      if (v.method === 'tools/call' && (last.result !== undefined || /^(Unknown tool|switchyard\.|argument|correlation_id)/.test(String(last.error?.message)))) reachedCalls++;
+    });
+    assert.ok(reachedCalls >= RUNS / 8, `only ${reachedCalls} of ${RUNS} requests reached the tools/call handler: the property no longer exercises it`);
+  });
+
   it('refuses requests without a session, with an unknown or closed session id, or a wrong protocol version', async () => {
     const validBodies = fc.constantFrom(
       () => rpc('tools/list'),

@@ -29,7 +29,7 @@ import {
 import { authInfoOf, principalOf, type PrincipalAuthInfo } from '../auth-info.js';
 import { callTool, listTools, type HandlerDeps } from '../handlers.js';
 import { INSTRUCTIONS, SERVER_INFO } from '../identity.js';
-import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, RESOURCE_NOT_FOUND } from '../jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, printable, RESOURCE_NOT_FOUND } from '../jsonrpc.js';
 import type { Principal } from '../middleware/auth.js';
 import { levelAtLeast, type RequestIo } from '../passthrough.js';
 import { META } from '../envelope.js';
@@ -86,7 +86,7 @@ function buildServer(deps: HandlerDeps): Server {
       let progressSent: number | undefined;
       const tasks = declaresTasks(ctx);
       const taskSupport = deps.catalog.resolve(request.params.name)?.definition.execution?.taskSupport;
-      if (taskSupport === 'required' && !tasks) throw missingTasksCapability(`${request.params.name} runs only as a task: it`);
+      if (taskSupport === 'required' && !tasks) throw missingTasksCapability(`${printable(request.params.name)}, a tool that runs only as a task,`);
       const acceptedAt = Date.now();
       const result = await callTool(deps, request.params, {
         principal: principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined),

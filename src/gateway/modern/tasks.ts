@@ -16,15 +16,13 @@
 // downstream JSON-RPC error, carried as `error`; `cancelled`. Tasks are scoped to the tenant, like
 // get_call: another tenant's task id is as unknown as a random one (-32602).
 import { CLIENT_CAPABILITIES_META_KEY, type ServerContext } from '@modelcontextprotocol/server';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import * as z from 'zod';
-import { CORRELATION_ID } from '../../shared/ids.js';
 import type { CallView } from '../../services/call-service.js';
 import type { HandlerDeps } from '../handlers.js';
-import { BROKER_UNAVAILABLE, INVALID_PARAMS, JsonRpcError, MISSING_REQUIRED_CLIENT_CAPABILITY } from '../jsonrpc.js';
+import { JsonRpcError, MISSING_REQUIRED_CLIENT_CAPABILITY } from '../jsonrpc.js';
 import type { Principal } from '../middleware/auth.js';
 import { outcomeToResult } from '../results.js';
-import { TASK_TTL_MS, type McpTask } from '../tasks.js';
+import { guarded, TASK_TTL_MS, viewOf, type McpTask } from '../tasks.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 const POLL_INTERVAL_MS = 1_000;
@@ -52,8 +50,9 @@ export function declaresTasks(ctx: ServerContext): boolean {
   return capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
 }
 
+/** `what` names what needs the extension: a tasks/* method, or a tool that runs only as a task. */
 export function missingTasksCapability(what: string): JsonRpcError {
-  return new JsonRpcError(MISSING_REQUIRED_CLIENT_CAPABILITY, `Missing required client capability: ${what} needs the ${TASKS_EXTENSION} extension`, {
+  return new JsonRpcError(MISSING_REQUIRED_CLIENT_CAPABILITY, `Missing required client capability: ${what} needs the ${TASKS_EXTENSION} extension in the request's client capabilities`, {
     requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } },
   });
 }
@@ -109,23 +108,5 @@ export function detailedTask(view: CallView): DetailedTask {
     // A downstream JSON-RPC error: the one case the spec calls `failed`.
     if (!(error instanceof JsonRpcError)) throw error;
     return { ...base, status: 'failed', error: { code: error.code, message: error.message, ...(error.data !== undefined ? { data: error.data } : {}) } };
-  }
-}
-
-async function viewOf(deps: HandlerDeps, principal: Principal, taskId: string): Promise<CallView> {
-  if (!CORRELATION_ID.test(taskId)) throw new JsonRpcError(INVALID_PARAMS, 'Unknown task id');
-  const view = await guarded(() => deps.calls.get(principal.tenant, taskId));
-  // Another tenant's task is indistinguishable from a missing one.
-  if (view === undefined) throw new JsonRpcError(INVALID_PARAMS, `Unknown task id: ${taskId}`);
-  return view;
-}
-
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof JsonRpcError) throw error;
-    if (error instanceof WorkflowNotFoundError) throw new JsonRpcError(INVALID_PARAMS, 'Unknown task id');
-    throw new JsonRpcError(BROKER_UNAVAILABLE, 'Switchyard could not reach Temporal; retry later.');
   }
 }
