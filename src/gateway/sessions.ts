@@ -80,7 +80,7 @@ export class SessionRegistry {
   /** Ids of sessions that ended here (DELETE, idle), refused by this gateway until they expire. */
   private readonly ended = new Map<string, number>();
   /** Requests in flight of sessions this gateway serves without holding them, for notifications/cancelled. */
-  private readonly visiting = new Map<string, InFlightCalls>();
+  private readonly visiting = new Map<string, { calls: InFlightCalls; visits: number }>();
 
   constructor(
     private readonly deps: HandlerDeps,
@@ -108,6 +108,12 @@ export class SessionRegistry {
       const session = this.sessions.get(sessionId);
       if (session !== undefined) {
         if (session.tenant !== principal.tenant) return notFound();
+        // Past gateway.sessions.maxAgeMs here too, as on every other gateway.
+        if (this.seal.open(sessionId) === undefined) {
+          this.end(session);
+          void session.transport.close().catch(() => undefined);
+          return notFound();
+        }
         session.lastSeen = Date.now();
         return session.transport.handleRequest(request, { parsedBody, authInfo });
       }
@@ -165,16 +171,29 @@ export class SessionRegistry {
     if (request.method !== 'POST') {
       return jsonRpcErrorResponse(405, null, REQUEST_REFUSED, 'Method not allowed: this gateway does not hold the session, so it offers no stream and cannot end it', { allow: 'POST' });
     }
-    const inFlight = this.visiting.get(sessionId) ?? new Map();
-    this.visiting.set(sessionId, inFlight);
+    if (isInitialize(parsedBody)) {
+      return jsonRpcErrorResponse(400, requestId(parsedBody), REQUEST_REFUSED, 'Bad Request: initialize opens a new session; send it without Mcp-Session-Id');
+    }
+    // One map per session for all its visits here, kept while any visit or call is alive, so a
+    // cancel sent in a later request finds the call.
+    const visit = this.visiting.get(sessionId) ?? { calls: new Map(), visits: 0 };
+    visit.visits++;
+    this.visiting.set(sessionId, visit);
+    const inFlight = visit.calls;
     const server = this.createServer(inFlight, tenant, sessionId);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    await server.connect(transport);
-    this.intercept(transport, inFlight);
     const finish = () => {
-      if (inFlight.size === 0 && this.visiting.get(sessionId) === inFlight) this.visiting.delete(sessionId);
+      visit.visits--;
+      this.forgetIdleVisit(sessionId);
       void server.close().catch(() => undefined);
     };
+    try {
+      await server.connect(transport);
+    } catch (error) {
+      finish();
+      throw error;
+    }
+    this.intercept(transport, inFlight);
     let response: Response;
     try {
       response = await transport.handleRequest(request, { parsedBody, authInfo });
@@ -192,6 +211,12 @@ export class SessionRegistry {
     return new Response(readable, { status: response.status, statusText: response.statusText, headers: response.headers });
   }
 
+  /** Drops a visited session's shared state once no visit and no call of it is alive here. */
+  private forgetIdleVisit(sessionId: string): void {
+    const visit = this.visiting.get(sessionId);
+    if (visit !== undefined && visit.visits <= 0 && visit.calls.size === 0) this.visiting.delete(sessionId);
+  }
+
   /** A session leaves the registry and gives its slot back; safe to call more than once. */
   private end(session: Session): void {
     const id = session.transport.sessionId;
@@ -199,7 +224,8 @@ export class SessionRegistry {
       this.sessions.delete(id);
       // Its sealed id would still open elsewhere; here it stays ended.
       if (this.ended.size >= MAX_ENDED) this.ended.delete(this.ended.keys().next().value!);
-      this.ended.set(id, Date.now() + this.options.maxAgeMs);
+      // Remembered until the id expires anyway.
+      this.ended.set(id, (this.seal.open(id)?.openedAt ?? Date.now()) + this.options.maxAgeMs);
     }
     if (session.released) return;
     session.released = true;
@@ -311,7 +337,9 @@ export class SessionRegistry {
           await this.deps.passthrough?.relayCall(result, extra.sendNotification, this.deps.passthrough.sessionWantsLog(server), { token: progressToken, sent: progressSent });
           return result as CallToolResult;
         } finally {
-          inFlight.delete(extra.requestId);
+          // A repeated request id must not take another call's entry with it.
+          if (inFlight.get(extra.requestId) === call) inFlight.delete(extra.requestId);
+          if (visitedSession !== undefined) this.forgetIdleVisit(visitedSession);
         }
       }),
     );

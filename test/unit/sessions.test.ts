@@ -141,17 +141,24 @@ describe('sealed session ids', () => {
 
     const stream = await b.handle(request({ method: 'GET', sessionId: sessionId! }), principal('acme'), undefined);
     assert.equal(stream.status, 405, 'only the holding gateway has the stream');
+    const reinit = await b.handle(request({ sessionId: sessionId!, body: INITIALIZE }), principal('acme'), INITIALIZE);
+    assert.equal(reinit.status, 400, 'initialize with a session id opens nothing');
   });
 
   it('refuses a session id after gateway.sessions.maxAgeMs, and one ended on this gateway', async () => {
     const a = registry({ key: KEY, maxAgeMs: 200 });
     const b = registry({ key: KEY, maxAgeMs: 200 });
     const { sessionId } = await initialize(a, 'acme');
+    const held = (await initialize(a, 'acme')).sessionId!;
     const ended = await a.handle(request({ method: 'DELETE', sessionId: sessionId! }), principal('acme'), undefined);
     assert.equal(ended.status, 200);
     assert.equal((await ping(a, sessionId!)).status, 404, 'ended here: refused here');
     assert.equal((await ping(b, sessionId!)).status, 200, 'a seal cannot be revoked on other gateways before it expires');
     await new Promise((resolve) => setTimeout(resolve, 250));
     assert.equal((await ping(b, sessionId!)).status, 404, 'expired everywhere');
+    assert.equal((await ping(a, held)).status, 404, 'also on the gateway that holds it');
+    assert.equal(a.size, 0, 'and it is closed there');
+    const reinit = await b.handle(request({ sessionId: held, body: INITIALIZE }), principal('acme'), INITIALIZE);
+    assert.equal(reinit.status, 404, 'an expired id opens nothing');
   });
 });
