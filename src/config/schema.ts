@@ -50,6 +50,13 @@ const CallPolicySchema = z.strictObject({
   /** Default: from the tool's annotations (readOnlyHint, idempotentHint), else non_idempotent. */
   mutation: z.enum(MUTATIONS).optional(),
   onDeadLetter: z.enum(DEAD_LETTER_POLICIES).optional(),
+  /**
+   * How 2026-07-28 clients with the Tasks extension get the calls: `optional` a task at once,
+   * `required` a task always (refused to clients without the extension), `forbidden` never at once.
+   * Default: the downstream tool's own `execution.taskSupport`, which only 2025 servers can state
+   * (2026-07-28 moved tasks to an extension and dropped the field from tool definitions).
+   */
+  taskSupport: z.enum(['forbidden', 'optional', 'required']).optional(),
 });
 
 /**
@@ -327,9 +334,11 @@ export const ConfigSchema = z
         }
       }
     });
+    // Bare names are unambiguous only when no server has a prefix: several unprefixed servers
+    // share one namespace, where the first server in this list that offers a name owns it.
     const unprefixed = config.servers.filter((s) => s.unprefixed);
-    if (unprefixed.length > 0 && config.servers.length > 1) {
-      ctx.addIssue({ code: 'custom', path: ['servers', config.servers.indexOf(unprefixed[0]!), 'unprefixed'], message: 'only allowed when exactly one server is configured' });
+    if (unprefixed.length > 0 && unprefixed.length < config.servers.length) {
+      ctx.addIssue({ code: 'custom', path: ['servers', config.servers.indexOf(unprefixed[0]!), 'unprefixed'], message: 'only allowed when every configured server is unprefixed' });
     }
   });
 

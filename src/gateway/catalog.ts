@@ -30,9 +30,13 @@ export class ToolCatalog {
   /** Every tool a client sees, in a stable order. */
   all(): Tool[] {
     const tools: Tool[] = [];
+    const names = new Set<string>();
     for (const connection of this.pool.all()) {
       for (const tool of connection.listTools()) {
         const name = publicToolName(connection.id, tool.name, this.naming);
+        // Unprefixed servers share one namespace: the first that offers a name owns it.
+        if (names.has(name)) continue;
+        names.add(name);
         if (!isValidToolName(name)) {
           this.log.warn('skipping a downstream tool whose public name is not a valid MCP tool name', { server: connection.id, tool: tool.name });
           continue;
@@ -57,7 +61,7 @@ export class ToolCatalog {
   resolve(name: string): ResolvedTool | undefined {
     // A name the listing would skip is not callable either: clients call only what they were shown.
     if (!isValidToolName(name)) return undefined;
-    const split = splitToolName(name, this.serverIds, this.naming);
+    const split = splitToolName(name, this.serverIds, this.naming, (serverId, tool) => this.pool.get(serverId)?.knownTools().some((t) => t.name === tool) === true);
     if (split === undefined) return undefined;
     const connection = this.pool.get(split.serverId);
     if (connection === undefined || !connection.isToolAllowed(split.tool)) return undefined;

@@ -258,9 +258,10 @@ describe('server rules', () => {
     assert.equal(server.url, 'https://example.com/mcp');
   });
 
-  it('refuses unprefixed with two servers and allows it with one', () => {
+  it('refuses unprefixed beside a prefixed server, and allows it on one server or on every server', () => {
+    assert.equal(parse({ servers: [stdio('a', { unprefixed: true }), stdio('b', { unprefixed: true })] }).servers.every((s) => s.unprefixed), true);
     assert.deepEqual(refuse({ servers: [stdio('a'), stdio('b', { unprefixed: true })] }).problems, [
-      'servers[1].unprefixed: only allowed when exactly one server is configured',
+      'servers[1].unprefixed: only allowed when every configured server is unprefixed',
     ]);
     assert.equal(parse({ servers: [stdio('a', { unprefixed: true })] }).servers[0]!.unprefixed, true);
   });

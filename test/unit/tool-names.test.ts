@@ -57,6 +57,13 @@ describe('publicToolName and brokerToolName', () => {
     assert.equal(publicToolName('other', 'read', options), 'other.read');
   });
 
+  it('gives a bare name to the first unprefixed server that offers it when several are unprefixed', () => {
+    const options = naming('.', ['legacy', 'modern']);
+    const offers = (serverId: string, tool: string) => (serverId === 'legacy' ? tool === 'echo' : tool === 'echo' || tool === 'ask');
+    assert.deepEqual(splitToolName('ask', new Set(['legacy', 'modern']), options, offers), { serverId: 'modern', tool: 'ask' });
+    assert.deepEqual(splitToolName('echo', new Set(['legacy', 'modern']), options, offers), { serverId: 'legacy', tool: 'echo' });
+  });
+
   it('puts broker tools under the switchyard prefix', () => {
     assert.equal(BROKER_PREFIX, 'switchyard');
     assert.equal(brokerToolName('get_call', naming('.')), 'switchyard.get_call');
