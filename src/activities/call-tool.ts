@@ -80,6 +80,8 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
           if (!info.isLocal) heartbeat(lastProgress);
         },
         scope,
+        ...(envelope.input !== undefined ? { input: envelope.input } : {}),
+        ...(envelope.clientCapabilities !== undefined ? { clientCapabilities: envelope.clientCapabilities } : {}),
       });
       connection.breaker.success();
       // Relayed notifications are a courtesy: they never push a result over the durable limit.
@@ -101,7 +103,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       if (error instanceof DownstreamError) {
         if (error.kind === 'protocol') {
           connection.breaker.success(); // an answer: the server is up
-          throw ApplicationFailure.create({ message: error.message, type: 'DownstreamProtocolError', nonRetryable: true, details: [error.code] });
+          throw ApplicationFailure.create({ message: error.message, type: 'DownstreamProtocolError', nonRetryable: true, details: error.data !== undefined ? [error.code, error.data] : [error.code] });
         }
         if (error.kind === 'timeout' && deadlineLeft() <= 50) {
           // The request timeout was the caller's deadline: the SDK already told the server to cancel.

@@ -4,7 +4,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { Client, LOG_LEVEL_META_KEY, StreamableHTTPClientTransport, type McpSubscription, type PriorDiscovery, type SubscriptionFilter, type Transport } from '@modelcontextprotocol/client';
+import { Client, CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY, StreamableHTTPClientTransport, type McpSubscription, type PriorDiscovery, type SubscriptionFilter, type Transport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 // The gateway (still on SDK v1) reads these shapes; the wire objects are the same in both SDKs.
 import type { LoggingMessageNotification, Request, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
@@ -39,6 +39,10 @@ export interface CallOptions {
   onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
   /** Tags the server's log messages that arrive on this request's response stream (see `log` event). */
   scope?: object;
+  /** Answers to the server's input requests, with its own requestState (2026-07-28 servers only). */
+  input?: { responses: Record<string, unknown>; requestState?: string };
+  /** What the calling client can answer: sent as this request's client capabilities (2026-07-28 servers only). */
+  clientCapabilities?: Record<string, unknown>;
 }
 
 /** A pass-through request (resources, prompts, completions): no retries, one deadline. */
@@ -202,12 +206,18 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
       // when it does not match the tool's outputSchema; validating is the end client's job.
       // Cancelling: on a 2025 connection the SDK sends notifications/cancelled when the signal
       // aborts; on a 2026-07-28 one it aborts the request's HTTP exchange, which is the cancel.
-      const meta = this.requestMeta(options.meta);
+      // A 2026-07-28 server asks for input by answering `input_required` (handed back as the
+      // result, for the workflow to relay: workflows/input.ts), and learns per request what the
+      // calling client can answer. A 2025 server gets neither.
+      const modern = client.getProtocolEra() === 'modern';
+      const meta = this.requestMeta(modern && options.clientCapabilities !== undefined ? { ...options.meta, [CLIENT_CAPABILITIES_META_KEY]: options.clientCapabilities } : options.meta);
+      const input = modern && options.input !== undefined ? { inputResponses: options.input.responses, ...(options.input.requestState !== undefined ? { requestState: options.input.requestState } : {}) } : {};
       const send = () =>
-        client.request({ method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } }, {
+        client.request({ method: 'tools/call', params: { name, arguments: args, ...input, ...(meta ? { _meta: meta } : {}) } }, {
           signal: options.signal,
           timeout: options.timeoutMs,
           onprogress: options.onProgress,
+          allowInputRequired: true,
         });
       const result = await this.inScope(options.scope, send);
       return result as ToolResult;

@@ -2,6 +2,9 @@
 // so the activity, the tests and the docs agree.
 import { ProtocolError, ResourceNotFoundError, SdkError, SdkErrorCode, SdkHttpError } from '@modelcontextprotocol/client';
 
+/** MCP 2026-07-28's MissingRequiredClientCapability: its data says which capability, which the caller needs to know. */
+const MISSING_REQUIRED_CLIENT_CAPABILITY = -32021;
+
 export type DownstreamFailureKind =
   /** The server is not connected, refused the connection, or the connection broke: retryable. */
   | 'unavailable'
@@ -22,6 +25,8 @@ export class DownstreamError extends Error {
      * refused, name not resolved): then even a non-idempotent tool can be retried safely.
      */
     readonly sent: boolean = true,
+    /** What of the server's error data a caller may see: a -32021's `requiredCapabilities`, nothing else. */
+    readonly data?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -53,7 +58,8 @@ export function classifyDownstreamError(serverId: string, error: unknown): Downs
   }
   if (error instanceof ProtocolError) {
     // The server's own words; v2 adds no prefix, but a v1 server's text may carry one it relayed.
-    return new DownstreamError('protocol', serverId, error.message, error.code);
+    const required = error.code === MISSING_REQUIRED_CLIENT_CAPABILITY ? (error.data as { requiredCapabilities?: unknown } | undefined)?.requiredCapabilities : undefined;
+    return new DownstreamError('protocol', serverId, error.message, error.code, true, required !== undefined ? { requiredCapabilities: required } : undefined);
   }
   if (error instanceof SdkHttpError) {
     return new DownstreamError('unavailable', serverId, `downstream server "${serverId}" answered HTTP ${error.status}`);

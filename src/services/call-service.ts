@@ -9,7 +9,8 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { CancelledFailure, defaultPayloadConverter, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
-import { PRIORITY_KEYS, type CallEnvelope, type CallOutcome, type CallStatus, type DeadLetterStatus } from '../shared/envelope.js';
+import { PRIORITY_KEYS, type CallEnvelope, type CallOutcome, type CallStatus, type DeadLetterStatus, type InputWanted, type PendingInput } from '../shared/envelope.js';
+import type { InputReply } from '../shared/key.js';
 import { callWorkflowId, deadLetterWorkflowId, keyWorkflowId, laneWorkflowId, routeOf } from '../shared/ids.js';
 import {
   admitUpdate,
@@ -19,6 +20,7 @@ import {
   deadLetterStatusQuery,
   keyStateQuery,
   laneStateQuery,
+  provideInputUpdate,
   SA_ORDERING_KEY,
   SA_TOOL,
   statusQuery,
@@ -29,7 +31,7 @@ import type { CallProgress } from '../activities/call-tool.js';
 import type { callWorkflow } from '../workflows/call.js';
 import type { deadLetterWorkflow } from '../workflows/dead-letter.js';
 
-export type CallState = 'admitting' | 'queued' | 'running' | CallOutcome['status'];
+export type CallState = 'admitting' | 'queued' | 'running' | 'input_required' | CallOutcome['status'];
 
 export interface Limits {
   maxQueuedPerKey: number;
@@ -54,6 +56,8 @@ export interface CallView {
   deadLetter?: DeadLetterStatus;
   /** For a queued call: the call (or dead letter) that holds its key's turn. */
   waitingFor?: string;
+  /** For a call in `input_required`: the input requests it still waits for. */
+  input?: PendingInput;
 }
 
 type CallHandle = WorkflowHandle<typeof callWorkflow>;
@@ -91,7 +95,7 @@ export class CallService {
    * Sends a fast-path call and waits up to `waitMs` for its outcome (undefined: it goes on). Throws
    * before the call is accepted: KeyLimitError over a limit, anything else when Temporal is unavailable.
    */
-  async submitFast(envelope: CallEnvelope, waitMs: number, limits: Limits, signal?: AbortSignal): Promise<CallOutcome | undefined> {
+  async submitFast(envelope: CallEnvelope, waitMs: number, limits: Limits, signal?: AbortSignal): Promise<CallOutcome | InputWanted | undefined> {
     const tenant = envelope.tenant;
     const count = this.waiting.get(tenant) ?? 0;
     if (count >= limits.maxQueuedPerTenant) throw new KeyLimitError(count, limits.maxQueuedPerTenant, 'tenant');
@@ -256,6 +260,7 @@ export class CallService {
           ...(live.orderingKey !== undefined ? { orderingKey: live.orderingKey } : {}),
           startedAt: new Date(live.acceptedAt).toISOString(),
           ...(live.waitingFor !== undefined ? { waitingFor: live.waitingFor } : {}),
+          ...(live.input !== undefined ? { input: live.input } : {}),
         };
       }
       const recorded = await this.recordedView(tenant, correlationId);
@@ -287,6 +292,7 @@ export class CallService {
     if (description.status.name === 'RUNNING') {
       const status = await this.queryStatus(handle);
       view.state = status === undefined || status.phase === 'done' ? 'running' : status.phase;
+      if (status?.input !== undefined) view.input = status.input;
       if (view.state === 'queued' && view.orderingKey !== undefined) {
         // It waits in its key workflow (or, for a call older than key workflows, in its lane).
         const keyState = await this.withTimeout(() => this.client.workflow.getHandle(keyWorkflowId(tenant, keyRoute(tenant, view.orderingKey!))).query(keyStateQuery)).catch(() => undefined);
@@ -330,13 +336,33 @@ export class CallService {
     const description = await this.client.workflow.getHandle(workflowId).describe();
     for (const activity of description.raw.pendingActivities ?? []) {
       // A key workflow runs several calls: the activity id is the correlation id (#attempt when the workflow retries).
-      if (route !== undefined && activity.activityId !== correlationId && !activity.activityId?.startsWith(`${correlationId}#`)) continue;
+      if (route !== undefined && activity.activityId !== correlationId && !activity.activityId?.startsWith(`${correlationId}#`) && !activity.activityId?.startsWith(`${correlationId}.r`)) continue;
       const payload = activity.heartbeatDetails?.payloads?.[0];
       if (!payload?.data || payload.data.length === 0) continue;
       const value = defaultPayloadConverter.fromPayload(payload);
       if (isProgress(value)) return value;
     }
     return undefined;
+  }
+
+  /**
+   * Answers the input a call waits for (workflows/input.ts), from any gateway. A fast-path call's
+   * key workflow then holds the reply up to `holdMs` for the call's next step (its outcome, or its
+   * next input request); a call workflow answers at once. Undefined when there is no such call in
+   * this tenant.
+   */
+  async provideInput(tenant: string, correlationId: string, round: number | undefined, responses: Record<string, unknown>, holdMs: number): Promise<InputReply | undefined> {
+    const route = routeOf(correlationId);
+    const workflowId = route !== undefined ? keyWorkflowId(tenant, route) : callWorkflowId(tenant, correlationId);
+    try {
+      const reply = await this.client.workflow.getHandle(workflowId).executeUpdate(provideInputUpdate, { args: [{ correlationId, ...(round !== undefined ? { round } : {}), responses, holdMs }] });
+      return reply.unknown === true ? undefined : reply;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return undefined;
+      // A call workflow that already ended takes no update: where it stands is its outcome.
+      if (route === undefined && (await this.exists(tenant, correlationId))) return { accepted: false };
+      throw error;
+    }
   }
 
   /** Requests cancellation; false when there is no such call in this tenant. */

@@ -15,7 +15,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CallEnvelope, CallOutcome } from '../shared/envelope.js';
+import type { CallEnvelope, CallOutcome, InputWanted } from '../shared/envelope.js';
 import { callWorkflowId } from '../shared/ids.js';
 import type { KeyCallReply } from '../shared/key.js';
 import { callUpdate, submitCallSignal, watchUpdate } from '../shared/messages.js';
@@ -38,9 +38,12 @@ const WATCH_HOLD_MS = 2_000;
 /** A record is written just after its call ends: how long to look for it. */
 const RECORD_WAIT_MS = 10_000;
 
+/** What a waiting gateway learns: the call's outcome, or that it waits for its client's input. */
+export type CallAnswer = CallOutcome | InputWanted;
+
 interface Waiter {
   until: number;
-  resolve: (outcome: CallOutcome | undefined) => void;
+  resolve: (outcome: CallAnswer | undefined) => void;
   /** When the workflow first said it did not know the call (look for its record). */
   unknownSince?: number;
 }
@@ -67,7 +70,7 @@ export class KeyCalls {
    * Sends a call to its workflow and waits up to `waitMs` for its outcome: undefined when it is still
    * going (it goes on). Returns only once the call is durably accepted; throws before that.
    */
-  async submit(envelope: CallEnvelope, route: string, waitMs: number, signal?: AbortSignal): Promise<CallOutcome | undefined> {
+  async submit(envelope: CallEnvelope, route: string, waitMs: number, signal?: AbortSignal): Promise<CallAnswer | undefined> {
     const start = keyWorkflowStart(envelope.tenant, route, envelope.orderingKey, this.settings);
     const slot = this.slot(start.workflowId);
     const until = Date.now() + waitMs;
@@ -95,6 +98,7 @@ export class KeyCalls {
       }
       if (reply !== undefined) {
         if (reply.outcome !== undefined) return reply.outcome;
+        if (reply.input !== undefined) return { status: 'input_required', ...reply.input };
         if (Date.now() >= until) return undefined;
         return await this.watch(start.workflowId, envelope.correlationId, until, signal);
       }
@@ -112,11 +116,11 @@ export class KeyCalls {
   }
 
   /** Waits for a call's outcome through this gateway's watch on its workflow. */
-  watch(workflowId: string, correlationId: string, until: number, signal?: AbortSignal): Promise<CallOutcome | undefined> {
+  watch(workflowId: string, correlationId: string, until: number, signal?: AbortSignal): Promise<CallAnswer | undefined> {
     if (until <= Date.now() || signal?.aborted) return Promise.resolve(undefined);
     const slot = this.slot(workflowId);
     return new Promise((resolve) => {
-      const done = (outcome: CallOutcome | undefined) => {
+      const done = (outcome: CallAnswer | undefined) => {
         signal?.removeEventListener('abort', onAbort);
         slot.waiters.delete(correlationId);
         resolve(outcome);
@@ -153,6 +157,7 @@ export class KeyCalls {
           this.release(workflowId, slot);
         }
         for (const [id, outcome] of Object.entries(reply.outcomes)) slot.waiters.get(id)?.resolve(outcome);
+        for (const [id, input] of Object.entries(reply.inputs ?? {})) slot.waiters.get(id)?.resolve({ status: 'input_required', ...input });
         for (const id of reply.unknown) await this.fromRecord(workflowId, id, slot);
         if (reply.draining === true) await delay(100);
       }

@@ -42,6 +42,16 @@ export const CallEnvelopeSchema = z.strictObject({
   onDeadLetter: z.enum(['continue', 'halt']),
   /** Set on the calls of a saga (its steps and compensations): they report to the saga and never dead-letter on their own. */
   saga: z.strictObject({ id: z.string(), step: z.string(), role: z.enum(['step', 'compensation']) }).optional(),
+  /**
+   * Answers to the downstream server's input requests (MCP 2026-07-28 `inputResponses`, with the
+   * server's own `requestState`): sent by a client with its first request, or by the workflow on
+   * a later round (workflows/input.ts).
+   */
+  input: z.strictObject({ responses: z.record(z.string(), z.unknown()), requestState: z.string().optional() }).optional(),
+  /** Followed as a task (MCP Tasks extension): how it ends is recorded even when a caller saw it end, so tasks/get finds it for the task's lifetime. */
+  task: z.boolean().optional(),
+  /** What the calling client can answer (elicitation, sampling, roots): told to 2026-07-28 downstream servers per request. */
+  clientCapabilities: z.record(z.string(), z.unknown()).optional(),
 });
 
 export { PRIORITY_KEYS } from './priority.js';
@@ -65,7 +75,7 @@ export type ToolResult = {
  */
 export type CallOutcome =
   | { status: 'completed'; result: ToolResult }
-  | { status: 'failed'; reason: 'transport' | 'downstream_error' | 'circuit_open' | 'over_limit'; message: string; code?: number; attempts: number }
+  | { status: 'failed'; reason: 'transport' | 'downstream_error' | 'circuit_open' | 'over_limit'; message: string; code?: number; data?: Record<string, unknown>; attempts: number }
   | { status: 'dead_lettered'; reason: DeadLetterReason; message: string; attempts: number }
   | { status: 'deadline_exceeded'; message: string }
   | { status: 'cancelled'; message: string };
@@ -77,7 +87,19 @@ export type CallOutcome =
  */
 export type DeadLetterReason = 'retries_exhausted' | 'outcome_unknown' | 'compensation_failed';
 
-export type CallPhase = 'admitting' | 'queued' | 'running' | 'done';
+export type CallPhase = 'admitting' | 'queued' | 'running' | 'input_required' | 'done';
+
+/** The input a call waits for: the downstream server's requests not answered yet, by its own keys. */
+export interface PendingInput {
+  /** 1 for the call's first request to the server, +1 for each answered round. */
+  round: number;
+  requests: Record<string, unknown>;
+}
+
+/** A call waiting for its client's input, as a gateway learns it: not an outcome, the call goes on. */
+export interface InputWanted extends PendingInput {
+  status: 'input_required';
+}
 
 export interface CallStatus {
   correlationId: string;
@@ -88,6 +110,8 @@ export interface CallStatus {
   deadlineAt: number;
   attempt: number;
   lastFailure?: string;
+  /** Set while the call waits for input (phase `input_required`). */
+  input?: PendingInput;
 }
 
 export type DeadLetterState = 'pending' | 'redriving' | 'redriven' | 'discarded';

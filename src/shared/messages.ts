@@ -4,7 +4,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { CallEnvelope, CallStatus, DeadLetterStatus } from './envelope.js';
 import type { AddStepResult, SagaStatus, SagaStepSpec, StepReport } from './saga.js';
-import type { KeyCallReply, KeyCallRequest, KeyCallView, KeyState, WatchReply, WatchRequest } from './key.js';
+import type { InputReply, InputRequest, KeyCallReply, KeyCallRequest, KeyCallView, KeyState, WatchReply, WatchRequest } from './key.js';
 
 /** Ordered calls: completes once the call is durably in its key's queue (the acknowledgement). */
 export const admitUpdate = defineUpdate<{ phase: string }>('admit');
@@ -34,6 +34,12 @@ export const submitCallSignal = defineSignal<[KeyCallRequest]>('submitCall');
 export const watchUpdate = defineUpdate<WatchReply, [WatchRequest]>('watch');
 /** Anyone → key workflow: cancel one call. Also works before the call arrived (it then ends cancelled on arrival). */
 export const cancelCallSignal = defineSignal<[{ correlationId: string }]>('cancelCall');
+/**
+ * Gateway → key or call workflow: answers to the input a call waits for (workflows/input.ts). A
+ * key workflow then holds the reply like a `call` update: until the call ends, asks again, or
+ * `holdMs` passes.
+ */
+export const provideInputUpdate = defineUpdate<InputReply, [InputRequest]>('provideInput');
 export const callViewQuery = defineQuery<KeyCallView | undefined, [string]>('callView');
 export const keyStateQuery = defineQuery<KeyState>('keyState');
 

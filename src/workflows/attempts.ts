@@ -86,7 +86,8 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
             return deadlineExceeded(`${cause.message.replace(/^deadline passed /, '')}${attemptsNote(made)}`);
           case 'DownstreamProtocolError': {
             const code = typeof cause.details?.[0] === 'number' ? cause.details[0] : undefined;
-            return { status: 'failed', reason: 'downstream_error', code, message: cause.message, attempts: attempt };
+            const data = cause.details?.[1] as Record<string, unknown> | undefined;
+            return { status: 'failed', reason: 'downstream_error', code, ...(data !== undefined ? { data } : {}), message: cause.message, attempts: attempt };
           }
           case 'CircuitOpen':
             return { status: 'failed', reason: 'circuit_open', message: cause.message, attempts: attempt };

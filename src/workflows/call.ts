@@ -26,12 +26,14 @@ import {
   callSearchAttributes,
   goSignal,
   handoverSignal,
+  provideInputUpdate,
   releaseSignal,
   SA_OUTCOME,
   statusQuery,
   stepReportSignal,
 } from '../shared/messages.js';
 import { deadlineExceeded, runAttempts } from './attempts.js';
+import { asksInput, InputRounds } from './input.js';
 import { deadLetterWorkflow } from './dead-letter.js';
 import type { Activities } from '../activities/index.js';
 
@@ -59,7 +61,10 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
   /** Where this call takes its turn: its key workflow (since the fast call path), or a lane (older histories). */
   let turnsFrom: string | undefined;
 
+  const rounds = new InputRounds(status);
   setHandler(statusQuery, () => status);
+  // Answers to the input the call waits for (workflows/input.ts); the gateway then waits on the result.
+  setHandler(provideInputUpdate, ({ round, responses }) => ({ accepted: rounds.answer(round, responses), ...(status.input !== undefined ? { input: status.input } : {}) }));
   setHandler(goSignal, () => {
     mayRun = true;
   });
@@ -98,7 +103,8 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
     }
     if (Date.now() >= envelope.deadlineAt) return deadlineExceeded('before it could start');
     status.phase = 'running';
-    return await runAttempts(envelope, status);
+    const first = await runAttempts(envelope, status);
+    return asksInput(first) ? await rounds.follow(first, envelope, status, undefined) : first;
   }
 
   async function finish(final: CallOutcome): Promise<void> {

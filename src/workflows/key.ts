@@ -30,9 +30,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { CallEnvelope, CallOutcome, CallPhase } from '../shared/envelope.js';
+import type { CallEnvelope, CallOutcome, CallPhase, PendingInput } from '../shared/envelope.js';
 import { callWorkflowId, deadLetterWorkflowId } from '../shared/ids.js';
-import type { KeyCallReply, KeyCallView } from '../shared/key.js';
+import type { InputReply, KeyCallReply, KeyCallView } from '../shared/key.js';
 import {
   callSearchAttributes,
   callUpdate,
@@ -43,6 +43,7 @@ import {
   handoverSignal,
   keyStateQuery,
   laneStateQuery,
+  provideInputUpdate,
   releaseSignal,
   submitCallSignal,
   watchUpdate,
@@ -50,6 +51,7 @@ import {
 import { PRIORITY_KEYS } from '../shared/priority.js';
 import { deadLetterWorkflow } from './dead-letter.js';
 import { runAttempts } from './attempts.js';
+import { asksInput, InputRounds } from './input.js';
 import { callRecordWorkflow } from './record.js';
 
 export interface KeyInput {
@@ -90,6 +92,9 @@ interface Live {
   attempt: number;
   lastFailure?: string;
   outcome?: CallOutcome;
+  /** Set while the call waits for its client's input (phase `input_required`). */
+  input?: PendingInput;
+  rounds?: InputRounds;
   /** Held `call` updates and watches waiting for this call. */
   holders: number;
   /**
@@ -121,6 +126,11 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   const calls = new Map<string, Live>();
   const queue: Array<{ kind: 'call'; id: string } | { kind: 'external'; callWorkflowId: string }> = [];
   const running = new Set<string>();
+  /**
+   * Running calls that wait for input. In a shard they leave their slot to others; on a key they
+   * keep the turn (order). Either way the workflow does not continue as new until they go on.
+   */
+  const waitingInput = new Set<string>();
   const recent = new Map<string, Recent>((input.recent ?? []).map((r) => [r.id, r]));
   const tombstones = new Set(input.tombstones ?? []);
   const finishedExternal = [...(input.finishedExternal ?? [])];
@@ -179,18 +189,22 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     const live = ids.map((id) => calls.get(id)).filter((c): c is Live => c !== undefined);
     const reply = () => {
       const outcomes: Record<string, CallOutcome> = {};
+      const inputs: Record<string, PendingInput> = {};
       const unknown: string[] = [];
       for (const id of ids) {
         const outcome = calls.get(id)?.outcome ?? recent.get(id)?.outcome;
+        const input = calls.get(id)?.input;
         if (outcome !== undefined) outcomes[id] = outcome;
+        else if (input !== undefined) inputs[id] = input;
         else if (!calls.has(id)) unknown.push(id);
       }
-      return { outcomes, unknown, ...(draining ? { draining: true } : {}) };
+      return { outcomes, unknown, ...(Object.keys(inputs).length > 0 ? { inputs } : {}), ...(draining ? { draining: true } : {}) };
     };
-    if (live.length < ids.length || live.some((c) => c.outcome !== undefined) || holdMs <= 0 || draining) return reply();
+    const stops = (c: Live) => c.outcome !== undefined || c.input !== undefined;
+    if (live.length < ids.length || live.some(stops) || holdMs <= 0 || draining) return reply();
     for (const c of live) c.holders++;
     try {
-      await holdUntil(() => live.some((c) => c.outcome !== undefined), Date.now() + holdMs);
+      await holdUntil(() => live.some(stops), Date.now() + holdMs);
     } finally {
       for (const c of live) c.holders--;
     }
@@ -208,11 +222,38 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       void finish(live, { status: 'cancelled', message: 'the call was cancelled' });
     } else live.scope?.cancel();
   });
+  setHandler(provideInputUpdate, async ({ correlationId, round, responses, holdMs }): Promise<InputReply> => {
+    const live = calls.get(correlationId);
+    if (live === undefined) {
+      const outcome = recent.get(correlationId)?.outcome;
+      return outcome !== undefined ? { accepted: false, outcome } : { accepted: false, unknown: !recent.has(correlationId) };
+    }
+    const accepted = live.rounds?.answer(round, responses) ?? false;
+    if (accepted) live.attendedUntil = Math.max(live.attendedUntil, Date.now() + holdMs);
+    // Still waiting for other answers of this round, or a stale answer: say where the call stands.
+    if (!accepted || live.input !== undefined) {
+      return { accepted, ...(live.input !== undefined ? { input: live.input } : {}), ...(live.outcome !== undefined ? { outcome: live.outcome } : {}) };
+    }
+    const answered = live.rounds!.round;
+    // (read through a function: the handlers of this workflow change it while this one waits)
+    const next = (): PendingInput | undefined => (live.input !== undefined && live.input.round > answered ? live.input : undefined);
+    if (holdMs > 0 && !draining) {
+      live.holders++;
+      try {
+        await holdUntil(() => live.outcome !== undefined || next() !== undefined, Date.now() + holdMs);
+      } finally {
+        live.holders--;
+      }
+    }
+    if (live.outcome !== undefined) return { accepted, outcome: live.outcome };
+    const asked = next();
+    return asked !== undefined ? { accepted, input: asked } : { accepted };
+  });
   setHandler(callViewQuery, (id) => {
     const live = calls.get(id);
     if (live !== undefined) {
       const waitingFor = live.phase === 'queued' && input.orderingKey !== undefined ? (holder ?? [...running][0]) : undefined;
-      return view(live.envelope, live.phase, live.attempt, live.lastFailure, live.outcome, waitingFor);
+      return view(live.envelope, live.phase, live.attempt, live.lastFailure, live.outcome, waitingFor, live.input);
     }
     const ended = recent.get(id);
     if (ended === undefined) return undefined;
@@ -329,18 +370,21 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     if (live.outcome === undefined && holdMs > 0 && !draining) {
       live.holders++;
       try {
-        await holdUntil(() => live.outcome !== undefined, Date.now() + holdMs);
+        await holdUntil(() => live.outcome !== undefined || live.input !== undefined, Date.now() + holdMs);
       } finally {
         live.holders--;
       }
     }
     if (live.outcome !== undefined) return { outcome: live.outcome };
+    if (live.input !== undefined) return { input: live.input };
     return draining ? { draining: true } : {};
   }
 
   /** Starts the next call if a slot is free; false when nothing can start. */
   function startNext(): boolean {
-    if (queue.length === 0 || holder !== undefined || running.size >= input.concurrency) return false;
+    // A shard's calls that wait for input leave their slots to others.
+    const busy = input.orderingKey === undefined ? running.size - waitingInput.size : running.size;
+    if (queue.length === 0 || holder !== undefined || busy >= input.concurrency) return false;
     const index = input.orderingKey === undefined ? mostUrgent() : 0;
     if (index < 0) return false;
     const [entry] = queue.splice(index, 1);
@@ -386,21 +430,30 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     const { envelope } = live;
     const scope = new CancellationScope();
     live.scope = scope;
+    const rounds = new InputRounds(live);
+    live.rounds = rounds;
+    let holdsLocal = isLocal(envelope);
+    const onWait = (waiting: boolean) => {
+      if (waiting) {
+        waitingInput.add(id);
+        // The first round's local activity has ended; later rounds are regular activities.
+        if (holdsLocal) localRunning = holdsLocal = false;
+      } else waitingInput.delete(id);
+      bump();
+    };
     let outcome: CallOutcome;
     try {
-      outcome = await scope.run(() =>
-        runAttempts(envelope, live, {
-          local: isLocal(envelope),
-          priorityKey: PRIORITY_KEYS[envelope.priority],
-          activityId: id,
-        }),
-      );
+      const how = { local: isLocal(envelope), priorityKey: PRIORITY_KEYS[envelope.priority], activityId: id };
+      const first = await scope.run(() => runAttempts(envelope, live, how));
+      outcome = asksInput(first) ? await scope.run(() => rounds.follow(first, envelope, live, how, onWait)) : first;
     } catch (error) {
       if (!isCancellation(error)) log.error('a call failed inside the broker', { correlationId: id, error: String(error) });
       outcome = isCancellation(error) ? { status: 'cancelled', message: 'the call was cancelled' } : { status: 'failed', reason: 'transport', message: 'the call failed inside the broker', attempts: live.attempt };
     }
     running.delete(id);
-    if (isLocal(envelope)) localRunning = false;
+    waitingInput.delete(id);
+    if (holdsLocal) localRunning = false;
+    live.input = undefined;
     await finish(live, outcome);
   }
 
@@ -420,7 +473,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       holder = deadLetterId;
       holderSince = Date.now();
     }
-    if (deadLettered || (live.holders === 0 && Date.now() >= live.attendedUntil)) {
+    if (deadLettered || envelope.task === true || (live.holders === 0 && Date.now() >= live.attendedUntil)) {
       finishing++;
       try {
         await CancellationScope.nonCancellable(() => writeEnd(envelope, outcome, halts, deadLetterId));
@@ -567,7 +620,7 @@ function remember(into: Set<string> | string[], id: string): void {
   if (into.size > MEMORY) into.delete(into.values().next().value!);
 }
 
-function view(envelope: CallEnvelope, phase: CallPhase, attempt: number, lastFailure: string | undefined, outcome: CallOutcome | undefined, waitingFor: string | undefined): KeyCallView {
+function view(envelope: CallEnvelope, phase: CallPhase, attempt: number, lastFailure: string | undefined, outcome: CallOutcome | undefined, waitingFor: string | undefined, input?: PendingInput): KeyCallView {
   return {
     phase,
     publicTool: envelope.publicTool,
@@ -578,5 +631,6 @@ function view(envelope: CallEnvelope, phase: CallPhase, attempt: number, lastFai
     ...(lastFailure !== undefined ? { lastFailure } : {}),
     ...(outcome !== undefined ? { outcome } : {}),
     ...(waitingFor !== undefined ? { waitingFor } : {}),
+    ...(input !== undefined ? { input } : {}),
   };
 }
