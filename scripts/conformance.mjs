@@ -72,6 +72,9 @@ async function main() {
 
   const fixture = start('fixture', process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'support', 'conformance-server.ts')]);
   const fixtureUrl = (await waitForLine(fixture, /^(http:\/\/\S+)$/m, 30_000))[1];
+  // The fixtures of the 2026-07-28 input scenarios, on a server that speaks that revision only.
+  const modernFixture = start('modern-fixture', process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'support', 'conformance-modern-server.ts')]);
+  const modernFixtureUrl = (await waitForLine(modernFixture, /^(http:\/\/\S+)$/m, 30_000))[1];
 
   const [gatewayPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
   const configPath = join(dir, 'switchyard.yaml');
@@ -80,7 +83,18 @@ async function main() {
     stringify({
       gateway: { port: gatewayPort },
       temporal: { address: 'embedded', port: temporalPort, uiPort, dataDir: join(dir, 'temporal') },
-      servers: [{ id: 'conformance', transport: 'http', url: fixtureUrl, unprefixed: true }],
+      servers: [
+        { id: 'conformance', transport: 'http', url: fixtureUrl, unprefixed: true },
+        {
+          id: 'conformance-modern',
+          transport: 'http',
+          url: modernFixtureUrl,
+          unprefixed: true,
+          protocol: '2026-07-28',
+          // A 2026-07-28 server cannot state task support in its tool list: the broker's config does.
+          toolPolicies: { confirm_delete: { taskSupport: 'optional' }, multi_input: { taskSupport: 'optional' }, test_tool_with_task: { taskSupport: 'required' } },
+        },
+      ],
     }),
   );
   const broker = start('broker', process.execPath, [join(ROOT, 'bin', 'switchyard.js'), 'dev', '--config', configPath, '--log-level', process.env.SWITCHYARD_CONFORMANCE_LOG ?? 'warn']);
@@ -264,7 +278,7 @@ function start(name, command, args, cwd = ROOT) {
   child.once('exit', () => {
     children.delete(child);
     // Kept beside the results when the run fails.
-    if (name === 'broker' || name === 'fixture') writeFileSync(join(dir, `${name}.log`), child.output);
+    if (name === 'broker' || name === 'fixture' || name === 'modern-fixture') writeFileSync(join(dir, `${name}.log`), child.output);
   });
   child.label = name;
   return child;

@@ -14,6 +14,7 @@ import { InvalidCursorError, type ToolCatalog } from './catalog.js';
 import { INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND } from './jsonrpc.js';
 import type { Principal } from './middleware/auth.js';
 import type { Passthrough } from './passthrough.js';
+import type { InputAnswer } from './input.js';
 import { submitAndWait } from './submit.js';
 import type { McpTask } from './tasks.js';
 
@@ -41,9 +42,16 @@ export interface CallContext {
   task?: { ttl?: number | null };
   /** Set when the client sent a progressToken: downstream progress is relayed through this. */
   sendProgress?: (progress: CallProgress) => Promise<void>;
+  /** Answers the client sent with a first request (2026-07-28 `inputResponses` without a requestState): passed to the server as they are. */
+  input?: { responses: Record<string, unknown> };
+  /** A fast-path call followed as a task whatever happens (2026-07-28 tools that require tasks): its end is recorded. */
+  asTask?: boolean;
+  /** What the client can answer input requests with (see input.ts). */
+  clientCapabilities?: Record<string, unknown>;
 }
 
-export type CallToolAnswer = ToolResult | { task: McpTask; _meta?: Record<string, unknown> };
+/** A result, a task (the client asked for one), or input the call waits for (input.ts). */
+export type CallToolAnswer = ToolResult | { task: McpTask; _meta?: Record<string, unknown> } | (InputAnswer & { _meta?: Record<string, unknown> });
 
 export function listTools(deps: HandlerDeps, cursor: string | undefined) {
   try {

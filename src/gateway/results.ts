@@ -14,7 +14,7 @@ export function outcomeToResult(outcome: CallOutcome, correlationId: string, too
       return detachRelayed({ ...outcome.result, _meta: { ...outcome.result._meta, ...meta('completed') } });
     case 'failed':
       if (outcome.reason === 'downstream_error') {
-        throw new JsonRpcError(outcome.code ?? INTERNAL_ERROR, outcome.message, { [META.correlationId]: correlationId });
+        throw new JsonRpcError(outcome.code ?? INTERNAL_ERROR, outcome.message, { ...outcome.data, [META.correlationId]: correlationId });
       }
       return errorResult(`Switchyard could not complete ${tool}: ${outcome.message}. correlation_id: ${correlationId}`, meta('failed'));
     case 'deadline_exceeded':

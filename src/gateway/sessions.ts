@@ -26,7 +26,9 @@ import {
   type CallToolResult,
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { callTool, listTools, type HandlerDeps } from './handlers.js';
+import { relayToLegacy } from './input.js';
 import { cancelTask, getTask, listTasks, taskResult } from './tasks.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, jsonRpcErrorResponse, REQUEST_REFUSED, SESSION_NOT_FOUND } from './jsonrpc.js';
 import { paramsProblem } from './request-shape.js';
@@ -34,6 +36,13 @@ import type { Principal } from './middleware/auth.js';
 import { authInfoOf, principalOf } from './auth-info.js';
 import { INSTRUCTIONS, SERVER_INFO } from './identity.js';
 import { SessionSeal } from './session-seal.js';
+
+/** How a 2025 client's answer to each relayed input request is read. */
+const INPUT_RESULT_SCHEMAS = {
+  'elicitation/create': ElicitResultSchema,
+  'sampling/createMessage': CreateMessageResultSchema,
+  'roots/list': ListRootsResultSchema,
+};
 
 interface Session {
   tenant: string;
@@ -333,9 +342,14 @@ export class SessionRegistry {
                 }
               : {}),
           });
+          // Input the call waits for is asked on this request's stream (input.ts).
+          const answered = await relayToLegacy(this.deps, principalOf(extra.authInfo), result, server.getClientCapabilities() as Record<string, unknown> | undefined, (input) =>
+            extra.sendRequest({ method: input.method, params: input.params } as ServerRequest, INPUT_RESULT_SCHEMAS[input.method as keyof typeof INPUT_RESULT_SCHEMAS], { signal: extra.signal }),
+            request.params.name,
+          );
           // Progress and log messages the worker saw during the call, then the result (passthrough.ts).
-          await this.deps.passthrough?.relayCall(result, extra.sendNotification, this.deps.passthrough.sessionWantsLog(server), { token: progressToken, sent: progressSent });
-          return result as CallToolResult;
+          await this.deps.passthrough?.relayCall(answered, extra.sendNotification, this.deps.passthrough.sessionWantsLog(server), { token: progressToken, sent: progressSent });
+          return answered as CallToolResult;
         } finally {
           // A repeated request id must not take another call's entry with it.
           if (inFlight.get(extra.requestId) === call) inFlight.delete(extra.requestId);

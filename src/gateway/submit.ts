@@ -3,7 +3,7 @@
 // up to syncWaitMs, following the client's cancel and relaying progress meanwhile. Used by
 // tools/call and switchyard.submit.
 import type { CallProgress } from '../activities/call-tool.js';
-import type { CallEnvelope, CallOutcome } from '../shared/envelope.js';
+import type { CallEnvelope, CallOutcome, InputWanted } from '../shared/envelope.js';
 import { KeyLimitError } from '../services/key-calls.js';
 import { SagaRefusedError } from '../services/sagas.js';
 import type { SagaStepSpec } from '../shared/saga.js';
@@ -38,7 +38,7 @@ export async function submitAndWait(
     // The steps of a saga are ordered: by the saga id, unless the request names another key.
     if (meta[META.orderingKey] === undefined && context.headers['x-switchyard-ordering-key'] === undefined) meta = { ...meta, [META.orderingKey]: saga.id };
   }
-  const { envelope, acceptAsync } = buildEnvelope({
+  const { envelope: built, acceptAsync } = buildEnvelope({
     principal: context.principal,
     server,
     tool: resolved.tool,
@@ -52,6 +52,12 @@ export async function submitAndWait(
     config: deps.config,
     now,
   });
+  const envelope: CallEnvelope = {
+    ...built,
+    ...(context.input !== undefined ? { input: context.input } : {}),
+    ...(context.clientCapabilities !== undefined ? { clientCapabilities: context.clientCapabilities } : {}),
+    ...(context.asTask === true ? { task: true } : {}),
+  };
 
   const compensation = saga === undefined ? undefined : compensationEnvelope(deps, envelope, saga.compensation, context, `_meta["${SAGA_META}"].compensation`);
   const step: SagaStepSpec | undefined = saga === undefined ? undefined : { step: saga.step, envelope, ...(compensation !== undefined ? { compensation } : {}) };
@@ -136,7 +142,7 @@ export async function submitAndWait(
 async function submitFast(deps: HandlerDeps, envelope: CallEnvelope, waitMs: number, context: CallContext, hasOutputSchema: boolean): Promise<CallToolAnswer> {
   const correlationId = envelope.correlationId;
   const stopProgress = context.sendProgress && envelope.execution === 'activity' ? followProgress(deps, envelope.tenant, correlationId, context.sendProgress) : undefined;
-  let outcome: CallOutcome | undefined;
+  let outcome: CallOutcome | InputWanted | undefined;
   try {
     outcome = await deps.calls.submitFast(envelope, waitMs, deps.config.limits, context.signal);
   } catch (error) {
@@ -165,6 +171,7 @@ async function submitFast(deps: HandlerDeps, envelope: CallEnvelope, waitMs: num
   if (outcome === undefined) {
     return acceptedResult(correlationId, envelope.publicTool, `${BROKER_PREFIX}${deps.config.gateway.toolSeparator}`, hasOutputSchema);
   }
+  if (outcome.status === 'input_required') return { input: outcome, correlationId, _meta: { [META.correlationId]: correlationId, [META.status]: 'input_required' } };
   return outcomeToResult(outcome, correlationId, envelope.publicTool);
 }
 

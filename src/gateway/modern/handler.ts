@@ -18,16 +18,23 @@
 //   `subscriptions/listen` on the gateway that holds the stream; resource updates for a URI are
 //   not relayed over `subscriptions/listen` yet.
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   createMcpHandler,
+  inputRequired,
   LOG_LEVEL_META_KEY,
   Server,
   type CallToolResult,
   type McpHttpHandler,
   type ServerContext,
+  type RequestStateCodec,
   type ServerNotification,
 } from '@modelcontextprotocol/server';
+import type { InputWanted } from '../../shared/envelope.js';
+import { answerInput, brokerStateCodec, isInputAnswer, relayableCapabilities, type BrokerRequestState } from '../input.js';
+import { acceptedResult, outcomeToResult } from '../results.js';
+import { BROKER_PREFIX } from '../tool-names.js';
 import { authInfoOf, principalOf, type PrincipalAuthInfo } from '../auth-info.js';
-import { callTool, listTools, type HandlerDeps } from '../handlers.js';
+import { callTool, listTools, type CallToolAnswer, type HandlerDeps } from '../handlers.js';
 import { INSTRUCTIONS, SERVER_INFO } from '../identity.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, printable, RESOURCE_NOT_FOUND } from '../jsonrpc.js';
 import type { Principal } from '../middleware/auth.js';
@@ -45,7 +52,10 @@ export interface ModernFrontDoor {
 }
 
 export function createModernFrontDoor(deps: HandlerDeps): ModernFrontDoor {
-  const handler: McpHttpHandler = createMcpHandler(() => buildServer(deps), {
+  // A requestState lasts as long as the longest deadline any call can have.
+  const longest = Math.max(deps.config.defaults.maxDeadlineMs, ...deps.config.servers.map((s) => s.policy.maxDeadlineMs ?? 0));
+  const states = brokerStateCodec(deps.config.gateway.sessions.key, longest);
+  const handler: McpHttpHandler = createMcpHandler(() => buildServer(deps, states), {
     legacy: 'reject',
     onerror: (error) => deps.log.debug('2026-07-28 request refused or failed', { error: error.message }),
   });
@@ -61,13 +71,15 @@ export function createModernFrontDoor(deps: HandlerDeps): ModernFrontDoor {
   };
 }
 
-function buildServer(deps: HandlerDeps): Server {
+function buildServer(deps: HandlerDeps, states: RequestStateCodec<BrokerRequestState>): Server {
   const passthrough = deps.passthrough?.capabilities() ?? {};
   const cache = { ttlMs: deps.config.gateway.listTtlMs, cacheScope: 'private' as const };
   const server = new Server(SERVER_INFO, {
     // The pass-through's capabilities are typed by SDK v1; the wire shape is the same.
     capabilities: { tools: { listChanged: true }, ...(passthrough as object), extensions: { [TASKS_EXTENSION]: {} } },
     instructions: INSTRUCTIONS,
+    // Every requestState a client holds is the broker's own (input.ts): anything else is -32602.
+    requestState: { verify: (state, ctx) => states.verify(state, ctx) },
     // Lists differ by tenant: never cacheable by a shared cache.
     cacheHints: {
       'tools/list': cache,
@@ -85,13 +97,44 @@ function buildServer(deps: HandlerDeps): Server {
       const progressToken = ctx.mcpReq._meta?.progressToken;
       let progressSent: number | undefined;
       const tasks = declaresTasks(ctx);
-      const taskSupport = deps.catalog.resolve(request.params.name)?.definition.execution?.taskSupport;
+      const resolved = deps.catalog.resolve(request.params.name);
+      const server = resolved && deps.config.servers.find((s) => s.id === resolved.serverId);
+      const taskSupport = (resolved && server && (server.toolPolicies[resolved.tool]?.taskSupport ?? server.policy.taskSupport)) ?? resolved?.definition.execution?.taskSupport;
       if (taskSupport === 'required' && !tasks) throw missingTasksCapability(`${printable(request.params.name)}, a tool that runs only as a task,`);
+      const principal = principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined);
+      const asInput = async (input: InputWanted, correlationId: string) =>
+        inputRequired({ inputRequests: input.requests as never, requestState: await states.mint({ c: correlationId, r: input.round, n: request.params.name }, ctx) }) as never;
+      const state = ctx.mcpReq.requestState<BrokerRequestState>();
+      if (state !== undefined) {
+        // A retry with answers: they go to the call's round, from whichever gateway this is.
+        if (typeof state !== 'object' || state.n !== request.params.name) throw new JsonRpcError(INVALID_PARAMS, 'requestState belongs to another tool call');
+        const asTask = tasks && taskSupport !== undefined && taskSupport !== 'forbidden';
+        const reply = await answerInput(deps, principal, state.c, state.r, ctx.mcpReq.inputResponses ?? {}, asTask ? 0 : deps.config.defaults.syncWaitMs);
+        if (reply === undefined) {
+          const view = await deps.calls.get(principal.tenant, state.c);
+          if (view?.outcome === undefined) throw new JsonRpcError(INVALID_PARAMS, 'requestState names a call that no longer exists');
+          return outcomeToResult(view.outcome, state.c, request.params.name) as CallToolResult;
+        }
+        if (reply.outcome !== undefined) return outcomeToResult(reply.outcome, state.c, request.params.name) as CallToolResult;
+        if (reply.input !== undefined) return asInput({ status: 'input_required', ...reply.input }, state.c);
+        if (tasks) return createTaskResult(state.c, Date.now()) as never;
+        return acceptedResult(state.c, request.params.name, `${BROKER_PREFIX}${deps.config.gateway.toolSeparator}`, false) as CallToolResult;
+      }
+      const responses = ctx.mcpReq.inputResponses;
+      const clientCapabilities = relayableCapabilities((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown> | undefined);
       const acceptedAt = Date.now();
-      const result = await callTool(deps, request.params, {
-        principal: principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined),
-        // A long-running tool (its server declares task support) is a task at once.
-        ...(tasks && (taskSupport === 'optional' || taskSupport === 'required') ? { task: {} } : {}),
+      const asRequiredTask = tasks && taskSupport === 'required';
+      let result: CallToolAnswer;
+      try {
+      result = await callTool(deps, request.params, {
+        principal,
+        // A long-running tool (its server declares task support) is a task at once. One that
+        // requires tasks waits for its server's first answer: input asked then is gathered
+        // before the task exists (SEP-2663's MRTR-then-task composition).
+        ...(tasks && taskSupport === 'optional' ? { task: {} } : {}),
+        ...(asRequiredTask ? { asTask: true } : {}),
+        ...(responses !== undefined && Object.keys(responses).length > 0 ? { input: { responses } } : {}),
+        ...(clientCapabilities !== undefined ? { clientCapabilities } : {}),
         headers: headersOf(ctx.http?.req),
         signal: ctx.mcpReq.signal,
         // A closed stream is not taken as a cancel (see the header); 2026-07-28 has no other.
@@ -105,25 +148,36 @@ function buildServer(deps: HandlerDeps): Server {
             }
           : {}),
       });
+      } catch (error) {
+        // A tool that runs only as a task reports even a protocol error through the task.
+        const id = error instanceof JsonRpcError ? (error.data as Record<string, unknown> | undefined)?.[META.correlationId] : undefined;
+        if (asRequiredTask && typeof id === 'string') return createTaskResult(id, acceptedAt) as never;
+        throw error;
+      }
       const task = (result as { task?: McpTask }).task;
       if (task !== undefined) return createTaskResult(task.taskId, Date.parse(task.createdAt)) as never;
-      // A call that outlived the wait is followed as a task, rather than by the "accepted" text.
+      if (isInputAnswer(result)) return asInput(result.input, result.correlationId);
+      // A call that outlived the wait is followed as a task, rather than by the "accepted" text;
+      // so is any call of a tool that requires tasks.
       const correlationId = result._meta?.[META.correlationId];
-      if (tasks && result._meta?.[META.status] === 'accepted' && typeof correlationId === 'string') return createTaskResult(correlationId, acceptedAt) as never;
+      const followed = result._meta?.[META.status] === 'accepted' || asRequiredTask;
+      if (tasks && followed && typeof correlationId === 'string') return createTaskResult(correlationId, acceptedAt) as never;
       await deps.passthrough?.relayCall(result, io.notify, io.wantsLog, { token: progressToken, sent: progressSent });
       return result as CallToolResult;
     }),
   );
   // The Tasks extension's methods; a request that does not list the extension gets -32021.
-  const taskMethod = <T>(method: string, run: (principal: Principal, taskId: string) => Promise<T>) =>
+  const taskMethod = <T>(method: string, run: (principal: Principal, taskId: string, responses: Record<string, unknown>) => Promise<T>) =>
     server.setRequestHandler(method, { params: method === 'tasks/update' ? UpdateTaskParams : TaskIdParams }, (params, ctx) =>
       guard(deps, method, () => {
         if (!declaresTasks(ctx)) throw missingTasksCapability(method);
-        return run(principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined), params.taskId) as never;
+        // The SDK lifts `inputResponses` out of the params it hands over (as for a retried call).
+        const responses = ((params as { inputResponses?: Record<string, unknown> }).inputResponses ?? ctx.mcpReq.inputResponses ?? {}) as Record<string, unknown>;
+        return run(principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined), params.taskId, responses) as never;
       }),
     );
   taskMethod('tasks/get', (principal, taskId) => getTask(deps, principal, taskId));
-  taskMethod('tasks/update', (principal, taskId) => updateTask(deps, principal, taskId));
+  taskMethod('tasks/update', (principal, taskId, responses) => updateTask(deps, principal, taskId, responses));
   taskMethod('tasks/cancel', (principal, taskId) => cancelTask(deps, principal, taskId));
   const relay = deps.passthrough;
   if (relay !== undefined) {

@@ -22,6 +22,7 @@ import type { HandlerDeps } from '../handlers.js';
 import { JsonRpcError, MISSING_REQUIRED_CLIENT_CAPABILITY } from '../jsonrpc.js';
 import type { Principal } from '../middleware/auth.js';
 import { outcomeToResult } from '../results.js';
+import { answerInput } from '../input.js';
 import { guarded, TASK_TTL_MS, viewOf, type McpTask } from '../tasks.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
@@ -38,7 +39,7 @@ export interface ExtensionTask {
   pollIntervalMs?: number;
 }
 
-export type DetailedTask = ExtensionTask & { result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
+export type DetailedTask = ExtensionTask & { result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown }; inputRequests?: Record<string, unknown> };
 
 export const TaskIdParams = z.looseObject({ taskId: z.string() });
 export const UpdateTaskParams = z.looseObject({ taskId: z.string(), inputResponses: z.record(z.string(), z.unknown()).optional() });
@@ -83,11 +84,14 @@ export async function cancelTask(deps: HandlerDeps, principal: Principal, taskId
 }
 
 /**
- * Input responses for a task. No broker task asks for input yet (the input relay is not built),
- * so no key is ever outstanding, and the spec says to ignore responses to keys that are not.
+ * Input responses for a task in `input_required`, given to its call's current round (any subset
+ * of the keys; the task stays `input_required` until every one is answered). Responses to keys
+ * that are not outstanding are ignored, as the spec says; so is an update to a task that is not
+ * waiting for input. Acknowledged empty either way.
  */
-export async function updateTask(deps: HandlerDeps, principal: Principal, taskId: string): Promise<Record<string, never>> {
-  await viewOf(deps, principal, taskId);
+export async function updateTask(deps: HandlerDeps, principal: Principal, taskId: string, responses: Record<string, unknown>): Promise<Record<string, never>> {
+  const view = await viewOf(deps, principal, taskId);
+  if (view.state === 'input_required' && Object.keys(responses).length > 0) await guarded(() => answerInput(deps, principal, taskId, undefined, responses, 0));
   return {};
 }
 
@@ -99,6 +103,9 @@ export function detailedTask(view: CallView): DetailedTask {
     ttlMs: TASK_TTL_MS,
   };
   const outcome = view.outcome;
+  if (outcome === undefined && view.state === 'input_required' && view.input !== undefined) {
+    return { ...base, status: 'input_required', statusMessage: 'waiting for input from the client', inputRequests: view.input.requests, pollIntervalMs: POLL_INTERVAL_MS };
+  }
   if (outcome === undefined) return { ...base, status: 'working', statusMessage: view.state, pollIntervalMs: POLL_INTERVAL_MS };
   if (outcome.status === 'cancelled') return { ...base, status: 'cancelled', statusMessage: outcome.message };
   try {
