@@ -28,7 +28,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { callTool, listTools, type HandlerDeps } from './handlers.js';
-import { relayToLegacy } from './input.js';
+import { relayableCapabilities, relayToLegacy } from './input.js';
 import { cancelTask, getTask, listTasks, taskResult } from './tasks.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, jsonRpcErrorResponse, REQUEST_REFUSED, SESSION_NOT_FOUND } from './jsonrpc.js';
 import { paramsProblem } from './request-shape.js';
@@ -325,6 +325,7 @@ export class SessionRegistry {
         inFlight.set(extra.requestId, call);
         const progressToken = request.params._meta?.progressToken;
         let progressSent: number | undefined;
+        const clientCapabilities = relayableCapabilities(server.getClientCapabilities() as Record<string, unknown> | undefined);
         try {
           const result = await callTool(this.deps, request.params, {
             principal: principalOf(extra.authInfo),
@@ -333,6 +334,8 @@ export class SessionRegistry {
             cancelledByClient: () => call.cancelledByClient,
             ...((visitedSession ?? extra.sessionId) !== undefined ? { sessionId: visitedSession ?? extra.sessionId } : {}),
             ...(request.params.task !== undefined ? { task: request.params.task } : {}),
+            // What this client can answer, for a 2026-07-28 server that asks input (input.ts).
+            ...(clientCapabilities !== undefined ? { clientCapabilities } : {}),
             ...(progressToken !== undefined
               ? {
                   sendProgress: (progress) => {
