@@ -75,7 +75,7 @@ export function classifyDownstreamError(serverId: string, error: unknown): Downs
       // An answer came, but one the broker cannot pass on: retrying gets the same answer.
       case SdkErrorCode.UnsupportedResultType:
       case SdkErrorCode.InputRequiredRoundsExceeded:
-        return new DownstreamError('protocol', serverId, `downstream server "${serverId}" asked for input, which the broker does not relay yet`, INTERNAL_ERROR);
+        return new DownstreamError('protocol', serverId, `downstream server "${serverId}" sent a result the broker cannot pass on (or asked for input in a way it does not relay)`, INTERNAL_ERROR);
       case SdkErrorCode.InvalidResult:
         return new DownstreamError('protocol', serverId, `downstream server "${serverId}" sent an invalid result`, INTERNAL_ERROR);
       case SdkErrorCode.EraNegotiationFailed:
