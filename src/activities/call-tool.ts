@@ -18,6 +18,7 @@ import { DownstreamError } from '../downstream/errors.js';
 import { CircuitOpenError } from '../downstream/protection.js';
 import type { CallEnvelope, ToolResult } from '../shared/envelope.js';
 import { pushRelayed, RELAY_META_KEY, type RelayedNotification } from '../shared/relay.js';
+import { HELD_STATE_PREFIX, HeldCall, HeldCalls, questionResult } from './held-calls.js';
 import type { ActivityDeps } from './index.js';
 
 export const DEFAULT_MAX_RESULT_BYTES = 1_536 * 1024;
@@ -30,6 +31,8 @@ export interface CallProgress {
 }
 
 export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX_RESULT_BYTES }: ActivityDeps) {
+  /** Requests to 2025 servers that asked their caller something, until the answer's round (held-calls.ts). */
+  const held = new HeldCalls();
   /** `attempt` is set by the workflow when it runs the retries itself (non-idempotent tools). */
   return async function callTool(envelope: CallEnvelope, attempt?: number): Promise<ToolResult> {
     const info = activityInfo();
@@ -40,11 +43,21 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
     }
     const deadlineLeft = () => envelope.deadlineAt - Date.now();
     if (deadlineLeft() <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt - 1);
+    // A round that answers a 2025 server's question goes on with the request this worker holds.
+    const heldState = envelope.input?.requestState?.startsWith(HELD_STATE_PREFIX) ? envelope.input.requestState : undefined;
+    const resumed = heldState !== undefined ? held.take(heldState, envelope.correlationId) : undefined;
+    if (heldState !== undefined && resumed === undefined) {
+      throw ApplicationFailure.nonRetryable(
+        'the server request that waited for this input was lost (its worker restarted, or another worker took the answer); the tool may have run',
+        'InputLost',
+      );
+    }
+    const call = resumed ?? new HeldCall(envelope.correlationId);
 
     let lastProgress: CallProgress | undefined;
     // Progress and log messages of this call, returned with the result for the gateway to relay.
     const relayed: RelayedNotification[] = [];
-    const scope = {};
+    const { scope } = call;
     const onLog = (params: { level: string; logger?: string; data?: unknown }, from: object | undefined) => {
       if (from === scope) pushRelayed(relayed, { method: 'notifications/message', params });
     };
@@ -54,6 +67,11 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
     if (!info.isLocal) heartbeat();
     // Waiting for a slot ends with the deadline or a cancel, like the call itself.
     const waitSignal = AbortSignal.any([cancellationSignal(), AbortSignal.timeout(Math.max(1, deadlineLeft()))]);
+    // The request outlives a round that ends with a question: a cancel reaches it through `call`.
+    // (The signal is read here, in the activity's context: an abort listener runs outside it.)
+    const cancelled = cancellationSignal();
+    const cancel = () => call.abort.abort(cancelled.reason);
+    cancelled.addEventListener('abort', cancel, { once: true });
     let release: (() => void) | undefined;
     try {
       try {
@@ -65,24 +83,37 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       connection.breaker.admit();
       const remainingMs = deadlineLeft();
       if (remainingMs <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt - 1);
-      const downstreamResult = await connection.callTool(envelope.tool, envelope.arguments, {
-        signal: cancellationSignal(),
-        timeoutMs: Math.min(envelope.requestTimeoutMs, remainingMs),
-        // Downstream servers that dedupe can use these; they are the same on every attempt.
-        meta: {
-          'switchyard/correlation_id': envelope.correlationId,
-          ...(envelope.idempotencyKey !== undefined ? { 'switchyard/idempotency_key': envelope.idempotencyKey } : {}),
-          'switchyard/attempt': thisAttempt,
-        },
-        onProgress: (progress) => {
-          lastProgress = { progress: progress.progress, ...(progress.total !== undefined ? { total: progress.total } : {}), ...(progress.message !== undefined ? { message: progress.message } : {}) };
-          pushRelayed(relayed, { method: 'notifications/progress', params: lastProgress });
-          if (!info.isLocal) heartbeat(lastProgress);
-        },
-        scope,
-        ...(envelope.input !== undefined ? { input: envelope.input } : {}),
-        ...(envelope.clientCapabilities !== undefined ? { clientCapabilities: envelope.clientCapabilities } : {}),
-      });
+      call.onProgress = (progress) => {
+        lastProgress = { progress: progress.progress, ...(progress.total !== undefined ? { total: progress.total } : {}), ...(progress.message !== undefined ? { message: progress.message } : {}) };
+        pushRelayed(relayed, { method: 'notifications/progress', params: lastProgress });
+        if (!info.isLocal) heartbeat(lastProgress);
+      };
+      const send = (): Promise<ToolResult> =>
+        connection.callTool(envelope.tool, envelope.arguments, {
+          signal: call.abort.signal,
+          timeoutMs: Math.min(envelope.requestTimeoutMs, remainingMs),
+          // Downstream servers that dedupe can use these; they are the same on every attempt.
+          meta: {
+            'switchyard/correlation_id': envelope.correlationId,
+            ...(envelope.idempotencyKey !== undefined ? { 'switchyard/idempotency_key': envelope.idempotencyKey } : {}),
+            'switchyard/attempt': thisAttempt,
+          },
+          // Through `call`: each round's activity sets its own sink.
+          onProgress: (progress) => call.onProgress?.(progress),
+          scope,
+          ask: call.ask,
+          ...(envelope.input !== undefined ? { input: envelope.input } : {}),
+          ...(envelope.clientCapabilities !== undefined ? { clientCapabilities: envelope.clientCapabilities } : {}),
+        });
+      if (resumed !== undefined) {
+        for (const [key, response] of Object.entries(envelope.input?.responses ?? {})) resumed.answer(key, response);
+      } else {
+        call.start(send());
+      }
+      const step = await call.next(cancellationSignal());
+      // The server asked its caller something: this round ends with the question, the request stays open here.
+      if ('question' in step) return questionResult(step.question, held.park(call, envelope.deadlineAt));
+      const downstreamResult = step.result;
       connection.breaker.success();
       // Relayed notifications are a courtesy: they never push a result over the durable limit.
       let result = withRelayed(downstreamResult, relayed);
@@ -119,6 +150,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       }
       throw error;
     } finally {
+      cancelled.removeEventListener('abort', cancel);
       connection.off('log', onLog);
       release?.();
       connection.breaker.settle();

@@ -4,7 +4,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { Client, CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY, StreamableHTTPClientTransport, type McpSubscription, type PriorDiscovery, type SubscriptionFilter, type Transport } from '@modelcontextprotocol/client';
+import { Client, CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY, ProtocolError, ProtocolErrorCode, StreamableHTTPClientTransport, type McpSubscription, type PriorDiscovery, type SubscriptionFilter, type Transport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 // The gateway (still on SDK v1) reads these shapes; the wire objects are the same in both SDKs.
 import type { LoggingMessageNotification, Request, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
@@ -43,7 +43,17 @@ export interface CallOptions {
   input?: { responses: Record<string, unknown>; requestState?: string };
   /** What the calling client can answer: sent as this request's client capabilities (2026-07-28 servers only). */
   clientCapabilities?: Record<string, unknown>;
+  /**
+   * Answers a 2025 server's question on this request (elicitation/create, sampling/createMessage);
+   * without it the broker answers for the caller: an elicitation is declined, a sampling refused.
+   */
+  ask?: AskCaller;
 }
+
+/** The methods a 2025 server may ask its caller mid-call, which the broker relays. */
+export type QuestionMethod = 'elicitation/create' | 'sampling/createMessage';
+export type AskCaller = (method: QuestionMethod, params: Record<string, unknown>) => Promise<Record<string, unknown>>;
+const QUESTION_CAPABILITY: Record<QuestionMethod, string> = { 'elicitation/create': 'elicitation', 'sampling/createMessage': 'sampling' };
 
 /** A pass-through request (resources, prompts, completions): no retries, one deadline. */
 export interface ForwardOptions {
@@ -104,6 +114,8 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
   private stderrTail: string[] = [];
   /** "exited with code 1": how the current stdio child ended, the only part of its exit callers see. */
   private exitReason: string | undefined;
+  /** Tool calls in flight that can relay a 2025 server's questions to their callers, by scope. */
+  private readonly askers = new Map<object, { ask: AskCaller; capabilities: Record<string, unknown> | undefined }>();
   /** Callers' requests (tool calls, pass-through) waiting for an answer; decides UNATTRIBUTED. */
   private requestsInFlight = 0;
   private generation = 0;
@@ -210,7 +222,9 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
       // result, for the workflow to relay: workflows/input.ts), and learns per request what the
       // calling client can answer. A 2025 server gets neither.
       const modern = client.getProtocolEra() === 'modern';
-      const meta = this.requestMeta(modern && options.clientCapabilities !== undefined ? { ...options.meta, [CLIENT_CAPABILITIES_META_KEY]: options.clientCapabilities } : options.meta);
+      // (Always set on a 2026-07-28 request: the connection itself declares what the broker can
+      // relay, which is more than a given caller may answer.)
+      const meta = this.requestMeta(modern ? { ...options.meta, [CLIENT_CAPABILITIES_META_KEY]: options.clientCapabilities ?? {} } : options.meta);
       const input = modern && options.input !== undefined ? { inputResponses: options.input.responses, ...(options.input.requestState !== undefined ? { requestState: options.input.requestState } : {}) } : {};
       const send = () =>
         client.request({ method: 'tools/call', params: { name, arguments: args, ...input, ...(meta ? { _meta: meta } : {}) } }, {
@@ -219,8 +233,13 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
           onprogress: options.onProgress,
           allowInputRequired: true,
         });
-      const result = await this.inScope(options.scope, send);
-      return result as ToolResult;
+      const scope = options.scope ?? (options.ask !== undefined ? {} : undefined);
+      if (scope !== undefined && options.ask !== undefined) this.askers.set(scope, { ask: options.ask, capabilities: options.clientCapabilities });
+      try {
+        return (await this.inScope(scope, send)) as ToolResult;
+      } finally {
+        if (scope !== undefined) this.askers.delete(scope);
+      }
     } catch (error) {
       if (options.signal?.aborted) throw error;
       const classified = classifyDownstreamError(this.id, error);
@@ -243,7 +262,8 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     if (this.state !== 'ready' || client === undefined) {
       throw new DownstreamError('unavailable', this.id, `downstream server "${this.id}" is not connected`, undefined, false);
     }
-    const meta = this.requestMeta(request.params?._meta);
+    const modern = client.getProtocolEra() === 'modern';
+    const meta = this.requestMeta(modern ? { [CLIENT_CAPABILITIES_META_KEY]: {}, ...request.params?._meta } : request.params?._meta);
     const params = meta ? { ...request.params, _meta: meta } : request.params;
     // The caller's v1 zod schema is a Standard Schema, which is what v2's request() validates with.
     const send = () =>
@@ -356,10 +376,12 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     const client = new Client(
       { name: 'switchyard', version: '0.1.0' },
       {
-        capabilities: {},
+        // What the broker relays to callers (a 2025 server asks on the call's open request; a
+        // 2026-07-28 one is told per request what the caller can answer: callTool).
+        capabilities: { elicitation: { form: {} }, sampling: {} },
         versionNegotiation: { mode: negotiationMode(this.config.protocol), probe: { timeoutMs: this.backoff.connectTimeoutMs } },
-        // Elicitation and sampling are not relayed yet: an input_required answer is an error for
-        // the caller (errors.ts), never fulfilled by the broker itself.
+        // A 2026-07-28 server's input_required answer goes back to the workflow, which relays it
+        // (workflows/input.ts): the broker never fulfils it itself.
         inputRequired: { autoFulfill: false },
       },
     );
@@ -378,6 +400,9 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
       }
     });
     this.relayNotifications(client, generation);
+    for (const method of Object.keys(QUESTION_CAPABILITY) as QuestionMethod[]) {
+      client.setRequestHandler(method, (request) => this.askCaller(method, (request.params ?? {}) as Record<string, unknown>) as never);
+    }
     const timeout = this.backoff.connectTimeoutMs;
     try {
       // With a verdict from the last connect the SDK skips the probe (one probe per connect at most).
@@ -406,6 +431,21 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     this.setState('ready');
     this.log.info('downstream server ready', { server: this.id, tools: this.tools.length, era: this.era() });
     this.startHealthCheck(client, generation);
+  }
+
+  /**
+   * A 2025 server's question, asked on a tool call's open request: the call's `ask` relays it to its
+   * caller. A question that belongs to no such call (a stdio server's, with several calls in
+   * flight; a pass-through request's), or one the caller cannot answer, is answered here: an
+   * elicitation declined, a sampling refused.
+   */
+  private async askCaller(method: QuestionMethod, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    let scope = requestScope.getStore();
+    if (scope === undefined && this.config.transport === 'stdio' && this.requestsInFlight === 1 && this.askers.size === 1) scope = this.askers.keys().next().value;
+    const asker = scope !== undefined ? this.askers.get(scope) : undefined;
+    if (asker !== undefined && asker.capabilities?.[QUESTION_CAPABILITY[method]] !== undefined) return asker.ask(method, params);
+    if (method === 'elicitation/create') return { action: 'decline' };
+    throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `the calling client cannot answer ${method}`);
   }
 
   private recordVerdict(client: Client): void {

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ConformanceModernServer } from '../support/conformance-modern-server.js';
+import { ConformanceServer } from '../support/conformance-server.js';
 import { Stack, textOf } from '../support/stack.js';
 
 const ACME = 'acme-key-0123456789abcdef';
@@ -25,6 +26,8 @@ const accept = (content: Record<string, unknown>) => ({ action: 'accept', conten
 
 describe('the input relay: a server asks its caller for input through the durable call', { timeout: 240_000 }, () => {
   const asker = new ConformanceModernServer();
+  /** A 2025 server: it asks on the tool call's open request (elicitation/create, sampling/createMessage). */
+  const old = new ConformanceServer();
   let stack: Stack;
   let nextId = 1;
 
@@ -68,6 +71,7 @@ describe('the input relay: a server asks its caller for input through the durabl
 
   before(async () => {
     await asker.start();
+    await old.start();
     stack = await new Stack({
       withEverything: false,
       syncWaitMs: 1_500,
@@ -77,6 +81,7 @@ describe('the input relay: a server asks its caller for input through the durabl
       ],
       configure: (config) => {
         config.servers.push({ id: 'ask', transport: 'http', url: asker.url, protocol: MODERN, timeoutMs: 10_000, toolPolicies: { confirm_delete: { taskSupport: 'optional' } } });
+        config.servers.push({ id: 'old', transport: 'http', url: old.url, protocol: 'legacy', timeoutMs: 20_000 });
         // Every gateway signs the broker's requestState with a key derived from this one.
         config.gateway = { ...(config.gateway as object), sessions: { key: 'input-relay-test-session-key-0123456789' } };
       },
@@ -87,6 +92,7 @@ describe('the input relay: a server asks its caller for input through the durabl
   after(async () => {
     await stack?.stop();
     await asker.stop();
+    await old.stop();
   });
 
   it('keeps the call waiting while the client is away and the worker dies, and takes the answer at another gateway', async () => {
@@ -198,5 +204,49 @@ describe('the input relay: a server asks its caller for input through the durabl
       await client.close();
       await plain.close();
     }
+  });
+
+  describe('a 2025 server, which asks on the call’s open request', () => {
+    const question = { name: 'old.test_elicitation', arguments: { message: 'Who deploys?' } };
+
+    it('relays its elicitation to a 2026-07-28 client as input_required, and the answer back on the same request', async () => {
+      const first = asked(await call(ACME, question));
+      const [key] = Object.keys(first.requests);
+      assert.equal(first.requests[key!]?.method, 'elicitation/create');
+      assert.equal(first.requests[key!]?.params.message, 'Who deploys?');
+      const done = resultOf(await call(ACME, { ...question, inputResponses: { [key!]: accept({ username: 'ada', email: 'ada@example.com' }) }, requestState: first.state }));
+      assert.equal(textOfResult(done), 'Client response: {"action":"accept","content":{"username":"ada","email":"ada@example.com"}}');
+    });
+
+    it('relays elicitation and sampling to a 2025 client on its call’s stream, and declines for a client without elicitation', async () => {
+      const client = new LegacyClient({ name: 'legacy-both', version: '1.0.0' }, { capabilities: { elicitation: {}, sampling: {} } });
+      client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: { username: 'grace', email: 'grace@example.com' } }));
+      client.setRequestHandler(CreateMessageRequestSchema, (request) => ({
+        model: 'test-model',
+        role: 'assistant',
+        content: { type: 'text', text: `echo: ${(request.params.messages[0]?.content as { text: string }).text}` },
+      }));
+      await client.connect(new LegacyTransport(new URL(stack.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${ACME}` } } }));
+      const plain = await stack.client({ authorization: `Bearer ${ACME}` });
+      try {
+        assert.match(textOf(await client.callTool(question)), /"username":"grace"/);
+        assert.match(textOf(await client.callTool({ name: 'old.test_sampling', arguments: { prompt: 'hello' } })), /"text":"echo: hello"/);
+        assert.equal(textOf(await plain.callTool(question)), 'Client response: {"action":"decline"}');
+      } finally {
+        await client.close();
+        await plain.close();
+      }
+    });
+
+    it('says the request was lost when the worker holding it dies before the answer, and dead-letters the call', async () => {
+      const first = asked(await call(ACME, question));
+      const [key] = Object.keys(first.requests);
+      await stack.kill('worker');
+      await stack.startWorker();
+      const late = resultOf(await call(ACME, { ...question, inputResponses: { [key!]: accept({ username: 'ada', email: 'ada@example.com' }) }, requestState: first.state }));
+      assert.equal(late.isError, true);
+      assert.match(textOfResult(late) ?? '', /request that waited for this input was lost/);
+      assert.equal((late._meta as Record<string, unknown>)['switchyard/status'], 'dead_lettered');
+    });
   });
 });
