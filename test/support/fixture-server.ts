@@ -30,6 +30,8 @@ export class FixtureServer {
   hangApply = false;
   /** Extra tools appear only when true (to test list_changed / reconnection). */
   extraTool = false;
+  /** The headers of every HTTP request it received (to prove no client token is passed through). */
+  readonly requestHeaders: Array<Record<string, string | string[] | undefined>> = [];
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/mcp`;
@@ -37,6 +39,7 @@ export class FixtureServer {
 
   async start(port = 0): Promise<void> {
     this.http = createServer((req, res) => {
+      this.requestHeaders.push({ ...req.headers });
       if (req.url !== '/mcp') {
         res.writeHead(404).end();
         return;
