@@ -161,10 +161,12 @@ function jwtRefusal(error: unknown, log: Logger): TokenCheck {
     return refuse(`token claim ${error.claim} invalid`);
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return refuse('token algorithm not allowed');
+  if (error instanceof errors.JOSENotSupported) return refuse('token algorithm not supported');
   if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSMultipleMatchingKeys) {
     return refuse('token signature not verified by the issuer\'s keys');
   }
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error instanceof TypeError || (error instanceof errors.JOSEError && /JSON Web Key Set/.test(error.message))) {
+  // jose has no class of its own for a JWKS answer that is not 200 or not JSON: only its message says so.
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error instanceof TypeError || (error instanceof errors.JOSEError && /JSON Web Key Set HTTP response/.test(error.message))) {
     log.warn('JWKS fetch failed', { error: (error as Error).message });
     return { ok: false, status: 503, reason: 'authorization server keys unavailable' };
   }
