@@ -61,9 +61,10 @@ class MemoryProvider implements OAuthClientProvider {
 
 describe('OAuth resource server', { timeout: 300_000 }, () => {
   const resources: Record<string, string> = { [OTHER_RESOURCE]: SCOPES };
-  const tenants: Record<string, string> = { alice: 'acme', bob: 'acme', carol: 'globex', 'svc-acme': 'acme', 'svc-short': 'acme', 'svc-opaque': 'acme', 'svc-stranger': 'initech' };
+  const tenants: Record<string, string> = { alice: 'acme', bob: 'acme', carol: 'globex', 'svc-acme': 'acme', 'svc-acme-2': 'acme', 'svc-short': 'acme', 'svc-opaque': 'acme', 'svc-stranger': 'initech' };
   const clients = [
     { clientId: 'svc-acme', secret: 'svc-acme-secret-0123456789' },
+    { clientId: 'svc-acme-2', secret: 'svc-acme-2-secret-0123456789' },
     { clientId: 'svc-short', secret: 'svc-short-secret-0123456789', ttlSec: 1 },
     { clientId: 'svc-opaque', secret: 'svc-opaque-secret-0123456789', accessTokenFormat: 'opaque' as const },
     { clientId: 'svc-stranger', secret: 'svc-stranger-secret-0123456789' },
@@ -193,19 +194,24 @@ describe('OAuth resource server', { timeout: 300_000 }, () => {
 
   it('accepts a token on the legacy session leg too, and binds the session to its opener', async () => {
     const alice = await as.serviceToken('svc-acme', mcpUrl, SCOPES);
+    assert.equal((JSON.parse(Buffer.from(alice.split('.')[1]!, 'base64url').toString()) as { sub: string }).sub, 'svc-acme');
     const legacy = await stack.client({ authorization: `Bearer ${alice}` });
     try {
       const result = await legacy.callTool({ name: 'fixture.echo', arguments: { message: 'legacy leg' } });
       assert.equal(textOf(result), 'legacy leg');
       const sessionId = (legacy.transport as { sessionId?: string }).sessionId!;
-      // Another principal of the same tenant (an API key of acme) cannot use the session.
+      // Other principals of the same tenant (an API key of acme, another token subject of acme) cannot use the session.
       const init = { jsonrpc: '2.0', id: 7, method: 'tools/list', params: {} };
-      const stolen = await fetch(mcpUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${ACME_KEY}`, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
-        body: JSON.stringify(init),
-      });
-      assert.equal(stolen.status, 404);
+      const other = await as.serviceToken('svc-acme-2', mcpUrl, SCOPES);
+      for (const intruder of [ACME_KEY, other]) {
+        const stolen = await fetch(mcpUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${intruder}`, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
+          body: JSON.stringify(init),
+        });
+        assert.equal(stolen.status, 404);
+        assert.equal(((await stolen.json()) as { error: { code: number } }).error.code, -32001);
+      }
       const own = await fetch(mcpUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${alice}`, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
