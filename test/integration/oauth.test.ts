@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport, UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/client';
 import { exportSPKI, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { AuthServer } from '../support/auth-server.js';
+import { ConformanceModernServer } from '../support/conformance-modern-server.js';
 import { Stack, textOf } from '../support/stack.js';
 
 const ACME_KEY = 'acme-key-0123456789abcdef';
@@ -72,6 +73,8 @@ describe('OAuth resource server', { timeout: 300_000 }, () => {
   ];
   const as = new AuthServer({ resources, tenantOf: (who) => tenants[who], clients });
   const otherAs = new AuthServer({ resources, tenantOf: (who) => tenants[who], clients });
+  // A 2026-07-28 server that asks its client for input: the broker's requestState must stay the user's.
+  const asking = new ConformanceModernServer();
   let mcpUrl = '';
   const stack = new Stack({
     withEverything: false,
@@ -81,6 +84,7 @@ describe('OAuth resource server', { timeout: 300_000 }, () => {
       mcpUrl = `http://127.0.0.1:${(config.gateway as { port: number }).port}/mcp`;
       resources[mcpUrl] = SCOPES;
       (config.tenants as Array<Record<string, unknown>>).push({ id: 'globex' });
+      config.servers.push({ id: 'asking', transport: 'http', url: asking.url, timeoutMs: 10_000 });
       config.auth = {
         oauth: {
           issuer: as.issuer,
@@ -115,6 +119,7 @@ describe('OAuth resource server', { timeout: 300_000 }, () => {
   before(async () => {
     await as.start();
     await otherAs.start();
+    await asking.start();
     await stack.start();
     await stack.waitForReady();
   });
@@ -122,6 +127,7 @@ describe('OAuth resource server', { timeout: 300_000 }, () => {
     await stack.stop();
     await as.stop();
     await otherAs.stop();
+    await asking.stop();
   });
 
   it('serves Protected Resource Metadata at the root and path-suffixed URIs, public and CORS-readable', async () => {
@@ -147,6 +153,39 @@ describe('OAuth resource server', { timeout: 300_000 }, () => {
     assert.equal(r.params.scope, 'mcp');
     assert.equal(r.params.error, undefined, 'RFC 6750 §3.1: no error code when no token was sent');
     assert.equal(r.error.code, -32004);
+  });
+
+  it('answers a 2025 client without a token the same way: 401 with the metadata challenge, before any session', async () => {
+    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+    const r = await refusal(await post(undefined, init, { 'mcp-protocol-version': '2025-11-25', 'mcp-method': 'initialize' }));
+    assert.equal(r.status, 401);
+    assert.equal(r.params.resource_metadata, new URL('/.well-known/oauth-protected-resource/mcp', mcpUrl).href);
+    assert.equal(r.error.code, -32004);
+  });
+
+  it('answers malformed tokens 401 invalid_token with a JSON-RPC body, never a stack trace or the token', async () => {
+    const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+    const good = await as.serviceToken('svc-acme', mcpUrl, SCOPES);
+    const [, payload, signature] = good.split('.');
+    const tokens = [
+      'a.b.c',
+      `${b64('null')}.${payload}.${signature}`,
+      `${b64({ alg: ['RS256'] })}.${payload}.${signature}`,
+      `${b64({ alg: 'RS256', crit: ['exp'] })}.${payload}.${signature}`,
+      `${b64({ alg: 'RS256', kid: { nested: true } })}.${payload}.${signature}`,
+      `${b64({ alg: 'RS256', x5u: 'http://127.0.0.1:1/keys' })}.${b64('not json')}.${signature}`,
+      `${b64({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.${payload}.${signature}`,
+      `${good.slice(0, -4)}AAAA`,
+    ];
+    for (const token of tokens) {
+      const response = await post(`Bearer ${token}`);
+      const text = await response.text();
+      assert.equal(response.status, 401, token);
+      assert.match(response.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+      assert.equal((JSON.parse(text) as { error: { code: number } }).error.code, -32004);
+      assert.doesNotMatch(text, /\bat \S+ \(|node_modules|\.ts:\d/, 'no stack trace');
+      assert.ok(!text.includes(signature!), 'the token is not echoed');
+    }
   });
 
   it('runs the whole MCP authorization flow with the SDK v2 client, then lists and calls tools through the broker', async () => {
@@ -176,17 +215,20 @@ describe('OAuth resource server', { timeout: 300_000 }, () => {
     try {
       const { tools } = await authed.listTools();
       assert.ok(tools.some((t) => t.name === 'fixture.echo'));
-      const seen = stack.fixture.requestHeaders.length;
       const result = await authed.callTool({ name: 'fixture.echo', arguments: { message: 'hello over oauth' } });
       assert.equal(textOf(result), 'hello over oauth');
-      // No token passthrough: the downstream server never saw the client's token or its Authorization header.
+      // No token passthrough: the downstream server never saw the client's token, in a header
+      // (its Authorization or any other) or in the call's _meta.
       const token = provider.saved!.access_token;
+      const signature = token.split('.')[2]!;
       assert.ok(stack.fixture.requestHeaders.length > 0);
       for (const headers of stack.fixture.requestHeaders) {
         assert.equal(headers.authorization, undefined, 'no Authorization header reaches the downstream server');
-        assert.ok(!JSON.stringify(headers).includes(token.slice(-20)), 'the token appears in no downstream header');
+        assert.ok(!JSON.stringify(headers).includes(signature), 'the token appears in no downstream header');
       }
-      assert.ok(stack.fixture.requestHeaders.length >= seen);
+      const call = stack.fixture.executions.find((e) => e.tool === 'echo' && e.args.message === 'hello over oauth');
+      assert.ok(call?.meta, 'the downstream server got the call, with its _meta');
+      assert.ok(!JSON.stringify(call).includes(signature), 'the token appears nowhere in the downstream call');
     } finally {
       await authed.close();
     }
@@ -222,6 +264,32 @@ describe('OAuth resource server', { timeout: 300_000 }, () => {
     } finally {
       await legacy.close();
     }
+  });
+
+  it('binds a 2026-07-28 requestState to the token\'s user: another user of the tenant cannot answer it', async () => {
+    const ask = async (token: string, params: Record<string, unknown>) => {
+      const response = await fetch(mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': params.name as string },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } } } }),
+      });
+      const text = await response.text();
+      const data = (response.headers.get('content-type') ?? '').includes('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data:')).at(-1)!.slice(5) : text;
+      return JSON.parse(data) as { result?: Record<string, unknown>; error?: { code: number; message: string } };
+    };
+    const name = 'asking.test_input_required_result_elicitation';
+    const alice = await as.serviceToken('svc-acme', mcpUrl, SCOPES);
+    const bob = await as.serviceToken('svc-acme-2', mcpUrl, SCOPES);
+    const first = await ask(alice, { name, arguments: {} });
+    const requestState = first.result?.requestState;
+    assert.equal(typeof requestState, 'string', `an input_required answer: ${JSON.stringify(first)}`);
+    const inputResponses = { user_name: { action: 'accept', content: { name: 'Alice' } } };
+    // Same tenant, another subject: the state does not verify for it.
+    const stolen = await ask(bob, { name, arguments: {}, inputResponses, requestState });
+    assert.equal(stolen.error?.code, -32602, JSON.stringify(stolen));
+    const own = await ask(alice, { name, arguments: {}, inputResponses, requestState });
+    assert.equal(own.error, undefined, JSON.stringify(own));
+    assert.equal(textOf(own.result as never), 'Hello, Alice!');
   });
 
   it('keeps API keys working beside OAuth', async () => {

@@ -14,6 +14,8 @@ export interface Execution {
   correlationId?: string;
   idempotencyKey?: string;
   attempt?: number;
+  /** The call's whole `_meta` as received (to prove no client token is passed through). */
+  meta?: Record<string, unknown>;
   startedAt: number;
   finishedAt?: number;
   cancelled?: boolean;
@@ -73,6 +75,7 @@ export class FixtureServer {
       correlationId: meta?.['switchyard/correlation_id'] as string | undefined,
       idempotencyKey: meta?.['switchyard/idempotency_key'] as string | undefined,
       attempt: meta?.['switchyard/attempt'] as number | undefined,
+      ...(meta !== undefined ? { meta: { ...meta } } : {}),
       startedAt: Date.now(),
     };
     this.executions.push(execution);
