@@ -160,7 +160,7 @@ const OAuthSchema = z.strictObject({
   issuer: HttpsOrLoopbackUrlSchema,
   /** The canonical URI of this broker's /mcp (RFC 8707 `resource`): the PRM `resource`, and the default audience. */
   resource: HttpsOrLoopbackUrlSchema,
-  /** Accepted `aud` values. Default: [resource]. Entra ID: `api://<app id>`; Auth0: the API identifier. */
+  /** Accepted `aud` values. Default: [resource]. Entra ID v2 tokens: the application (client) id; Auth0: the API identifier. */
   audience: z.array(z.string().min(1)).min(1).optional(),
   algorithms: z
     .array(z.string().min(1))
