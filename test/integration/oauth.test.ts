@@ -420,4 +420,21 @@ describe('OAuth resource server', { timeout: 300_000 }, () => {
     assert.equal(r.params.error_description, "token signature not verified by the issuer's keys");
     assert.equal(await status(fresh), 200);
   });
+
+  // Last: it stops the authorization server.
+  it('answers 503 with Retry-After, not a 401 that would start a new login, while the issuer cannot be reached', async () => {
+    const opaque = await as.serviceToken('svc-opaque', mcpUrl, SCOPES);
+    await as.stop();
+    const response = await post(`Bearer ${opaque}`);
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('retry-after'), '5');
+    assert.equal(response.headers.get('www-authenticate'), null);
+    const body = (await response.json()) as { error: { code: number; message: string } };
+    assert.equal(body.error.code, -32000);
+    assert.match(body.error.message, /token introspection unavailable/);
+    // An API key does not depend on the issuer.
+    const keyed = await post(`Bearer ${ACME_KEY}`);
+    assert.equal(keyed.status, 200);
+    await keyed.body?.cancel();
+  });
 });
