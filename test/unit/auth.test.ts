@@ -1,14 +1,18 @@
 // The pieces of the OAuth resource server that need no authorization server: the claims mapping,
 // the challenges and metadata URL, the session seal's owner, and the middleware's order and its
-// answer when the issuer cannot be reached. The flows against a real authorization server are in
+// answer when the issuer cannot be reached, and the verifier's clock skew and claim checks against
+// a loopback JWKS. The flows against a real authorization server are in
 // test/integration/oauth.test.ts.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { Hono } from 'hono';
 import { parseConfig } from '../../src/config/load.js';
 import { principalFromClaims, scopesOf } from '../../src/gateway/auth/claims.js';
 import { bearerChallenge, resourceMetadataPaths, resourceMetadataUrl } from '../../src/gateway/auth/resource-metadata.js';
-import type { TokenCheck } from '../../src/gateway/auth/token-verifier.js';
+import { createTokenVerifier, type TokenCheck } from '../../src/gateway/auth/token-verifier.js';
 import { auth } from '../../src/gateway/middleware/auth.js';
 import { SessionSeal } from '../../src/gateway/session-seal.js';
 import type { GatewayEnv } from '../../src/gateway/types.js';
@@ -120,5 +124,41 @@ describe('auth middleware', () => {
     const response = await request(hono, 'Bearer a.b.c');
     assert.equal(response.status, 403);
     assert.match(response.headers.get('www-authenticate')!, /scope="mcp tools:read", error="insufficient_scope"/);
+  });
+});
+
+describe('token verifier: clock skew and claims', () => {
+  // The issuer's keys come from a real loopback JWKS endpoint; only the clock is the test's.
+  const NOW = 1_800_000_000_000;
+  let server: HttpServer;
+  let sign: (claims: Record<string, unknown>, alg?: string) => Promise<string>;
+  let verify: (token: string) => Promise<TokenCheck>;
+
+  before(async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    server = createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const jwksUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+    const verifier = createTokenVerifier({ ...oauth, jwksUri, clockToleranceSec: 30 }, { log: createLogger('silent'), now: () => NOW });
+    verify = (token) => verifier.verify(token);
+    sign = (claims, alg = 'ES256') =>
+      new SignJWT({ iss: oauth.issuer, aud: oauth.resource, sub: 'alice', exp: NOW / 1000 + 600, ...claims }).setProtectedHeader({ alg, kid: 'k1' }).sign(privateKey);
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const reason = (check: TokenCheck) => (check.ok ? 'ok' : `${check.status} ${check.reason}`);
+
+  it('accepts a token expired or not yet valid by less than clockToleranceSec, and refuses one beyond it', async () => {
+    assert.equal(reason(await verify(await sign({ exp: NOW / 1000 - 20 }))), 'ok');
+    assert.equal(reason(await verify(await sign({ exp: NOW / 1000 - 40 }))), '401 token expired');
+    assert.equal(reason(await verify(await sign({ nbf: NOW / 1000 + 20 }))), 'ok');
+    assert.equal(reason(await verify(await sign({ nbf: NOW / 1000 + 40 }))), '401 token not yet valid');
+  });
+
+  it('needs exp, the configured issuer and audience', async () => {
+    assert.equal(reason(await verify(await sign({ exp: undefined }))), '401 token claim exp invalid');
+    assert.equal(reason(await verify(await sign({ iss: 'https://idp.example.com/realms/other' }))), '401 token from another issuer');
+    assert.equal(reason(await verify(await sign({ aud: 'https://mcp.example.com/other' }))), '401 token not issued for this resource (aud)');
   });
 });
