@@ -134,9 +134,88 @@ const ApiKeySchema = z.string().min(16, 'API keys must be at least 16 characters
 
 const TenantSchema = z.strictObject({
   id: IdSchema,
-  apiKeys: z.array(ApiKeySchema).min(1),
+  /** At least one, unless auth.oauth is set (then a tenant may be reached by tokens only). */
+  apiKeys: z.array(ApiKeySchema).default([]),
   /** Keys of the tenant's operators: they may also use the dead-letter tools. */
   adminApiKeys: z.array(ApiKeySchema).default([]),
+});
+
+/**
+ * JWS algorithms an access token may be signed with: asymmetric only. `none` and the HMAC family
+ * (HS256/384/512) are refused, since a resource server only ever holds the issuer's public keys.
+ */
+export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
+const HttpsOrLoopbackUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).refine((text) => {
+  const url = new URL(text);
+  return url.protocol === 'https:' || isLoopback(url.hostname);
+}, 'must be an https:// URL (http:// only for a loopback host)');
+
+/**
+ * The OAuth 2.1 resource server (docs/auth-design.md, "Identity"): /mcp accepts access tokens of
+ * one authorization server beside the API keys, and serves Protected Resource Metadata (RFC 9728).
+ */
+const OAuthSchema = z.strictObject({
+  /** The authorization server's issuer: the exact `iss` of its tokens; its metadata is discovered from it. */
+  issuer: HttpsOrLoopbackUrlSchema,
+  /** The canonical URI of this broker's /mcp (RFC 8707 `resource`): the PRM `resource`, and the default audience. */
+  resource: HttpsOrLoopbackUrlSchema,
+  /** Accepted `aud` values. Default: [resource]. Entra ID v2 tokens: the application (client) id; Auth0: the API identifier. */
+  audience: z.array(z.string().min(1)).min(1).optional(),
+  algorithms: z
+    .array(z.string().min(1))
+    .min(1)
+    .default(['RS256', 'PS256', 'ES256', 'EdDSA'])
+    .superRefine((algs, ctx) => {
+      algs.forEach((alg, index) => {
+        if (!(TOKEN_ALGORITHMS as readonly string[]).includes(alg)) {
+          const why = alg.toLowerCase() === 'none' || /^HS/i.test(alg) ? 'unsigned and HMAC tokens are never accepted' : 'not a JWS algorithm';
+          ctx.addIssue({ code: 'custom', path: [index], message: `"${alg.slice(0, 16)}": ${why}; use one of ${TOKEN_ALGORITHMS.join(', ')}` });
+        }
+      });
+    }),
+  /** Skew allowed on `exp`, `nbf` and `iat`, in seconds. */
+  clockToleranceSec: z.number().int().min(0).max(300).default(30),
+  /** Require this JWT `typ` header (RFC 9068: `at+jwt`). Off by default: Keycloak and Entra ID send other values. */
+  requireJwtType: z.string().min(1).optional(),
+  /** The issuer's JWKS; default: `jwks_uri` from its metadata (RFC 8414, then OpenID discovery). */
+  jwksUri: HttpsOrLoopbackUrlSchema.optional(),
+  /** How long fetched signing keys are trusted before they are fetched again. */
+  jwksCacheMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
+  /** A token with an unknown `kid` refetches the JWKS, at most once per this long (a flood of forged kids costs one fetch). */
+  jwksRefetchCooldownMs: z.number().int().min(0).max(3_600_000).default(30_000),
+  /** Scopes every /mcp request needs; also the `scope` of the 401 challenge. */
+  requiredScopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be a scope token (printable ASCII, no space, " or \\)')).default([]),
+  /** The PRM `scopes_supported`; default: requiredScopes. */
+  scopesSupported: z.array(z.string().min(1)).optional(),
+  /** Opaque (non-JWT) tokens are checked by the issuer's introspection endpoint (RFC 7662). */
+  introspection: z
+    .strictObject({
+      endpoint: HttpsOrLoopbackUrlSchema,
+      clientId: z.string().min(1),
+      clientSecret: z.string().min(1),
+      /** An answer is reused this long, and never past the token's `exp`. */
+      cacheMs: z.number().int().min(0).max(3_600_000).default(30_000),
+      timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+    })
+    .optional(),
+  /** Which claims say who the caller is. */
+  claims: z
+    .strictObject({
+      /** A claim whose value is a configured tenant id (a string, or an array holding exactly one). */
+      tenant: z.string().min(1).optional(),
+      /** Every token belongs to this tenant (one IdP per tenant). Exactly one of tenant and tenantFixed. */
+      tenantFixed: IdSchema.optional(),
+      subject: z.string().min(1).default('sub'),
+      /** Claims naming the OAuth client, the first present wins. */
+      clientId: z.array(z.string().min(1)).default(['client_id', 'azp']),
+      /** A claim holding an array of group names (Keycloak `groups`, Entra ID `roles`, Okta `groups`). */
+      groups: z.string().min(1).optional(),
+      /** A claim whose value `true`, or whose array holds adminValue, makes the caller its tenant's operator. */
+      admin: z.string().min(1).optional(),
+      adminValue: z.string().min(1).default('admin'),
+    })
+    .prefault({}),
 });
 
 const HostPortSchema = z
@@ -231,6 +310,8 @@ export const ConfigSchema = z
       .prefault({}),
     servers: z.array(ServerConfigSchema).default([]),
     tenants: z.array(TenantSchema).default([]),
+    /** Besides tenants' API keys: OAuth access tokens (docs/auth-design.md). */
+    auth: z.strictObject({ oauth: OAuthSchema.optional() }).prefault({}),
     defaults: z
       .strictObject({
         deadlineMs: z.number().int().min(100).max(30 * 86_400_000).default(30_000),
@@ -293,6 +374,34 @@ export const ConfigSchema = z
         });
       }
     });
+    const oauth = config.auth.oauth;
+    config.tenants.forEach((tenant, index) => {
+      if (tenant.apiKeys.length === 0 && oauth === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['tenants', index, 'apiKeys'], message: 'at least one API key is required unless auth.oauth is configured' });
+      }
+      if (oauth === undefined) return;
+      for (const field of ['apiKeys', 'adminApiKeys'] as const) {
+        tenant[field].forEach((key, k) => {
+          // A key shaped like a JWT would be checked as a key first and could shadow a token.
+          if (JWT_SHAPE.test(key)) ctx.addIssue({ code: 'custom', path: ['tenants', index, field, k], message: 'an API key must not look like a JWT (three dot-separated base64url parts) when auth.oauth is set' });
+        });
+      }
+    });
+    if (oauth !== undefined) {
+      const { tenant, tenantFixed } = oauth.claims;
+      if ((tenant === undefined) === (tenantFixed === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'claims'], message: 'set exactly one of tenant (a claim naming the tenant) and tenantFixed (one tenant for every token)' });
+      }
+      if (config.tenants.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['tenants'], message: 'auth.oauth maps tokens to configured tenants: configure at least one tenant' });
+      }
+      if (tenantFixed !== undefined && config.tenants.length > 0 && !config.tenants.some((t) => t.id === tenantFixed)) {
+        ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'claims', 'tenantFixed'], message: `"${tenantFixed}" is not a configured tenant` });
+      }
+      if (new URL(oauth.resource).hash !== '') {
+        ctx.addIssue({ code: 'custom', path: ['auth', 'oauth', 'resource'], message: 'must not contain a fragment (RFC 8707)' });
+      }
+    }
     if (config.tenants.some((t) => t.id === 'default')) {
       // "default" is the implicit unauthenticated tenant; a configured one would be ambiguous.
       ctx.addIssue({ code: 'custom', path: ['tenants'], message: 'tenant id "default" is reserved' });
@@ -342,6 +451,8 @@ export const ConfigSchema = z
     }
   });
 
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
@@ -350,6 +461,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type CallPolicy = z.infer<typeof CallPolicySchema>;
+export type OAuthConfig = z.infer<typeof OAuthSchema>;
 export type CompensationConfig = z.infer<typeof CompensationSchema>;
 export type Priority = (typeof PRIORITIES)[number];
 export type Mutation = (typeof MUTATIONS)[number];

@@ -1,13 +1,15 @@
 // The HTTP front door: /mcp (MCP Streamable HTTP, both protocol eras: sessions for 2025 clients,
 // sessionless for 2026-07-28 ones), /healthz (alive), /readyz (Temporal reachable,
-// and, for the operator only, the state of every downstream server).
+// and, for the operator only, the state of every downstream server), and with auth.oauth the
+// Protected Resource Metadata under /.well-known/oauth-protected-resource.
 import { isLegacyRequest, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
 import { Hono } from 'hono';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { HandlerDeps } from './handlers.js';
 import { INTERNAL_ERROR, INVALID_PARAMS, jsonRpcErrorResponse, PARSE_ERROR, REQUEST_REFUSED } from './jsonrpc.js';
 import { bodyProblem, idOf, paramsProblem, type BodyProblem } from './request-shape.js';
-import { apiKeyAuth } from './middleware/auth.js';
+import { auth } from './middleware/auth.js';
+import { protectedResourceMetadata, resourceMetadataPaths } from './auth/resource-metadata.js';
 import { bodyLimit } from './middleware/body-limit.js';
 import { hostOrigin } from './middleware/host-origin.js';
 import { operatorView } from './middleware/operator-view.js';
@@ -42,8 +44,19 @@ export function createGatewayApp(deps: GatewayAppDeps) {
     return c.json({ status, temporal: { reachable: temporal }, servers, sessions: sessions.size }, temporal ? 200 : 503);
   });
 
+  const oauth = config.auth.oauth;
+  if (oauth !== undefined) {
+    // RFC 9728: public, unauthenticated, and readable by browser clients from any origin; the
+    // Host/Origin check protects /mcp, not this document.
+    const document = protectedResourceMetadata(oauth);
+    for (const path of resourceMetadataPaths(oauth)) {
+      app.get(path, (c) => c.json(document, 200, { 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=3600' }));
+      app.on('OPTIONS', path, () => new Response(null, { status: 204, headers: { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET', 'access-control-allow-headers': '*' } }));
+    }
+  }
+
   app.use('/mcp', hostOrigin({ allowedHosts: deps.allowedHosts, allowedOrigins: deps.allowedOrigins }));
-  app.use('/mcp', apiKeyAuth(config.tenants));
+  app.use('/mcp', auth({ tenants: config.tenants, oauth, log }));
   app.use('/mcp', bodyLimit({ maxBytes: config.gateway.maxBodyBytes }));
 
   app.on(['GET', 'POST', 'DELETE'], '/mcp', async (c) => {

@@ -1,6 +1,7 @@
 // The principal rides through the MCP SDK (v1 for the legacy leg, v2 for the 2026-07-28 leg) as
-// the SDK's AuthInfo, the one per-request value both pass to handlers untouched.
-import type { Principal } from './middleware/auth.js';
+// the SDK's AuthInfo, the one per-request value both pass to handlers untouched. The caller's
+// token is never put here (`token` stays empty): nothing past the gateway can forward it.
+import type { Principal } from './auth/principal.js';
 
 /** The fields of the SDKs' AuthInfo that the broker sets and reads. */
 export interface PrincipalAuthInfo {
@@ -11,11 +12,19 @@ export interface PrincipalAuthInfo {
 }
 
 export function authInfoOf(principal: Principal): PrincipalAuthInfo {
-  return { token: '', clientId: principal.subject, scopes: [], extra: { tenant: principal.tenant, admin: principal.admin } };
+  const { tenant, admin, via, issuer, clientId, groups } = principal;
+  return { token: '', clientId: principal.subject, scopes: principal.scopes ?? [], extra: { tenant, admin, via, issuer, clientId, groups } };
 }
 
 export function principalOf(authInfo: PrincipalAuthInfo | undefined): Principal {
-  const tenant = authInfo?.extra?.tenant;
+  const extra = authInfo?.extra;
+  const tenant = extra?.tenant;
   if (typeof tenant !== 'string' || authInfo === undefined) throw new Error('request reached a handler without a principal');
-  return { tenant, subject: authInfo.clientId, admin: authInfo.extra?.admin === true };
+  const principal: Principal = { tenant, subject: authInfo.clientId, admin: extra?.admin === true };
+  if (extra?.via === 'apikey' || extra?.via === 'oauth' || extra?.via === 'local') principal.via = extra.via;
+  if (typeof extra?.issuer === 'string') principal.issuer = extra.issuer;
+  if (typeof extra?.clientId === 'string') principal.clientId = extra.clientId;
+  if (Array.isArray(extra?.groups)) principal.groups = extra.groups as string[];
+  if (authInfo.scopes.length > 0) principal.scopes = authInfo.scopes;
+  return principal;
 }

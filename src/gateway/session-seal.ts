@@ -1,11 +1,12 @@
-// Sealed MCP session ids (2025 clients): the id itself says which tenant opened the session and
-// when, signed with HMAC-SHA256 under `gateway.sessions.key`. Any gateway that shares the key can
+// Sealed MCP session ids (2025 clients): the id itself says which tenant and which principal
+// (a digest of its subject, so no email address travels in the id) opened the session and when,
+// signed with HMAC-SHA256 under `gateway.sessions.key`. Any gateway that shares the key can
 // serve a request of a session it did not open, with no shared store and no sticky routing
 // (sessions.ts). A session cannot be revoked everywhere, since nothing is stored: it is valid
 // until `gateway.sessions.maxAgeMs` after it opened, and a session that ends (DELETE, idle) is
 // refused by the gateway that held it. The id is visible ASCII (base64url and dots), as the
 // Streamable HTTP transport requires.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const VERSION = 's1';
 
@@ -13,6 +14,13 @@ export interface SealedSession {
   tenant: string;
   /** Epoch milliseconds when the session opened. */
   openedAt: number;
+  /** ownerDigest() of the subject that opened it; absent in ids sealed before sessions had owners. */
+  owner?: string;
+}
+
+/** What a sealed id records of the principal that opened a session: only another request of it may use the session. */
+export function ownerDigest(subject: string): string {
+  return createHash('sha256').update(subject, 'utf8').digest('base64url').slice(0, 22);
 }
 
 export class SessionSeal {
@@ -24,9 +32,10 @@ export class SessionSeal {
     if (key.length < 32) throw new Error('a session key needs at least 32 bytes');
   }
 
-  /** A new session id for a tenant; unguessable (96 random bits) and unforgeable without the key. */
-  issue(tenant: string): string {
-    const payload = Buffer.from(JSON.stringify({ t: tenant, o: this.now(), n: randomBytes(12).toString('base64url') }), 'utf8').toString('base64url');
+  /** A new session id for a tenant and its opener (a subject); unguessable (96 random bits) and unforgeable without the key. */
+  issue(tenant: string, subject?: string): string {
+    const owner = subject !== undefined ? { u: ownerDigest(subject) } : {};
+    const payload = Buffer.from(JSON.stringify({ t: tenant, ...owner, o: this.now(), n: randomBytes(12).toString('base64url') }), 'utf8').toString('base64url');
     return `${VERSION}.${payload}.${this.mac(payload)}`;
   }
 
@@ -38,10 +47,10 @@ export class SessionSeal {
     const given = Buffer.from(mac, 'utf8');
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
     try {
-      const { t, o } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { t?: unknown; o?: unknown };
+      const { t, o, u } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { t?: unknown; o?: unknown; u?: unknown };
       if (typeof t !== 'string' || typeof o !== 'number') return undefined;
       if (this.now() - o > this.maxAgeMs) return undefined;
-      return { tenant: t, openedAt: o };
+      return { tenant: t, openedAt: o, ...(typeof u === 'string' ? { owner: u } : {}) };
     } catch {
       return undefined;
     }

@@ -35,7 +35,7 @@ import { paramsProblem } from './request-shape.js';
 import type { Principal } from './middleware/auth.js';
 import { authInfoOf, principalOf } from './auth-info.js';
 import { INSTRUCTIONS, SERVER_INFO } from './identity.js';
-import { SessionSeal } from './session-seal.js';
+import { ownerDigest, SessionSeal } from './session-seal.js';
 
 /** How a 2025 client's answer to each relayed input request is read. */
 const INPUT_RESULT_SCHEMAS = {
@@ -46,6 +46,8 @@ const INPUT_RESULT_SCHEMAS = {
 
 interface Session {
   tenant: string;
+  /** ownerDigest() of the subject that opened it: another principal of the tenant gets a 404 too. */
+  owner: string;
   /** Set once its slot under the caps is given back, so a session that ends twice counts once. */
   released: boolean;
   server: Server;
@@ -116,7 +118,7 @@ export class SessionRegistry {
       const notFound = () => jsonRpcErrorResponse(404, requestId(parsedBody), SESSION_NOT_FOUND, 'Session not found; start a new session with initialize');
       const session = this.sessions.get(sessionId);
       if (session !== undefined) {
-        if (session.tenant !== principal.tenant) return notFound();
+        if (session.tenant !== principal.tenant || session.owner !== ownerDigest(principal.subject)) return notFound();
         // Past gateway.sessions.maxAgeMs here too, as on every other gateway.
         if (this.seal.open(sessionId) === undefined) {
           this.end(session);
@@ -127,13 +129,13 @@ export class SessionRegistry {
         return session.transport.handleRequest(request, { parsedBody, authInfo });
       }
       const sealed = this.ended.has(sessionId) ? undefined : this.seal.open(sessionId);
-      if (sealed === undefined || sealed.tenant !== principal.tenant) return notFound();
+      if (sealed === undefined || sealed.tenant !== principal.tenant || (sealed.owner !== undefined && sealed.owner !== ownerDigest(principal.subject))) return notFound();
       return this.visit(request, sessionId, sealed.tenant, authInfo, parsedBody);
     }
     if (request.method === 'POST' && isInitialize(parsedBody)) {
       const refusal = this.capProblem(principal.tenant);
       if (refusal !== undefined) return jsonRpcErrorResponse(refusal.status, requestId(parsedBody), REQUEST_REFUSED, refusal.message, { 'retry-after': '5' });
-      const session = await this.open(principal.tenant);
+      const session = await this.open(principal.tenant, principal.subject);
       try {
         return await session.transport.handleRequest(request, { parsedBody, authInfo });
       } finally {
@@ -244,11 +246,11 @@ export class SessionRegistry {
     else this.slots.delete(session.tenant);
   }
 
-  private async open(tenant: string): Promise<Session> {
+  private async open(tenant: string, subject: string): Promise<Session> {
     const inFlight: InFlightCalls = new Map();
     const server = this.createServer(inFlight, tenant);
     const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => this.seal.issue(tenant),
+      sessionIdGenerator: () => this.seal.issue(tenant, subject),
       // Runs inside handleRequest, after `session` below exists.
       onsessioninitialized: (id) => {
         this.sessions.set(id, session);
@@ -258,7 +260,7 @@ export class SessionRegistry {
       },
     });
     // The slot is taken before the first await, so concurrent initializes cannot all pass the cap check.
-    const session: Session = { tenant, released: false, server, transport, lastSeen: Date.now(), inFlight };
+    const session: Session = { tenant, owner: ownerDigest(subject), released: false, server, transport, lastSeen: Date.now(), inFlight };
     this.slots.set(tenant, this.sizeOf(tenant) + 1);
     this.slotsTotal++;
     transport.onclose = () => {

@@ -14,6 +14,8 @@ export interface Execution {
   correlationId?: string;
   idempotencyKey?: string;
   attempt?: number;
+  /** The call's whole `_meta` as received (to prove no client token is passed through). */
+  meta?: Record<string, unknown>;
   startedAt: number;
   finishedAt?: number;
   cancelled?: boolean;
@@ -30,6 +32,8 @@ export class FixtureServer {
   hangApply = false;
   /** Extra tools appear only when true (to test list_changed / reconnection). */
   extraTool = false;
+  /** The headers of every HTTP request it received (to prove no client token is passed through). */
+  readonly requestHeaders: Array<Record<string, string | string[] | undefined>> = [];
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/mcp`;
@@ -37,6 +41,7 @@ export class FixtureServer {
 
   async start(port = 0): Promise<void> {
     this.http = createServer((req, res) => {
+      this.requestHeaders.push({ ...req.headers });
       if (req.url !== '/mcp') {
         res.writeHead(404).end();
         return;
@@ -70,6 +75,7 @@ export class FixtureServer {
       correlationId: meta?.['switchyard/correlation_id'] as string | undefined,
       idempotencyKey: meta?.['switchyard/idempotency_key'] as string | undefined,
       attempt: meta?.['switchyard/attempt'] as number | undefined,
+      ...(meta !== undefined ? { meta: { ...meta } } : {}),
       startedAt: Date.now(),
     };
     this.executions.push(execution);

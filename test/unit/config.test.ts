@@ -313,8 +313,81 @@ describe('tenants and binding', () => {
     assert.ok(!error.message.includes(short));
   });
 
-  it('requires at least one API key per tenant', () => {
-    assert.match(refuse({ tenants: [{ id: 'acme', apiKeys: [] }] }).problems[0]!, /^tenants\[0\]\.apiKeys: /);
+  it('requires at least one API key per tenant unless auth.oauth is set', () => {
+    assert.deepEqual(refuse({ tenants: [{ id: 'acme', apiKeys: [] }] }).problems, ['tenants[0].apiKeys: at least one API key is required unless auth.oauth is configured']);
+  });
+});
+
+describe('auth.oauth', () => {
+  const key1 = 'key-one-0123456789abcdef';
+  const oauth = (extra: Record<string, unknown> = {}) => ({
+    issuer: 'https://idp.example.com/realms/acme',
+    resource: 'https://mcp.example.com/mcp',
+    claims: { tenant: 'tenant' },
+    ...extra,
+  });
+
+  it('fills defaults: audience from resource at check time, asymmetric algorithms, 30 s skew, sub and client_id/azp', () => {
+    const config = parse({ tenants: [{ id: 'acme' }], auth: { oauth: oauth() } });
+    const o = config.auth.oauth!;
+    assert.equal(o.audience, undefined);
+    assert.deepEqual(o.algorithms, ['RS256', 'PS256', 'ES256', 'EdDSA']);
+    assert.equal(o.clockToleranceSec, 30);
+    assert.equal(o.claims.subject, 'sub');
+    assert.deepEqual(o.claims.clientId, ['client_id', 'azp']);
+    assert.deepEqual(o.requiredScopes, []);
+    assert.deepEqual(config.tenants[0]!.apiKeys, []);
+    assert.equal(parse({}).auth.oauth, undefined);
+  });
+
+  it('refuses alg none and HMAC algorithms, naming the index', () => {
+    const { problems } = refuse({ tenants: [{ id: 'acme' }], auth: { oauth: oauth({ algorithms: ['RS256', 'none', 'HS256'] }) } });
+    assert.equal(problems.length, 2);
+    assert.match(problems[0]!, /^auth\.oauth\.algorithms\[1\]: "none": unsigned and HMAC tokens are never accepted/);
+    assert.match(problems[1]!, /^auth\.oauth\.algorithms\[2\]: "HS256": unsigned and HMAC/);
+  });
+
+  it('refuses an http issuer or resource that is not loopback, and a resource with a fragment', () => {
+    const { problems } = refuse({ tenants: [{ id: 'acme' }], auth: { oauth: oauth({ issuer: 'http://idp.example.com', resource: 'https://mcp.example.com/mcp#x' }) } });
+    assert.deepEqual(problems, ['auth.oauth.issuer: must be an https:// URL (http:// only for a loopback host)', 'auth.oauth.resource: must not contain a fragment (RFC 8707)']);
+    assert.equal(parse({ tenants: [{ id: 'acme' }], auth: { oauth: oauth({ issuer: 'http://127.0.0.1:4000' }) } }).auth.oauth!.issuer, 'http://127.0.0.1:4000');
+  });
+
+  it('needs exactly one of claims.tenant and claims.tenantFixed, and a configured fixed tenant', () => {
+    assert.deepEqual(refuse({ tenants: [{ id: 'acme' }], auth: { oauth: oauth({ claims: {} }) } }).problems, [
+      'auth.oauth.claims: set exactly one of tenant (a claim naming the tenant) and tenantFixed (one tenant for every token)',
+    ]);
+    assert.deepEqual(refuse({ tenants: [{ id: 'acme' }], auth: { oauth: oauth({ claims: { tenant: 't', tenantFixed: 'acme' } }) } }).problems, [
+      'auth.oauth.claims: set exactly one of tenant (a claim naming the tenant) and tenantFixed (one tenant for every token)',
+    ]);
+    assert.deepEqual(refuse({ tenants: [{ id: 'acme' }], auth: { oauth: oauth({ claims: { tenantFixed: 'globex' } }) } }).problems, [
+      'auth.oauth.claims.tenantFixed: "globex" is not a configured tenant',
+    ]);
+  });
+
+  it('needs a tenant to map tokens to', () => {
+    assert.deepEqual(refuse({ auth: { oauth: oauth() } }).problems, ['tenants: auth.oauth maps tokens to configured tenants: configure at least one tenant']);
+  });
+
+  it('refuses an API key shaped like a JWT when OAuth is on, without printing it', () => {
+    const jwtLike = 'aaaaaaaa.bbbbbbbb.cccccccc';
+    const error = refuse({ tenants: [{ id: 'acme', apiKeys: [key1, jwtLike] }], auth: { oauth: oauth() } });
+    assert.deepEqual(error.problems, ['tenants[0].apiKeys[1]: an API key must not look like a JWT (three dot-separated base64url parts) when auth.oauth is set']);
+    assert.ok(!error.message.includes(jwtLike));
+  });
+
+  it('names unknown keys, out-of-range skew and a missing introspection secret', () => {
+    const { problems } = refuse({
+      tenants: [{ id: 'acme' }],
+      auth: { oauth: oauth({ clockToleranceSec: 900, introspection: { endpoint: 'https://idp.example.com/introspect', clientId: 'switchyard' }, audiences: ['x'] }) },
+    });
+    assert.ok(problems.some((p) => p.startsWith('auth.oauth: ') && p.includes('audiences')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('auth.oauth.clockToleranceSec: ')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('auth.oauth.introspection.clientSecret: ')), problems.join('\n'));
+  });
+
+  it('refuses a required scope with a space or quote (it goes into the challenge header)', () => {
+    assert.match(refuse({ tenants: [{ id: 'acme' }], auth: { oauth: oauth({ requiredScopes: ['mcp tools'] }) } }).problems[0]!, /^auth\.oauth\.requiredScopes\[0\]: must be a scope token/);
   });
 });
 

@@ -1,66 +1,80 @@
-// API keys map a caller to a tenant. With no tenants configured there is a single "default"
-// tenant without authentication; the config only allows that on a loopback bind.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Who may use /mcp. In order (docs/auth-design.md, "Identity"):
+// 1. No tenants and no auth.oauth: a single "default" tenant without authentication; the config
+//    only allows that on a loopback bind.
+// 2. An API key of a tenant (a SHA-256 lookup, microseconds).
+// 3. With auth.oauth: an OAuth access token (a JWT checked against the issuer's keys, or an
+//    opaque token by introspection), its tenant and subject from the configured claims.
+// Refusals keep /mcp's JSON-RPC error bodies; with OAuth the challenge points to the Protected
+// Resource Metadata, so a connector can discover the authorization server (MCP authorization spec).
 import type { MiddlewareHandler } from 'hono';
 import type { Config } from '../../config/schema.js';
-import { jsonRpcErrorResponse, UNAUTHORIZED } from '../jsonrpc.js';
+import type { Logger } from '../../observability/log.js';
+import { apiKeyPrincipals, bearerCredential } from '../auth/api-keys.js';
+import { principalFromClaims } from '../auth/claims.js';
+import { bearerChallenge, type Challenge } from '../auth/resource-metadata.js';
+import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.js';
+import { jsonRpcErrorResponse, REQUEST_REFUSED, UNAUTHORIZED } from '../jsonrpc.js';
 import type { GatewayEnv } from '../types.js';
+
+export type { Principal } from '../auth/principal.js';
+export { apiKeyPrincipals } from '../auth/api-keys.js';
 
 export const DEFAULT_TENANT = 'default';
 
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
-
-export interface Principal {
-  tenant: string;
-  /** A stable, non-secret name for the credential: "apikey:<hash prefix>" or "anonymous". */
-  subject: string;
-  /** May use the dead-letter tools of its tenant. The keyless local mode is its own operator. */
-  admin: boolean;
+export interface AuthOptions {
+  tenants: Config['tenants'];
+  oauth?: Config['auth']['oauth'];
+  log: Logger;
+  /** Given by tests; default: built from `oauth`. */
+  verifier?: TokenVerifier;
 }
 
-/**
- * Maps an Authorization header to the principal of its API key, or undefined for a missing or
- * unknown key. Shared by the /mcp middleware and the health endpoints (admin keys see detail).
- */
-export function apiKeyPrincipals(tenants: Config['tenants']): (authorization: string | undefined) => Principal | undefined {
-  const byDigest = new Map<string, { tenant: string; digest: Buffer; admin: boolean }>();
-  for (const tenant of tenants) {
-    for (const [keys, admin] of [[tenant.apiKeys, false], [tenant.adminApiKeys, true]] as const) {
-      for (const key of keys) {
-        const digest = sha256(key);
-        byDigest.set(digest.toString('hex'), { tenant: tenant.id, digest, admin });
-      }
-    }
-  }
-  return (authorization) => {
-    const match = BEARER.exec(authorization ?? '');
-    const digest = match ? sha256(match[1]!) : undefined;
-    const found = digest ? byDigest.get(digest.toString('hex')) : undefined;
-    // The map lookup is by digest; the compare below keeps the check constant-time anyway.
-    if (digest === undefined || found === undefined || !timingSafeEqual(found.digest, digest)) return undefined;
-    return { tenant: found.tenant, subject: `apikey:${digest.toString('hex').slice(0, 12)}`, admin: found.admin };
-  };
-}
-
-export function apiKeyAuth(tenants: Config['tenants']): MiddlewareHandler<GatewayEnv> {
+export function auth(options: AuthOptions): MiddlewareHandler<GatewayEnv> {
+  const { tenants, oauth, log } = options;
   const principalOf = apiKeyPrincipals(tenants);
+  const verifier = oauth !== undefined ? (options.verifier ?? createTokenVerifier(oauth, { log })) : undefined;
+
+  const refuse = (status: 401 | 403, message: string, challenge: Challenge): Response =>
+    jsonRpcErrorResponse(status, null, UNAUTHORIZED, message, {
+      'www-authenticate': oauth !== undefined ? bearerChallenge(oauth, challenge) : 'Bearer realm="switchyard"',
+    });
+
   return async function auth(c, next) {
-    if (tenants.length === 0) {
-      c.set('principal', { tenant: DEFAULT_TENANT, subject: 'anonymous', admin: true });
+    if (tenants.length === 0 && oauth === undefined) {
+      c.set('principal', { tenant: DEFAULT_TENANT, subject: 'anonymous', admin: true, via: 'local' });
       return next();
     }
     const header = c.req.header('authorization');
-    const principal = principalOf(header);
-    if (principal === undefined) {
-      const response = jsonRpcErrorResponse(401, null, UNAUTHORIZED, BEARER.test(header ?? '') ? 'Unauthorized: unknown API key' : 'Unauthorized: missing Authorization: Bearer <api key>');
-      response.headers.set('WWW-Authenticate', 'Bearer realm="switchyard"');
-      return response;
+    const credential = bearerCredential(header);
+    if (credential === undefined) {
+      return refuse(401, `Unauthorized: missing Authorization: Bearer <${oauth !== undefined ? 'access token or API key' : 'api key'}>`, { kind: 'missing' });
     }
-    c.set('principal', principal);
+    const keyPrincipal = principalOf(header);
+    if (keyPrincipal !== undefined) {
+      c.set('principal', keyPrincipal);
+      return next();
+    }
+    if (oauth === undefined || verifier === undefined) return refuse(401, 'Unauthorized: unknown API key', { kind: 'missing' });
+
+    const check = await verifier.verify(credential);
+    if (!check.ok) {
+      if (check.status === 503) return jsonRpcErrorResponse(503, null, REQUEST_REFUSED, `Service unavailable: ${check.reason}; retry later`, { 'retry-after': '5' });
+      return refuse(401, `Unauthorized: ${check.reason}`, { kind: 'invalid_token', description: check.reason });
+    }
+    const mapped = principalFromClaims(check.claims, oauth, tenants);
+    // A good token that names no tenant of ours: another login will not help, so no error code.
+    if (!mapped.ok) return refuse(403, `Forbidden: ${mapped.reason}`, { kind: 'missing' });
+    const granted = new Set(mapped.principal.scopes);
+    const missing = oauth.requiredScopes.filter((s) => !granted.has(s));
+    if (missing.length > 0) {
+      return refuse(403, `Forbidden: the token lacks scope ${missing.join(', ')}`, {
+        kind: 'insufficient_scope',
+        description: `requires scope ${oauth.requiredScopes.join(' ')}`,
+        // Every scope the request needs, in one challenge: the client asks for them and steps up once.
+        scopes: oauth.requiredScopes,
+      });
+    }
+    c.set('principal', mapped.principal);
     return next();
   };
-}
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
 }

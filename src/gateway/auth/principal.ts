@@ -1,0 +1,21 @@
+// Who is calling: the one identity the gateway hands to handlers, whichever credential proved it.
+// It holds nothing secret: never the token or the key, only names derived from them.
+
+export interface Principal {
+  tenant: string;
+  /**
+   * A stable, non-secret name for the caller: "apikey:<hash prefix>", "oauth:<sub>" or
+   * "anonymous". Sessions are bound to it (sessions.ts), and it appears in logs.
+   */
+  subject: string;
+  /** May use the dead-letter tools of its tenant. The keyless local mode is its own operator. */
+  admin: boolean;
+  /** Which credential proved it. Absent means an API key (the only kind before OAuth). */
+  via?: 'apikey' | 'oauth' | 'local';
+  /** OAuth only: the token's issuer and client. */
+  issuer?: string;
+  clientId?: string;
+  /** OAuth only: the token's scopes and the caller's groups (from the configured claim). */
+  scopes?: string[];
+  groups?: string[];
+}
