@@ -1,5 +1,6 @@
 // A 2026-07-28 downstream server with the fixtures of the conformance suite's input scenarios
-// (input-required-result-*, tasks-mrtr-*, server-stateless's capability tools). The 2026-07-28
+// (input-required-result-*, tasks-mrtr-*, server-stateless's capability tools) and a tool with an
+// `x-mcp-header` argument (http-custom-header-server-validation). The 2026-07-28
 // conformance run puts it behind the broker beside conformance-server.ts, unprefixed: each
 // scenario passes only if the broker relays the server's input requests to the suite's client and
 // its answers back, through the durable call. Every tool is stateless: the answers come back in
@@ -37,6 +38,11 @@ const TOOLS = [
   { name: 'confirm_delete', description: 'Asks to confirm, then deletes (nothing).', inputSchema: { type: 'object' as const, properties: { filename: { type: 'string' } } }, execution: { taskSupport: 'optional' as const } },
   { name: 'multi_input', description: 'Asks two questions at once.', inputSchema: NO_ARGS, execution: { taskSupport: 'optional' as const } },
   { name: 'test_tool_with_task', description: 'Asks for a name, then runs as a task.', inputSchema: NO_ARGS, execution: { taskSupport: 'required' as const } },
+  {
+    name: 'test_custom_header',
+    description: 'Its region argument is mirrored into the Mcp-Param-Region header (SEP-2243).',
+    inputSchema: { type: 'object' as const, properties: { region: { type: 'string', 'x-mcp-header': 'Region' } }, required: ['region'] },
+  },
 ];
 
 const nameRequest = (message: string) => ({
@@ -83,7 +89,7 @@ export class ConformanceModernServer {
       { name: 'switchyard-conformance-modern-fixture', version: '1.0.0' },
       { capabilities: { tools: {}, prompts: {} }, requestState: { verify: (state, ctx) => this.states.verify(state, ctx) } },
     );
-    server.setRequestHandler('tools/list', () => ({ tools: TOOLS }));
+    server.setRequestHandler('tools/list', () => ({ tools: TOOLS }) as never);
     server.setRequestHandler('tools/call', (request, ctx) => this.call(request.params.name, (request.params.arguments ?? {}) as Record<string, unknown>, ctx) as never);
     server.setRequestHandler('prompts/list', () => ({ prompts: [{ name: 'test_input_required_result_prompt', description: 'A prompt that asks for context first.' }] }));
     server.setRequestHandler('prompts/get', (_request, ctx) => {
@@ -147,6 +153,8 @@ export class ConformanceModernServer {
         const user = content(responses, 'user_name')?.name;
         return typeof user === 'string' ? text(`Hello, ${user}! (finished as a task)`) : ask({ user_name: nameRequest('What is your name?') });
       }
+      case 'test_custom_header':
+        return text(`region: ${String(args.region)}`);
       default:
         throw new ProtocolError(-32602, `Unknown tool: ${name}`);
     }

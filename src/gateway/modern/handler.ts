@@ -36,11 +36,12 @@ import { BROKER_PREFIX } from '../tool-names.js';
 import { authInfoOf, principalOf, type PrincipalAuthInfo } from '../auth-info.js';
 import { callTool, listTools, type CallToolAnswer, type HandlerDeps } from '../handlers.js';
 import { INSTRUCTIONS, SERVER_INFO } from '../identity.js';
-import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, printable, RESOURCE_NOT_FOUND } from '../jsonrpc.js';
+import { INTERNAL_ERROR, INVALID_PARAMS, JsonRpcError, printable, RESOURCE_NOT_FOUND, type JsonRpcId } from '../jsonrpc.js';
 import type { Principal } from '../middleware/auth.js';
 import { levelAtLeast, type RequestIo } from '../passthrough.js';
 import { META } from '../envelope.js';
 import type { McpTask } from '../tasks.js';
+import { HEADER_MISMATCH, paramHeaderProblem } from './param-headers.js';
 import { cancelTask, createTaskResult, declaresTasks, getTask, missingTasksCapability, TASKS_EXTENSION, TaskIdParams, UpdateTaskParams, updateTask } from './tasks.js';
 
 export interface ModernFrontDoor {
@@ -62,13 +63,29 @@ export function createModernFrontDoor(deps: HandlerDeps): ModernFrontDoor {
   // Prompt and resource listings change when a downstream server says so (passthrough.ts).
   const unwatch = deps.passthrough?.onListChanged((kind) => (kind === 'prompts' ? handler.notify.promptsChanged() : handler.notify.resourcesChanged()));
   return {
-    fetch: (request, principal, parsedBody) => handler.fetch(request, { authInfo: authInfoOf(principal), parsedBody }),
+    fetch: (request, principal, parsedBody) => {
+      const refused = paramHeadersRefusal(deps, request, parsedBody);
+      return refused !== undefined ? Promise.resolve(refused) : handler.fetch(request, { authInfo: authInfoOf(principal), parsedBody });
+    },
     toolsChanged: () => handler.notify.toolsChanged(),
     close: () => {
       unwatch?.();
       return handler.close();
     },
   };
+}
+
+/** A tools/call whose SEP-2243 `Mcp-Param-*` headers disagree with its arguments: 400, -32020 (param-headers.ts). */
+function paramHeadersRefusal(deps: HandlerDeps, request: Request, body: unknown): Response | undefined {
+  const message = body as { id?: JsonRpcId; method?: unknown; params?: { name?: unknown; arguments?: unknown } } | undefined;
+  if (message?.method !== 'tools/call' || typeof message.params?.name !== 'string') return undefined;
+  const tool = deps.catalog.resolve(message.params.name);
+  const problem = tool && paramHeaderProblem(tool.definition.inputSchema, message.params.arguments, request.headers);
+  if (problem === undefined) return undefined;
+  return new Response(
+    JSON.stringify({ jsonrpc: '2.0', id: message.id ?? null, error: { code: HEADER_MISMATCH, message: `Bad Request: the request headers and body disagree: ${problem.message}`, data: { mismatch: { header: problem.header } } } }),
+    { status: 400, headers: { 'content-type': 'application/json' } },
+  );
 }
 
 function buildServer(deps: HandlerDeps, states: RequestStateCodec<BrokerRequestState>): Server {
@@ -107,7 +124,7 @@ function buildServer(deps: HandlerDeps, states: RequestStateCodec<BrokerRequestS
       const state = ctx.mcpReq.requestState<BrokerRequestState>();
       if (state !== undefined) {
         // A retry with answers: they go to the call's round, from whichever gateway this is.
-        if (typeof state !== 'object' || state.n !== request.params.name) throw new JsonRpcError(INVALID_PARAMS, 'requestState belongs to another tool call');
+        if (typeof state !== 'object' || state.k !== undefined || state.n !== request.params.name) throw new JsonRpcError(INVALID_PARAMS, 'requestState belongs to another tool call');
         const asTask = tasks && taskSupport !== undefined && taskSupport !== 'forbidden';
         const reply = await answerInput(deps, principal, state.c, state.r, ctx.mcpReq.inputResponses ?? {}, asTask ? 0 : deps.config.defaults.syncWaitMs);
         if (reply === undefined) {
@@ -195,7 +212,25 @@ function buildServer(deps: HandlerDeps, states: RequestStateCodec<BrokerRequestS
     }
     if (passthrough.prompts) {
       server.setRequestHandler('prompts/list', (request, ctx) => as(relay.listPrompts(request.params?.cursor, requestIo(ctx))));
-      server.setRequestHandler('prompts/get', (request, ctx) => as(relay.getPrompt(request.params as never, requestIo(ctx))));
+      // A server that asks for input first (2026-07-28): its question goes to the client with a
+      // state of the broker's wrapping the server's, and the retry takes it back (not durable:
+      // a prompt is no call).
+      server.setRequestHandler('prompts/get', async (request, ctx) => {
+        const state = ctx.mcpReq.requestState<BrokerRequestState>();
+        if (state !== undefined && (typeof state !== 'object' || state.k !== 'prompt' || state.n !== request.params.name)) {
+          throw new JsonRpcError(INVALID_PARAMS, 'requestState belongs to another request');
+        }
+        const clientCapabilities = relayableCapabilities((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as Record<string, unknown> | undefined);
+        const input = {
+          responses: (ctx.mcpReq.inputResponses ?? {}) as Record<string, unknown>,
+          ...(state?.d !== undefined ? { requestState: state.d } : {}),
+          ...(clientCapabilities !== undefined ? { clientCapabilities } : {}),
+        };
+        const result = (await as(relay.getPrompt(request.params as never, requestIo(ctx), input))) as Record<string, unknown>;
+        if (result.resultType !== 'input_required') return result as never;
+        const downstream = typeof result.requestState === 'string' ? { d: result.requestState } : {};
+        return inputRequired({ inputRequests: result.inputRequests as never, requestState: await states.mint({ k: 'prompt', n: request.params.name, ...downstream }, ctx) }) as never;
+      });
     }
     if (passthrough.completions) {
       server.setRequestHandler('completion/complete', (request, ctx) => as(relay.complete(request.params as never, requestIo(ctx))));
