@@ -60,6 +60,8 @@ export interface ForwardOptions {
   signal?: AbortSignal;
   timeoutMs: number;
   scope?: object;
+  /** Hand back a 2026-07-28 server's `input_required` answer (for the caller to relay) instead of failing. */
+  allowInputRequired?: boolean;
 }
 
 export interface DownstreamEvents {
@@ -267,7 +269,11 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     const params = meta ? { ...request.params, _meta: meta } : request.params;
     // The caller's v1 zod schema is a Standard Schema, which is what v2's request() validates with.
     const send = () =>
-      client.request({ method: request.method, ...(params ? { params } : {}) }, resultSchema as never, { signal: options.signal, timeout: options.timeoutMs }) as Promise<T>;
+      client.request({ method: request.method, ...(params ? { params } : {}) }, resultSchema as never, {
+        signal: options.signal,
+        timeout: options.timeoutMs,
+        ...(options.allowInputRequired === true ? { allowInputRequired: true } : {}),
+      }) as Promise<T>;
     try {
       return await this.inScope(options.scope, send);
     } catch (error) {

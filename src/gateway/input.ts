@@ -31,15 +31,22 @@ const METHOD_CAPABILITY: Record<string, (typeof RELAYABLE)[number]> = {
   'roots/list': 'roots',
 };
 
-/** The broker's requestState: which call and which round a retry answers, for which tool. */
-export interface BrokerRequestState {
-  /** The call's correlation id. */
-  c: string;
-  /** The round the client was asked in. */
-  r: number;
-  /** The tool name the client called (a retry must name the same tool). */
-  n: string;
-}
+/**
+ * The broker's requestState. For a tool call: which call and which round a retry answers, for
+ * which tool. For a prompt (`k: 'prompt'`, not a durable call): the prompt, and the downstream
+ * server's own state, handed back to it with the retry.
+ */
+export type BrokerRequestState =
+  | {
+      /** The call's correlation id. */
+      c: string;
+      /** The round the client was asked in. */
+      r: number;
+      /** The tool name the client called (a retry must name the same tool). */
+      n: string;
+      k?: undefined;
+    }
+  | { k: 'prompt'; n: string; d?: string };
 
 /** A tools/call answer for a call that waits for input. */
 export interface InputAnswer {

@@ -22,6 +22,7 @@
 //   server may log about one tenant's call after answering it), so a server shared by several
 //   tenants has its server-wide messages written to the operator's log (debug) and relayed to none.
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CLIENT_CAPABILITIES_META_KEY } from '@modelcontextprotocol/server';
 import {
   CompleteRequestSchema,
   type CompleteRequest,
@@ -100,6 +101,8 @@ export class Passthrough {
   /** URIs seen in listings → the server that listed them first. */
   private readonly uriOwners = new Map<string, string>();
   private readonly templates = new Map<string, RegExp[]>();
+  /** With several unprefixed servers: bare prompt names seen in listings → the first server (config order) offering it. */
+  private readonly promptOwners = new Map<string, string>();
   private readonly detach: Array<() => void> = [];
   /** Told when a merged listing changes, for clients without a session (modern/handler.ts). */
   private readonly listWatchers = new Set<(kind: 'resources' | 'prompts') => void>();
@@ -229,10 +232,24 @@ export class Passthrough {
     return this.guard(() => this.listPage('prompts', cursor, io.signal, (c, next, signal) => this.listPromptsOf(c, next, signal)));
   }
 
-  getPrompt(params: GetPromptRequest['params'], io: RequestIo) {
+  /**
+   * `input` (2026-07-28 callers only): the caller's answers and the server's own requestState, sent
+   * with the request; the server's `input_required` answer is then handed back for the caller to
+   * relay (modern/handler.ts), not refused.
+   */
+  getPrompt(params: GetPromptRequest['params'], io: RequestIo, input?: { responses: Record<string, unknown>; requestState?: string; clientCapabilities?: Record<string, unknown> }) {
     return this.guard(async () => {
-      const { connection, name } = this.routePrompt(params.name);
-      return this.forward(connection, { method: 'prompts/get', params: { ...params, name } }, GetPromptResultSchema, io);
+      const { connection, name } = await this.routePrompt(params.name, io.signal);
+      const asked =
+        input === undefined
+          ? {}
+          : {
+              ...(Object.keys(input.responses).length > 0 ? { inputResponses: input.responses } : {}),
+              ...(input.requestState !== undefined ? { requestState: input.requestState } : {}),
+              // What the caller can answer, so the server may ask (downstream/connection.ts).
+              _meta: { ...params._meta, [CLIENT_CAPABILITIES_META_KEY]: input.clientCapabilities ?? {} },
+            };
+      return this.forward(connection, { method: 'prompts/get', params: { ...params, name, ...asked } }, GetPromptResultSchema, io, input !== undefined);
     });
   }
 
@@ -240,7 +257,7 @@ export class Passthrough {
     return this.guard(async () => {
       const { ref } = params;
       if (ref.type === 'ref/prompt') {
-        const { connection, name } = this.routePrompt(ref.name);
+        const { connection, name } = await this.routePrompt(ref.name, io.signal);
         return this.forward(connection, { method: 'completion/complete', params: { ...params, ref: { ...ref, name } } }, CompleteResultSchema, io);
       }
       const connection = await this.routeUri(ref.uri, io.signal);
@@ -281,6 +298,7 @@ export class Passthrough {
     request: { method: string; params?: Record<string, unknown> },
     schema: ZodType<T>,
     io: RequestIo,
+    allowInputRequired = false,
   ): Promise<T> {
     const scope = {};
     // Log messages the server sends while answering go to this caller only.
@@ -295,7 +313,7 @@ export class Passthrough {
       return await connection.forward(
         { method: request.method, params: { ...params, ...(meta ? { _meta: meta } : {}) } },
         schema,
-        { signal: io.signal, timeoutMs: connection.config.timeoutMs, scope },
+        { signal: io.signal, timeoutMs: connection.config.timeoutMs, scope, ...(allowInputRequired ? { allowInputRequired } : {}) },
       );
     } finally {
       connection.off('log', onLog);
@@ -415,12 +433,15 @@ export class Passthrough {
       signal,
       timeoutMs: connection.config.timeoutMs,
     });
+    if (this.naming.unprefixed.has(connection.id)) for (const prompt of page.prompts) this.notePromptOwner(prompt.name, connection.id);
     const prompts = page.prompts.map((p) => ({ ...p, name: publicToolName(connection.id, p.name, this.naming) }));
     return { items: prompts, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) };
   }
 
-  private routePrompt(publicName: string): { connection: DownstreamConnection; name: string } {
-    const split = splitToolName(publicName, new Set(this.pool.all().map((c) => c.id)), this.naming);
+  private async routePrompt(publicName: string, signal: AbortSignal): Promise<{ connection: DownstreamConnection; name: string }> {
+    // Several unprefixed servers share one namespace: the first that offers the name owns it.
+    if (this.naming.unprefixed.size > 1 && !this.promptOwners.has(publicName)) await this.refreshPromptOwners(signal);
+    const split = splitToolName(publicName, new Set(this.pool.all().map((c) => c.id)), this.naming, (serverId, name) => this.promptOwners.get(name) === serverId);
     const connection = split && this.pool.get(split.serverId);
     if (!split || !connection || connection.serverCapabilities()?.prompts === undefined) {
       throw new JsonRpcError(INVALID_PARAMS, `Unknown prompt: ${printable(publicName, 200)}`);
@@ -464,6 +485,33 @@ export class Passthrough {
         }
       }),
     );
+  }
+
+  /** Lists the prompts of every unprefixed prompt server (bounded), to learn who owns which bare name. */
+  private async refreshPromptOwners(signal: AbortSignal): Promise<void> {
+    await Promise.all(
+      this.offering('prompts')
+        .filter((connection) => this.naming.unprefixed.has(connection.id))
+        .map(async (connection) => {
+          try {
+            let cursor: string | undefined;
+            let pages = 0;
+            do {
+              cursor = (await this.listPromptsOf(connection, cursor, signal)).nextCursor;
+            } while (cursor !== undefined && ++pages < MAX_LOOKUP_PAGES);
+          } catch (error) {
+            this.log.warn('could not list prompts while routing a prompt', { server: connection.id, error: String(error) });
+          }
+        }),
+    );
+  }
+
+  private notePromptOwner(name: string, serverId: string): void {
+    const owner = this.promptOwners.get(name);
+    const order = [...this.naming.unprefixed];
+    if (owner !== undefined && order.indexOf(owner) <= order.indexOf(serverId)) return;
+    if (owner === undefined && this.promptOwners.size >= MAX_KNOWN_URIS) this.promptOwners.delete(this.promptOwners.keys().next().value!);
+    this.promptOwners.set(name, serverId);
   }
 
   private noteOwner(uri: string, serverId: string): void {

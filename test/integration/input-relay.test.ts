@@ -206,6 +206,19 @@ describe('the input relay: a server asks its caller for input through the durabl
     }
   });
 
+  it('relays a prompt’s input request (prompts/get, not a durable call) and refuses a tool call’s state there', async () => {
+    const name = 'ask.test_input_required_result_prompt';
+    const first = asked(await send(stack.mcpUrl, ACME, 'prompts/get', { name }, ELICITATION));
+    assert.deepEqual(Object.keys(first.requests), ['user_context']);
+    const done = resultOf(await send(stack.mcpUrl, ACME, 'prompts/get', { name, inputResponses: { user_context: accept({ context: 'on-call' }) }, requestState: first.state }, ELICITATION));
+    assert.equal(((done.messages as Array<{ content: { text: string } }>)[0])?.content.text, 'Use this context: on-call');
+
+    // A tool call's state is no prompt's, and a prompt's is no tool call's.
+    const tool = asked(await call(ACME, { name: 'ask.test_input_required_result_elicitation', arguments: {} }));
+    assert.equal((await send(stack.mcpUrl, ACME, 'prompts/get', { name, inputResponses: {}, requestState: tool.state }, ELICITATION)).error?.code, -32602);
+    assert.equal((await call(ACME, { name: 'ask.test_input_required_result_elicitation', arguments: {}, inputResponses: {}, requestState: first.state })).error?.code, -32602);
+  });
+
   describe('a 2025 server, which asks on the call’s open request', () => {
     const question = { name: 'old.test_elicitation', arguments: { message: 'Who deploys?' } };
 
