@@ -8,12 +8,15 @@
 //   DownstreamNotSent      retryable: the request provably never left (safe even for non-idempotent tools)
 //   DownstreamUnavailable  retryable: the connection broke; the request may have been received
 //   DownstreamTimeout      retryable: sent, no answer within the request timeout
+//   CredentialsUnavailable non-retryable: no credential for the server (downstream/credentials.ts); nothing was sent
 //   DownstreamProtocolError, UnknownTool, ResultTooLarge, CircuitOpen, DeadlineExceeded: non-retryable
 // The transport failures carry this attempt's number as their first detail, and DeadlineExceeded
 // the number of attempts that were sent (this one was not): when Temporal runs the retries, the
 // failure is the only way the workflow learns how many ran.
 import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { ServerConfig } from '../config/schema.js';
+import { CredentialError, type DownstreamCredentials } from '../downstream/credentials.js';
 import { DownstreamError } from '../downstream/errors.js';
 import { CircuitOpenError } from '../downstream/protection.js';
 import type { CallEnvelope, ToolResult } from '../shared/envelope.js';
@@ -88,6 +91,8 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
         pushRelayed(relayed, { method: 'notifications/progress', params: lastProgress });
         if (!info.isLocal) heartbeat(lastProgress);
       };
+      // The caller's credential, fetched now (an exchange at most): never in history, never logged.
+      const headers = resumed !== undefined ? {} : await credentialHeaders(pool.credentials, connection.config, envelope, thisAttempt);
       const send = (): Promise<ToolResult> =>
         connection.callTool(envelope.tool, envelope.arguments, {
           signal: call.abort.signal,
@@ -104,6 +109,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
           ask: call.ask,
           ...(envelope.input !== undefined ? { input: envelope.input } : {}),
           ...(envelope.clientCapabilities !== undefined ? { clientCapabilities: envelope.clientCapabilities } : {}),
+          headers,
         });
       if (resumed !== undefined) {
         for (const [key, response] of Object.entries(envelope.input?.responses ?? {})) resumed.answer(key, response);
@@ -165,4 +171,16 @@ function withRelayed(result: ToolResult, relayed: RelayedNotification[]): ToolRe
   const meta = { ...result._meta };
   delete meta[RELAY_META_KEY];
   return { ...result, _meta: relayed.length > 0 ? { ...meta, [RELAY_META_KEY]: relayed } : meta };
+}
+
+/** The call's credential headers, or the failure the workflow reads: retryable only when the authorization server failed. */
+async function credentialHeaders(credentials: DownstreamCredentials, server: ServerConfig, envelope: CallEnvelope, attempt: number): Promise<Record<string, string>> {
+  try {
+    return await credentials.callHeaders(server, { tenant: envelope.tenant, subject: envelope.principal, ...(envelope.credential !== undefined ? { credential: envelope.credential } : {}) });
+  } catch (error) {
+    if (!(error instanceof CredentialError)) throw error;
+    // The tool request was not sent: a retry is safe whatever the tool's mutation class.
+    if (error.retryable) throw ApplicationFailure.retryable(error.message, 'DownstreamNotSent', attempt);
+    throw ApplicationFailure.nonRetryable(error.message, 'CredentialsUnavailable');
+  }
 }

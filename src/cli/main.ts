@@ -6,6 +6,7 @@ import type { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
 import { isLoopback, type Config } from '../config/schema.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { DownstreamCredentials } from '../downstream/credentials.js';
 import { DownstreamPool } from '../downstream/pool.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { createLogger, type Logger, type LogLevel } from '../observability/log.js';
@@ -130,7 +131,7 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
     // gateway's connections and their log messages reach its Passthrough. It relays none of them
     // (scoped to the call, or UNATTRIBUTED on stdio: see connection.ts and passthrough.ts), so one
     // pool keeps tenants as isolated as two processes would, and spawns each stdio server once.
-    const pool = new DownstreamPool(config.servers, log.child('downstream'));
+    const pool = new DownstreamPool(config.servers, log.child('downstream'), undefined, DownstreamCredentials.fromConfig(config));
     stops.push(() => pool.close());
     await pool.start();
 

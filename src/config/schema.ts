@@ -117,11 +117,56 @@ const StdioServerSchema = z.strictObject({
   protocol: ProtocolSchema.default('legacy'),
 });
 
+const HttpsOrLoopbackUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).refine((text) => {
+  const url = new URL(text);
+  return url.protocol === 'https:' || isLoopback(url.hostname);
+}, 'must be an https:// URL (http:// only for a loopback host)');
+
+/**
+ * What the server is shown as the caller's credential (docs/security.md, "Per-user downstream
+ * credentials"; downstream/credentials.ts). HTTP servers only: a stdio server is one process shared
+ * by every tenant.
+ */
+const CredentialsSchema = z
+  .discriminatedUnion(
+    'mode',
+    [
+      /** The server's `headers` on every request, whoever calls. */
+      z.strictObject({ mode: z.literal('static') }),
+      /** On each tool call, `header` set to the calling tenant's value (e.g. `Bearer ${CRM_TEAM_A}`); a tenant without one is refused. */
+      z.strictObject({
+        mode: z.literal('tenantSecret'),
+        header: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name').transform((h) => h.toLowerCase()).default('authorization'),
+        tenants: z.record(z.string().min(1), z.string().min(1)),
+      }),
+      /** RFC 8693: the caller's OAuth token exchanged, in the worker at call time, for a token of this server's audience. */
+      z.strictObject({
+        mode: z.literal('tokenExchange'),
+        tokenEndpoint: HttpsOrLoopbackUrlSchema,
+        /** The broker's own confidential client at the authorization server. */
+        clientId: z.string().min(1),
+        clientSecret: z.string().min(1),
+        /** `audience` and/or `resource` (RFC 8707) of the token asked for: at least one. */
+        audience: z.string().min(1).optional(),
+        resource: HttpsOrLoopbackUrlSchema.optional(),
+        scope: z.string().min(1).optional(),
+        /** An exchanged token is reused until this long before it expires. */
+        refreshBeforeExpiryMs: z.number().int().min(0).max(3_600_000).default(60_000),
+        timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+        /** The broker's own requests (connect, lists, health): the server's `headers`, or a client_credentials token of the same audience. */
+        connectionAuth: z.enum(['headers', 'clientCredentials']).default('headers'),
+      }),
+    ],
+    { error: (issue) => (issue.code === 'invalid_union' ? 'mode must be "static", "tenantSecret" or "tokenExchange"' : undefined) },
+  )
+  .default({ mode: 'static' });
+
 const HttpServerSchema = z.strictObject({
   ...ServerCommonShape,
   transport: z.literal('http'),
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
   headers: z.record(z.string(), z.string()).default({}),
+  credentials: CredentialsSchema,
   /** As for stdio; `auto` by default, as the HTTP probe costs one request. */
   protocol: ProtocolSchema.default('auto'),
 });
@@ -145,11 +190,6 @@ const TenantSchema = z.strictObject({
  * (HS256/384/512) are refused, since a resource server only ever holds the issuer's public keys.
  */
 export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
-
-const HttpsOrLoopbackUrlSchema = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).refine((text) => {
-  const url = new URL(text);
-  return url.protocol === 'https:' || isLoopback(url.hostname);
-}, 'must be an https:// URL (http:// only for a loopback host)');
 
 /**
  * The OAuth 2.1 resource server (docs/auth-design.md, "Identity"): /mcp accepts access tokens of
@@ -311,7 +351,19 @@ export const ConfigSchema = z
     servers: z.array(ServerConfigSchema).default([]),
     tenants: z.array(TenantSchema).default([]),
     /** Besides tenants' API keys: OAuth access tokens (docs/auth-design.md). */
-    auth: z.strictObject({ oauth: OAuthSchema.optional() }).prefault({}),
+    auth: z
+      .strictObject({
+        oauth: OAuthSchema.optional(),
+        /**
+         * 32 bytes, base64, the same on every gateway and worker: seals a caller's token for the
+         * worker's token exchange (servers[].credentials.mode tokenExchange). From the environment.
+         */
+        credentialKey: z
+          .string()
+          .refine((text) => /^[A-Za-z0-9+/]+={0,2}$/.test(text) && Buffer.from(text, 'base64').length === 32, 'must be 32 bytes, base64 (openssl rand -base64 32)')
+          .optional(),
+      })
+      .prefault({}),
     defaults: z
       .strictObject({
         deadlineMs: z.number().int().min(100).max(30 * 86_400_000).default(30_000),
@@ -375,6 +427,20 @@ export const ConfigSchema = z
       }
     });
     const oauth = config.auth.oauth;
+    config.servers.forEach((server, index) => {
+      if (server.transport !== 'http') return;
+      const credentials = server.credentials;
+      const path = ['servers', index, 'credentials'];
+      if (credentials.mode === 'tenantSecret') {
+        for (const tenant of Object.keys(credentials.tenants)) {
+          if (!config.tenants.some((t) => t.id === tenant)) ctx.addIssue({ code: 'custom', path: [...path, 'tenants', tenant], message: `"${tenant}" is not a configured tenant` });
+        }
+      }
+      if (credentials.mode !== 'tokenExchange') return;
+      if (credentials.audience === undefined && credentials.resource === undefined) ctx.addIssue({ code: 'custom', path, message: 'set audience or resource (or both): the token asked for must name this server' });
+      if (oauth === undefined) ctx.addIssue({ code: 'custom', path: [...path, 'mode'], message: 'tokenExchange exchanges callers\' OAuth tokens: configure auth.oauth' });
+      if (config.auth.credentialKey === undefined) ctx.addIssue({ code: 'custom', path: ['auth', 'credentialKey'], message: `required when a server uses tokenExchange (servers[${index}])` });
+    });
     config.tenants.forEach((tenant, index) => {
       if (tenant.apiKeys.length === 0 && oauth === undefined) {
         ctx.addIssue({ code: 'custom', path: ['tenants', index, 'apiKeys'], message: 'at least one API key is required unless auth.oauth is configured' });

@@ -12,6 +12,7 @@ import { z, type ZodType } from 'zod';
 import type { ServerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { ToolResult } from '../shared/envelope.js';
+import type { DownstreamCredentials } from './credentials.js';
 import { classifyDownstreamError, DownstreamError } from './errors.js';
 import { CircuitBreaker, Limiter } from './protection.js';
 
@@ -41,6 +42,8 @@ export interface CallOptions {
   scope?: object;
   /** Answers to the server's input requests, with its own requestState (2026-07-28 servers only). */
   input?: { responses: Record<string, unknown>; requestState?: string };
+  /** HTTP headers of this call's requests only: the caller's credential (credentials.ts). */
+  headers?: Record<string, string>;
   /** What the calling client can answer: sent as this request's client capabilities (2026-07-28 servers only). */
   clientCapabilities?: Record<string, unknown>;
   /**
@@ -83,6 +86,10 @@ export interface DownstreamEvents {
 // inside this storage tags those notifications with the request that caused them, which the MCP
 // client API does not expose. stdio has one shared stream, so its messages carry no scope.
 const requestScope = new AsyncLocalStorage<object>();
+
+// The headers of one tool call's HTTP requests (its caller's credential), read by the transport's
+// fetch: the SDK sends a request (and reads its response stream) in the caller's async context.
+const callHeaders = new AsyncLocalStorage<Record<string, string>>();
 
 /**
  * The scope of a stdio server's log message that arrived while requests were in flight. It may be
@@ -144,6 +151,8 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     readonly config: ServerConfig,
     private readonly log: Logger,
     private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
+    /** Per-caller and broker credentials for an HTTP server (config `credentials`); none: static headers only. */
+    private readonly credentials?: DownstreamCredentials,
   ) {
     super();
     // Each tool call in flight listens for its own log messages (activities/call-tool.ts), and
@@ -238,7 +247,8 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
       const scope = options.scope ?? (options.ask !== undefined ? {} : undefined);
       if (scope !== undefined && options.ask !== undefined) this.askers.set(scope, { ask: options.ask, capabilities: options.clientCapabilities });
       try {
-        return (await this.inScope(scope, send)) as ToolResult;
+        const headers = options.headers;
+        return (await this.inScope(scope, headers !== undefined && Object.keys(headers).length > 0 ? () => callHeaders.run(headers, send) : send)) as ToolResult;
       } finally {
         if (scope !== undefined) this.askers.delete(scope);
       }
@@ -540,9 +550,20 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     }
     return new StreamableHTTPClientTransport(new URL(config.url), {
       requestInit: { headers: config.headers },
+      fetch: (url, init) => this.fetchWithCredentials(url, init),
       // Reconnection of the optional GET stream; request-level failures are handled here.
       reconnectionOptions: { initialReconnectionDelay: 500, maxReconnectionDelay: 10_000, reconnectionDelayGrowFactor: 1.5, maxRetries: 2 },
     });
+  }
+
+  /** The broker's own credential on every request, a call's caller's over it on that call's requests. */
+  private async fetchWithCredentials(url: string | URL, init: RequestInit | undefined): Promise<Response> {
+    const own = this.credentials !== undefined ? await this.credentials.connectionHeaders(this.config) : {};
+    const caller = callHeaders.getStore();
+    if (Object.keys(own).length === 0 && caller === undefined) return fetch(url, init);
+    const headers = new Headers(init?.headers);
+    for (const [name, value] of Object.entries({ ...own, ...caller })) headers.set(name, value);
+    return fetch(url, { ...init, headers });
   }
 
   private async refreshTools(client: Client): Promise<void> {

@@ -4,14 +4,21 @@ import { EventEmitter } from 'node:events';
 import type { ServerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import { DownstreamConnection, type BackoffOptions, type ConnectionStatus } from './connection.js';
+import { DownstreamCredentials } from './credentials.js';
 
 export class DownstreamPool extends EventEmitter<{ change: [] }> {
   private readonly connections = new Map<string, DownstreamConnection>();
 
-  constructor(servers: ServerConfig[], log: Logger, backoff?: BackoffOptions) {
+  constructor(
+    servers: ServerConfig[],
+    log: Logger,
+    backoff?: BackoffOptions,
+    /** Per-caller credentials (config `servers[].credentials`); default: none but the static headers. */
+    readonly credentials: DownstreamCredentials = new DownstreamCredentials(),
+  ) {
     super();
     for (const server of servers) {
-      const connection = new DownstreamConnection(server, log.child(server.id), backoff);
+      const connection = new DownstreamConnection(server, log.child(server.id), backoff, credentials);
       connection.on('change', () => this.emit('change'));
       this.connections.set(server.id, connection);
     }

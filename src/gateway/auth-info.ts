@@ -1,6 +1,7 @@
 // The principal rides through the MCP SDK (v1 for the legacy leg, v2 for the 2026-07-28 leg) as
 // the SDK's AuthInfo, the one per-request value both pass to handlers untouched. The caller's
-// token is never put here (`token` stays empty): nothing past the gateway can forward it.
+// token is never put here (`token` stays empty): nothing past the gateway can forward it. Only
+// its sealed form rides along, for a server that exchanges it (principal.ts `credential`).
 import type { Principal } from './auth/principal.js';
 
 /** The fields of the SDKs' AuthInfo that the broker sets and reads. */
@@ -12,8 +13,8 @@ export interface PrincipalAuthInfo {
 }
 
 export function authInfoOf(principal: Principal): PrincipalAuthInfo {
-  const { tenant, admin, via, issuer, clientId, groups } = principal;
-  return { token: '', clientId: principal.subject, scopes: principal.scopes ?? [], extra: { tenant, admin, via, issuer, clientId, groups } };
+  const { tenant, admin, via, issuer, clientId, groups, credential } = principal;
+  return { token: '', clientId: principal.subject, scopes: principal.scopes ?? [], extra: { tenant, admin, via, issuer, clientId, groups, credential } };
 }
 
 export function principalOf(authInfo: PrincipalAuthInfo | undefined): Principal {
@@ -25,6 +26,7 @@ export function principalOf(authInfo: PrincipalAuthInfo | undefined): Principal 
   if (typeof extra?.issuer === 'string') principal.issuer = extra.issuer;
   if (typeof extra?.clientId === 'string') principal.clientId = extra.clientId;
   if (Array.isArray(extra?.groups)) principal.groups = extra.groups as string[];
+  if (typeof extra?.credential === 'string') principal.credential = extra.credential;
   if (authInfo.scopes.length > 0) principal.scopes = authInfo.scopes;
   return principal;
 }

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseInput } from './arguments.js';
-import { INVALID_PARAMS, JsonRpcError } from './jsonrpc.js';
+import { INVALID_PARAMS, JsonRpcError, UNAUTHORIZED } from './jsonrpc.js';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { PRIORITIES, type CallPolicy, type Config, type Mutation, type Priority, type ServerConfig } from '../config/schema.js';
 import type { CallEnvelope } from '../shared/envelope.js';
@@ -96,9 +96,20 @@ export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
       mutation,
       execution: executionOf(server, mutation, config.callPath.localActivityMaxMs),
       onDeadLetter: policy.onDeadLetter ?? config.defaults.onDeadLetter,
+      ...callerCredential(input),
     },
     ...(acceptAsync !== undefined ? { acceptAsync } : {}),
   };
+}
+
+/** A tokenExchange server's calls carry the caller's sealed token; a caller without one (an API key) is refused here. */
+function callerCredential(input: EnvelopeInput): { credential?: string } {
+  const { server, principal } = input;
+  if (server.transport !== 'http' || server.credentials.mode !== 'tokenExchange') return {};
+  if (principal.credential === undefined) {
+    throw new JsonRpcError(UNAUTHORIZED, `${input.publicTool} acts as the signed-in user: call it with an OAuth access token, not an API key`);
+  }
+  return { credential: principal.credential };
 }
 
 /**

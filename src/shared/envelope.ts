@@ -52,6 +52,12 @@ export const CallEnvelopeSchema = z.strictObject({
   task: z.boolean().optional(),
   /** What the calling client can answer (elicitation, sampling, roots): told to 2026-07-28 downstream servers per request. */
   clientCapabilities: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The caller's OAuth token sealed by the gateway (downstream/sealed-token.ts), for a server whose
+   * credentials are `tokenExchange` only: ciphertext that the worker opens to exchange it at call
+   * time. Never a downstream token, never shown.
+   */
+  credential: z.string().optional(),
 });
 
 export { PRIORITY_KEYS } from './priority.js';
@@ -75,7 +81,7 @@ export type ToolResult = {
  */
 export type CallOutcome =
   | { status: 'completed'; result: ToolResult }
-  | { status: 'failed'; reason: 'transport' | 'downstream_error' | 'circuit_open' | 'over_limit'; message: string; code?: number; data?: Record<string, unknown>; attempts: number }
+  | { status: 'failed'; reason: 'transport' | 'downstream_error' | 'circuit_open' | 'over_limit' | 'credentials'; message: string; code?: number; data?: Record<string, unknown>; attempts: number }
   | { status: 'dead_lettered'; reason: DeadLetterReason; message: string; attempts: number }
   | { status: 'deadline_exceeded'; message: string }
   | { status: 'cancelled'; message: string };

@@ -91,6 +91,9 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
           }
           case 'CircuitOpen':
             return { status: 'failed', reason: 'circuit_open', message: cause.message, attempts: attempt };
+          // No credential for the downstream server (an expired caller token, a refused exchange): nothing was sent.
+          case 'CredentialsUnavailable':
+            return { status: 'failed', reason: 'credentials', message: cause.message, attempts: attempt };
           case 'UnknownTool':
           case 'ResultTooLarge':
             return { status: 'failed', reason: 'transport', message: cause.message, attempts: attempt };

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
 import Provider, { errors, type Configuration } from 'oidc-provider';
 
 export interface AuthServerOptions {
@@ -17,8 +17,19 @@ export interface AuthServerOptions {
   /** The tenant claim of a token, by account (authorization code) or client id (client credentials). */
   tenantOf: (who: string) => string | undefined;
   /** Static confidential clients, for client_credentials and introspection. */
-  clients?: Array<{ clientId: string; secret: string; accessTokenFormat?: 'jwt' | 'opaque'; ttlSec?: number }>;
+  clients?: Array<{ clientId: string; secret: string; accessTokenFormat?: 'jwt' | 'opaque'; ttlSec?: number; tokenExchange?: boolean }>;
+  /**
+   * RFC 8693 token exchange, which oidc-provider lacks, added as a grant of its own
+   * (`registerGrantType`): a client marked `tokenExchange` trades a valid access token of this
+   * issuer for a JWT of one of these audiences, same subject and tenant, `act` naming the client.
+   */
+  exchangeAudiences?: string[];
+  /** Lifetime of an exchanged token. */
+  exchangeTtlSec?: number;
 }
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 export class AuthServer {
   private http: HttpServer | undefined;
@@ -28,6 +39,8 @@ export class AuthServer {
   keys: JWK[] = [];
   /** Every request the provider served, by path (to count JWKS fetches). */
   readonly requests: string[] = [];
+  /** Token exchanges granted: which client, for which subject and audience. */
+  readonly exchanges: Array<{ clientId: string; subject: string; audience: string }> = [];
 
   constructor(private readonly options: AuthServerOptions) {}
 
@@ -116,11 +129,39 @@ export class AuthServer {
     throw new Error('too many redirects');
   }
 
+  /** The RFC 8693 grant: the subject token must be this issuer's, unexpired; the audience one of exchangeAudiences. */
+  private async exchange(ctx: GrantContext): Promise<void> {
+    const { params, client } = ctx.oidc;
+    if (params.subject_token_type !== ACCESS_TOKEN_TYPE || params.subject_token === undefined) throw new errors.InvalidRequest('subject_token and an access_token subject_token_type are required');
+    const audience = params.audience ?? params.resource;
+    if (audience === undefined || !(this.options.exchangeAudiences ?? []).includes(audience)) throw new errors.InvalidTarget();
+    const publicKeys = createLocalJWKSet({ keys: this.keys.map(({ kty, n, e, kid, alg }) => ({ kty, n, e, kid, alg })) as JWK[] });
+    let subject: JWTPayload;
+    try {
+      ({ payload: subject } = await jwtVerify(params.subject_token, publicKeys, { issuer: this.issuer }));
+    } catch {
+      throw new errors.InvalidGrant('subject_token is not a valid access token of this issuer');
+    }
+    const ttl = this.options.exchangeTtlSec ?? 300;
+    const signing = this.keys[0]!;
+    const token = await new SignJWT({ ...(subject.tenant !== undefined ? { tenant: subject.tenant } : {}), act: { sub: client.clientId }, ...(params.scope !== undefined ? { scope: params.scope } : {}) })
+      .setProtectedHeader({ alg: 'RS256', kid: signing.kid!, typ: 'at+jwt' })
+      .setIssuer(this.issuer)
+      .setSubject(String(subject.sub))
+      .setAudience(audience)
+      .setIssuedAt()
+      .setExpirationTime(`${ttl}s`)
+      .setJti(randomUUID())
+      .sign(await importJWK(signing, 'RS256'));
+    this.exchanges.push({ clientId: client.clientId, subject: String(subject.sub), audience });
+    ctx.body = { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: ttl };
+  }
+
   private build(): void {
     const { resources, tenantOf, clients = [] } = this.options;
     const configuration: Configuration = {
       jwks: { keys: this.keys },
-      clients: clients.map((c) => ({ client_id: c.clientId, client_secret: c.secret, grant_types: ['client_credentials'], redirect_uris: [], response_types: [] })),
+      clients: clients.map((c) => ({ client_id: c.clientId, client_secret: c.secret, grant_types: ['client_credentials', ...(c.tokenExchange ? [TOKEN_EXCHANGE] : [])], redirect_uris: [], response_types: [] })),
       findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id }) }),
       // The claims a real IdP would be told to add: the tenant, and for service tokens a subject
       // (oidc-provider sets `sub` of a JWT to the client id itself, but not in introspection).
@@ -158,9 +199,15 @@ export class AuthServer {
       },
     };
     this.provider = new Provider(this.issuer, configuration);
+    this.provider.registerGrantType(TOKEN_EXCHANGE, (ctx) => this.exchange(ctx as never), ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope']);
     // Keep the test output quiet: the provider warns about its development defaults.
     this.provider.on('server_error', (_ctx, error) => console.error('oidc-provider error', error));
   }
+}
+
+interface GrantContext {
+  oidc: { params: Record<string, string | undefined>; client: { clientId: string } };
+  body: unknown;
 }
 
 async function newSigningKey(): Promise<JWK> {

@@ -391,6 +391,47 @@ describe('auth.oauth', () => {
   });
 });
 
+describe('servers[].credentials', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+  const oauth = { issuer: 'https://idp.example.com', resource: 'https://mcp.example.com/mcp', claims: { tenant: 'tenant' } };
+  const exchange = (extra: Record<string, unknown> = {}) => ({
+    id: 'crm',
+    transport: 'http',
+    url: 'https://crm.example.com/mcp',
+    credentials: { mode: 'tokenExchange', tokenEndpoint: 'https://idp.example.com/token', clientId: 'switchyard', clientSecret: 's3cret', audience: 'https://crm.example.com', ...extra },
+  });
+  const problemsOf = (raw: unknown) => refuse(raw).problems;
+
+  it('defaults to static, and accepts a full tokenExchange with auth.oauth and auth.credentialKey', () => {
+    const plain = parse({ servers: [{ id: 'a', transport: 'http', url: 'http://127.0.0.1:1/mcp' }] }).servers[0]!;
+    assert.deepEqual(plain.transport === 'http' && plain.credentials, { mode: 'static' });
+    const config = parse({ tenants: [{ id: 'acme' }], auth: { oauth, credentialKey: key }, servers: [exchange()] });
+    const credentials = config.servers[0]!.transport === 'http' ? config.servers[0]!.credentials : undefined;
+    assert.equal(credentials?.mode === 'tokenExchange' && credentials.refreshBeforeExpiryMs, 60_000);
+    assert.equal(credentials?.mode === 'tokenExchange' && credentials.connectionAuth, 'headers');
+  });
+
+  it('names the key when tokenExchange lacks auth.oauth, auth.credentialKey, or an audience', () => {
+    const problems = problemsOf({ tenants: [{ id: 'acme', apiKeys: ['key-one-0123456789abcdef'] }], servers: [exchange({ audience: undefined })] });
+    assert.ok(problems.some((p) => p.startsWith('servers[0].credentials.mode: tokenExchange exchanges callers')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('auth.credentialKey: required when a server uses tokenExchange (servers[0])')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('servers[0].credentials: set audience or resource')), problems.join('\n'));
+  });
+
+  it('refuses a credentialKey that is not 32 bytes of base64, without echoing it', () => {
+    const problems = problemsOf({ tenants: [{ id: 'acme' }], auth: { oauth, credentialKey: 'too-short-secret' }, servers: [exchange()] });
+    assert.ok(problems.some((p) => p.startsWith('auth.credentialKey: must be 32 bytes, base64')), problems.join('\n'));
+    assert.ok(!problems.join('\n').includes('too-short-secret'));
+  });
+
+  it('refuses a tenantSecret for an unknown tenant, an unknown mode, and credentials on a stdio server', () => {
+    const team = { id: 'team', transport: 'http', url: 'http://127.0.0.1:1/mcp', credentials: { mode: 'tenantSecret', tenants: { acme: 'Bearer a', initech: 'Bearer i' } } };
+    assert.ok(problemsOf({ tenants: [{ id: 'acme', apiKeys: ['key-one-0123456789abcdef'] }], servers: [team] }).some((p) => p.startsWith('servers[0].credentials.tenants.initech: "initech" is not a configured tenant')));
+    assert.match(problemsOf({ servers: [{ ...team, credentials: { mode: 'vault' } }] })[0]!, /^servers\[0\]\.credentials(\.mode)?: mode must be "static", "tenantSecret" or "tokenExchange"/);
+    assert.match(problemsOf({ servers: [{ ...stdio('local'), credentials: { mode: 'static' } }] })[0]!, /^servers\[0\]: .*credentials/);
+  });
+});
+
 describe('locateConfig and loadConfig', () => {
   it('reads an explicit --config path relative to cwd', () => {
     writeConfig('explicit.yaml', 'gateway:\n  port: 4100\n');

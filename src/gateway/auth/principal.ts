@@ -1,5 +1,6 @@
 // Who is calling: the one identity the gateway hands to handlers, whichever credential proved it.
-// It holds nothing secret: never the token or the key, only names derived from them.
+// It holds nothing secret: never the token or the key, only names derived from them (and, for
+// token exchange, the token sealed under a key that only gateways and workers hold).
 
 export interface Principal {
   tenant: string;
@@ -18,4 +19,10 @@ export interface Principal {
   /** OAuth only: the token's scopes and the caller's groups (from the configured claim). */
   scopes?: string[];
   groups?: string[];
+  /**
+   * OAuth only, and only when a server exchanges callers' tokens: the token sealed for the worker
+   * (downstream/sealed-token.ts). Ciphertext bound to this tenant and subject; the one trace of
+   * the token past the middleware.
+   */
+  credential?: string;
 }

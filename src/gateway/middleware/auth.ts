@@ -8,6 +8,7 @@
 // Resource Metadata, so a connector can discover the authorization server (MCP authorization spec).
 import type { MiddlewareHandler } from 'hono';
 import type { Config } from '../../config/schema.js';
+import { credentialKeyBytes, sealToken } from '../../downstream/sealed-token.js';
 import type { Logger } from '../../observability/log.js';
 import { apiKeyPrincipals, bearerCredential } from '../auth/api-keys.js';
 import { principalFromClaims } from '../auth/claims.js';
@@ -25,6 +26,8 @@ export interface AuthOptions {
   tenants: Config['tenants'];
   oauth?: Config['auth']['oauth'];
   log: Logger;
+  /** `auth.credentialKey`, when a server exchanges callers' tokens: the middleware seals each token for the worker. */
+  credentialKey?: string;
   /** Given by tests; default: built from `oauth`. */
   verifier?: TokenVerifier;
 }
@@ -33,6 +36,7 @@ export function auth(options: AuthOptions): MiddlewareHandler<GatewayEnv> {
   const { tenants, oauth, log } = options;
   const principalOf = apiKeyPrincipals(tenants);
   const verifier = oauth !== undefined ? (options.verifier ?? createTokenVerifier(oauth, { log })) : undefined;
+  const sealKey = options.credentialKey !== undefined ? credentialKeyBytes(options.credentialKey) : undefined;
 
   const refuse = (status: 401 | 403, message: string, challenge: Challenge): Response =>
     jsonRpcErrorResponse(status, null, UNAUTHORIZED, message, {
@@ -73,6 +77,11 @@ export function auth(options: AuthOptions): MiddlewareHandler<GatewayEnv> {
         // Every scope the request needs, in one challenge: the client asks for them and steps up once.
         scopes: oauth.requiredScopes,
       });
+    }
+    if (sealKey !== undefined) {
+      // The token's own expiry; an opaque token's introspection answer may lack one: an hour at most.
+      const expiresAt = typeof check.claims.exp === 'number' ? check.claims.exp * 1000 : Date.now() + 3_600_000;
+      mapped.principal.credential = sealToken(sealKey, mapped.principal.tenant, mapped.principal.subject, { token: credential, expiresAt });
     }
     c.set('principal', mapped.principal);
     return next();
