@@ -3,7 +3,9 @@
 import type { Client } from '@temporalio/client';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
+import type { AccessPolicy } from '../shared/policy.js';
 import type { KeyWorkflowSettings } from '../shared/route.js';
+import { createAccessActivities } from './access.js';
 import { createCallToolActivity } from './call-tool.js';
 import { createLaneActivities } from './lane.js';
 
@@ -18,12 +20,15 @@ export interface ActivityDeps {
   laneHandoffsPerRun?: number;
   /** Largest result that is stored in history; Temporal rejects payloads above 2 MB. */
   maxResultBytes?: number;
+  /** The RBAC policy (auth.policy) a redrive is checked against; unset: everything allowed. */
+  policy?: AccessPolicy;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     callTool: createCallToolActivity(deps),
     ...createLaneActivities(deps),
+    ...createAccessActivities(deps),
   };
 }
 

@@ -2,7 +2,7 @@
 // talks to Temporal directly (the gateway need not run) with the config's address and namespace.
 import { userInfo } from 'node:os';
 import type { Config } from '../config/schema.js';
-import { DeadLetterNotFound, DeadLetterNotPending, DeadLetterService, deadLetterSummary } from '../services/dead-letters.js';
+import { DeadLetterNotFound, DeadLetterNotPending, DeadLetterService, deadLetterSummary, RedriveRefused } from '../services/dead-letters.js';
 import { DEFAULT_TENANT } from '../gateway/middleware/auth.js';
 import type { Logger } from '../observability/log.js';
 import { CORRELATION_ID } from '../shared/ids.js';
@@ -54,7 +54,7 @@ export async function runDlq(args: DlqArgs, config: Config, log: Logger, out: (t
     out(args.json ? `${JSON.stringify(summary, null, 2)}\n` : `${Object.entries(summary).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n')}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof DeadLetterNotFound || error instanceof DeadLetterNotPending) {
+    if (error instanceof DeadLetterNotFound || error instanceof DeadLetterNotPending || error instanceof RedriveRefused) {
       err(`switchyard dlq ${action}: ${error.message}\n`);
       return 1;
     }

@@ -1,6 +1,7 @@
 // The one configuration schema. Parsed once at start-up (see load.ts) and injected everywhere;
 // nothing else in the code base reads process.env or the config file.
 import { z } from 'zod';
+import { BROKER_TOOL_NAMES, globPattern, splitQualifiedGlob } from '../shared/policy.js';
 import { TemplateError, templateReferences } from '../shared/saga.js';
 
 const IdSchema = z
@@ -177,13 +178,23 @@ export const ServerConfigSchema = z.discriminatedUnion('transport', [StdioServer
 
 const ApiKeySchema = z.string().min(16, 'API keys must be at least 16 characters');
 
+/** A key alone, or with a name the RBAC policy can match (`auth.policy.rules[].principals.apiKeys`). */
+const ApiKeyEntrySchema = z.union([ApiKeySchema, z.strictObject({ name: IdSchema, key: ApiKeySchema })], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'must be an API key (a string of at least 16 characters) or {name, key}' : undefined),
+});
+
 const TenantSchema = z.strictObject({
   id: IdSchema,
   /** At least one, unless auth.oauth is set (then a tenant may be reached by tokens only). */
-  apiKeys: z.array(ApiKeySchema).default([]),
+  apiKeys: z.array(ApiKeyEntrySchema).default([]),
   /** Keys of the tenant's operators: they may also use the dead-letter tools. */
-  adminApiKeys: z.array(ApiKeySchema).default([]),
+  adminApiKeys: z.array(ApiKeyEntrySchema).default([]),
 });
+
+/** The secret of an API key entry. */
+export function apiKeySecret(entry: ApiKeyEntry): string {
+  return typeof entry === 'string' ? entry : entry.key;
+}
 
 /**
  * JWS algorithms an access token may be signed with: asymmetric only. `none` and the HMAC family
@@ -251,6 +262,8 @@ const OAuthSchema = z.strictObject({
       clientId: z.array(z.string().min(1)).default(['client_id', 'azp']),
       /** A claim holding an array of group names (Keycloak `groups`, Entra ID `roles`, Okta `groups`). */
       groups: z.string().min(1).optional(),
+      /** A claim holding an array of role names (Entra ID app roles `roles`, Keycloak via a mapper), for auth.policy. */
+      roles: z.string().min(1).optional(),
       /** A claim whose value `true`, or whose array holds adminValue, makes the caller its tenant's operator. */
       admin: z.string().min(1).optional(),
       adminValue: z.string().min(1).default('admin'),
@@ -258,11 +271,53 @@ const OAuthSchema = z.strictObject({
     .prefault({}),
 });
 
+/** Globs where `*` matches any run of characters. */
+const GlobListSchema = z.array(z.string().min(1, 'must not be empty')).min(1, 'must list at least one glob');
+
+/** What an `allow` or `deny` of the RBAC policy names (src/shared/policy.ts; docs/security.md, "RBAC policy"). */
+const PolicyGrantSchema = z
+  .strictObject({
+    /** `<server>.<tool>` globs over downstream names, whatever gateway.toolSeparator is. */
+    tools: GlobListSchema.optional(),
+    /** Mutation classes of downstream tools (as calls run them: toolPolicies, policy, then annotations). */
+    mutations: z.array(z.enum(MUTATIONS)).min(1, 'must list at least one mutation class').optional(),
+    /** `<server>.<prompt>` globs. */
+    prompts: GlobListSchema.optional(),
+    /** `<server>.<uri>` globs: the server that lists the resource, then its URI. */
+    resources: GlobListSchema.optional(),
+    /** The broker's own tools by short name (`get_call`, `dlq_*`). */
+    broker: GlobListSchema.optional(),
+  })
+  .refine((grant) => Object.keys(grant).length > 0, 'must name at least one of tools, mutations, prompts, resources, broker');
+
+const PolicyRuleSchema = z
+  .strictObject({
+    /** For the operator's own reading; never shown to callers. */
+    name: z.string().min(1).max(100).optional(),
+    /** Who the rule is for: every field given must match, each list is any-of; unset: everyone. */
+    principals: z
+      .strictObject({
+        tenants: z.array(IdSchema).min(1).optional(),
+        subjects: GlobListSchema.optional(),
+        groups: z.array(z.string().min(1)).min(1).optional(),
+        roles: z.array(z.string().min(1)).min(1).optional(),
+        apiKeys: z.array(IdSchema).min(1).optional(),
+        admin: z.boolean().optional(),
+      })
+      .optional(),
+    allow: PolicyGrantSchema.optional(),
+    deny: PolicyGrantSchema.optional(),
+  })
+  .refine((rule) => rule.allow !== undefined || rule.deny !== undefined, 'a rule needs allow, deny or both');
+
+/** Per-tool RBAC. Unset: every principal may use everything, as before. */
+const PolicySchema = z.strictObject({ rules: z.array(PolicyRuleSchema).min(1, 'must have at least one rule (omit auth.policy to allow everything)') });
+
 const HostPortSchema = z
   .string()
   .regex(/^(embedded|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9A-Fa-f:]+\]:\d{1,5})$/, 'must be "embedded" or "host:port"');
 
-export const ConfigSchema = z
+const ConfigSchemaShape = z
   .strictObject({
     gateway: z
       .strictObject({
@@ -354,6 +409,8 @@ export const ConfigSchema = z
     auth: z
       .strictObject({
         oauth: OAuthSchema.optional(),
+        /** Per-tool RBAC (docs/security.md, "RBAC policy"). Unset: everything allowed. */
+        policy: PolicySchema.optional(),
         /**
          * 32 bytes, base64, the same on every gateway and worker: seals a caller's token for the
          * worker's token exchange (servers[].credentials.mode tokenExchange). From the environment.
@@ -396,8 +453,9 @@ export const ConfigSchema = z
         retryAfterMs: z.number().int().min(100).max(3_600_000).default(5_000),
       })
       .prefault({}),
-  })
-  .superRefine((config, ctx) => {
+  });
+
+export const ConfigSchema = ConfigSchemaShape.superRefine((config, ctx) => {
     const seen = new Map<string, number>();
     config.servers.forEach((server, index) => {
       const first = seen.get(server.id);
@@ -414,15 +472,21 @@ export const ConfigSchema = z
     });
     const tenants = new Map<string, number>();
     const keys = new Map<string, string>();
+    const keyNames = new Map<string, string>();
     config.tenants.forEach((tenant, index) => {
       if (tenants.has(tenant.id)) ctx.addIssue({ code: 'custom', path: ['tenants', index, 'id'], message: `duplicate tenant id "${tenant.id}"` });
       tenants.set(tenant.id, index);
       for (const field of ['apiKeys', 'adminApiKeys'] as const) {
-        tenant[field].forEach((key, k) => {
+        tenant[field].forEach((entry, k) => {
+          const key = apiKeySecret(entry);
           const owner = keys.get(key);
           // Never echo the key itself: it is a secret.
           if (owner !== undefined) ctx.addIssue({ code: 'custom', path: ['tenants', index, field, k], message: `API key is already used by tenant "${owner}"` });
           keys.set(key, tenant.id);
+          if (typeof entry === 'string') return;
+          const named = keyNames.get(entry.name);
+          if (named !== undefined) ctx.addIssue({ code: 'custom', path: ['tenants', index, field, k, 'name'], message: `duplicate API key name "${entry.name}" (also in tenant "${named}")` });
+          keyNames.set(entry.name, tenant.id);
         });
       }
     });
@@ -447,7 +511,8 @@ export const ConfigSchema = z
       }
       if (oauth === undefined) return;
       for (const field of ['apiKeys', 'adminApiKeys'] as const) {
-        tenant[field].forEach((key, k) => {
+        tenant[field].forEach((entry, k) => {
+          const key = apiKeySecret(entry);
           // A key shaped like a JWT would be checked as a key first and could shadow a token.
           if (JWT_SHAPE.test(key)) ctx.addIssue({ code: 'custom', path: ['tenants', index, field, k], message: 'an API key must not look like a JWT (three dot-separated base64url parts) when auth.oauth is set' });
         });
@@ -509,6 +574,7 @@ export const ConfigSchema = z
         }
       }
     });
+    if (config.auth.policy !== undefined) checkPolicy(config, keyNames, ctx);
     // Bare names are unambiguous only when no server has a prefix: several unprefixed servers
     // share one namespace, where the first server in this list that offers a name owns it.
     const unprefixed = config.servers.filter((s) => s.unprefixed);
@@ -516,6 +582,46 @@ export const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['servers', config.servers.indexOf(unprefixed[0]!), 'unprefixed'], message: 'only allowed when every configured server is unprefixed' });
     }
   });
+
+/**
+ * What the policy's schema cannot see alone: tenants, key names and servers it names must exist, and
+ * `<server>.<name>` globs need their dot. A typo there would quietly refuse (or allow) the wrong thing.
+ */
+function checkPolicy(config: z.infer<typeof ConfigSchemaShape>, keyNames: ReadonlyMap<string, string>, ctx: z.RefinementCtx): void {
+  const servers = config.servers.map((s) => s.id);
+  config.auth.policy!.rules.forEach((rule, index) => {
+    const at = (...path: Array<string | number>) => ['auth', 'policy', 'rules', index, ...path];
+    const who = rule.principals ?? {};
+    who.tenants?.forEach((tenant, t) => {
+      if (!config.tenants.some((c) => c.id === tenant)) ctx.addIssue({ code: 'custom', path: at('principals', 'tenants', t), message: `"${tenant}" is not a configured tenant` });
+    });
+    who.apiKeys?.forEach((name, k) => {
+      if (!keyNames.has(name)) ctx.addIssue({ code: 'custom', path: at('principals', 'apiKeys', k), message: `"${name}" names no API key (give one a name: {name, key} in tenants[].apiKeys)` });
+    });
+    if ((who.groups !== undefined || who.roles !== undefined) && config.auth.oauth === undefined) {
+      ctx.addIssue({ code: 'custom', path: at('principals'), message: 'groups and roles come from OAuth tokens: configure auth.oauth (and its claims.groups or claims.roles)' });
+    }
+    for (const side of ['allow', 'deny'] as const) {
+      const grant = rule[side];
+      if (grant === undefined) continue;
+      for (const kind of ['tools', 'prompts', 'resources'] as const) {
+        grant[kind]?.forEach((glob, g) => {
+          const split = splitQualifiedGlob(glob);
+          if (split === undefined) {
+            ctx.addIssue({ code: 'custom', path: at(side, kind, g), message: `"${glob.slice(0, 100)}" must be "<server>.<name>" (globs with *), or "*" for everything` });
+          } else if (!servers.some((id) => globPattern(split.server).test(id))) {
+            ctx.addIssue({ code: 'custom', path: at(side, kind, g), message: `"${split.server.slice(0, 63)}" matches no configured server id` });
+          }
+        });
+      }
+      grant.broker?.forEach((glob, g) => {
+        if (!BROKER_TOOL_NAMES.some((name) => globPattern(glob).test(name))) {
+          ctx.addIssue({ code: 'custom', path: at(side, 'broker', g), message: `"${glob.slice(0, 63)}" matches no broker tool (${BROKER_TOOL_NAMES.join(', ')})` });
+        }
+      });
+    }
+  });
+}
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -528,6 +634,8 @@ export type ServerConfig = z.infer<typeof ServerConfigSchema>;
 export type RetryConfig = z.infer<typeof RetrySchema>;
 export type CallPolicy = z.infer<typeof CallPolicySchema>;
 export type OAuthConfig = z.infer<typeof OAuthSchema>;
+export type PolicyConfig = z.infer<typeof PolicySchema>;
+export type ApiKeyEntry = z.infer<typeof ApiKeyEntrySchema>;
 export type CompensationConfig = z.infer<typeof CompensationSchema>;
 export type Priority = (typeof PRIORITIES)[number];
 export type Mutation = (typeof MUTATIONS)[number];

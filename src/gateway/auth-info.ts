@@ -13,8 +13,8 @@ export interface PrincipalAuthInfo {
 }
 
 export function authInfoOf(principal: Principal): PrincipalAuthInfo {
-  const { tenant, admin, via, issuer, clientId, groups, credential } = principal;
-  return { token: '', clientId: principal.subject, scopes: principal.scopes ?? [], extra: { tenant, admin, via, issuer, clientId, groups, credential } };
+  const { tenant, admin, via, issuer, clientId, groups, roles, keyName, credential } = principal;
+  return { token: '', clientId: principal.subject, scopes: principal.scopes ?? [], extra: { tenant, admin, via, issuer, clientId, groups, roles, keyName, credential } };
 }
 
 export function principalOf(authInfo: PrincipalAuthInfo | undefined): Principal {
@@ -26,6 +26,8 @@ export function principalOf(authInfo: PrincipalAuthInfo | undefined): Principal 
   if (typeof extra?.issuer === 'string') principal.issuer = extra.issuer;
   if (typeof extra?.clientId === 'string') principal.clientId = extra.clientId;
   if (Array.isArray(extra?.groups)) principal.groups = extra.groups as string[];
+  if (Array.isArray(extra?.roles)) principal.roles = extra.roles as string[];
+  if (typeof extra?.keyName === 'string') principal.keyName = extra.keyName;
   if (typeof extra?.credential === 'string') principal.credential = extra.credential;
   if (authInfo.scopes.length > 0) principal.scopes = authInfo.scopes;
   return principal;

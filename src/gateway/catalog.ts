@@ -13,6 +13,9 @@ export interface ResolvedTool {
   definition: Tool;
 }
 
+/** One listed tool: a downstream one (its server and downstream name) or one of the broker's (its short name). */
+export type CatalogEntry = { definition: Tool } & ({ serverId: string; tool: string } | { broker: string });
+
 export class InvalidCursorError extends Error {}
 
 export class ToolCatalog {
@@ -29,7 +32,12 @@ export class ToolCatalog {
 
   /** Every tool a client sees, in a stable order. */
   all(): Tool[] {
-    const tools: Tool[] = [];
+    return this.entries().map((e) => e.definition);
+  }
+
+  /** Every tool with where it comes from, in listing order. */
+  entries(): CatalogEntry[] {
+    const tools: CatalogEntry[] = [];
     const names = new Set<string>();
     for (const connection of this.pool.all()) {
       for (const tool of connection.listTools()) {
@@ -42,16 +50,18 @@ export class ToolCatalog {
           continue;
         }
         // Every downstream tool can run as an MCP task: the broker, not the server, holds the task.
-        tools.push({ ...tool, name, execution: { ...tool.execution, taskSupport: 'optional' } });
+        tools.push({ serverId: connection.id, tool: tool.name, definition: { ...tool, name, execution: { ...tool.execution, taskSupport: 'optional' } } });
       }
     }
-    for (const tool of BROKER_TOOLS) tools.push({ ...tool, name: brokerToolName(tool.name, this.naming) });
+    for (const tool of BROKER_TOOLS) tools.push({ broker: tool.name, definition: { ...tool, name: brokerToolName(tool.name, this.naming) } });
     return tools;
   }
 
-  page(cursor: string | undefined): { tools: Tool[]; nextCursor?: string } {
+  /** One page of the tools `visible` keeps (the caller's access policy): the cursor counts in the filtered list. */
+  page(cursor: string | undefined, visible?: (entry: CatalogEntry) => boolean): { tools: Tool[]; nextCursor?: string } {
     const offset = cursor === undefined ? 0 : decodeCursor(cursor);
-    const tools = this.all();
+    const entries = this.entries();
+    const tools = (visible === undefined ? entries : entries.filter(visible)).map((e) => e.definition);
     const slice = tools.slice(offset, offset + this.pageSize);
     const next = offset + this.pageSize;
     return next < tools.length ? { tools: slice, nextCursor: encodeCursor(next) } : { tools: slice };

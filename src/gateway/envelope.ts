@@ -81,6 +81,7 @@ export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
       correlationId: idempotencyKey === undefined ? uuidv7(now) : idempotentCorrelationId(input.principal.tenant, idempotencyKey),
       tenant: input.principal.tenant,
       principal: input.principal.subject,
+      identity: identityOf(input.principal),
       serverId: server.id,
       tool: input.tool,
       publicTool: input.publicTool,
@@ -110,6 +111,16 @@ function callerCredential(input: EnvelopeInput): { credential?: string } {
     throw new JsonRpcError(UNAUTHORIZED, `${input.publicTool} acts as the signed-in user: call it with an OAuth access token, not an API key`);
   }
   return { credential: principal.credential };
+}
+
+/** The caller's policy-relevant identity, recorded in the envelope for the worker's re-check before a redrive. */
+export function identityOf(principal: Principal): NonNullable<CallEnvelope['identity']> {
+  return {
+    admin: principal.admin,
+    ...(principal.groups !== undefined && principal.groups.length > 0 ? { groups: principal.groups } : {}),
+    ...(principal.roles !== undefined && principal.roles.length > 0 ? { roles: principal.roles } : {}),
+    ...(principal.keyName !== undefined ? { keyName: principal.keyName } : {}),
+  };
 }
 
 /**

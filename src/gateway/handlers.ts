@@ -10,7 +10,8 @@ import type { CallService } from '../services/call-service.js';
 import type { DeadLetterService } from '../services/dead-letters.js';
 import type { SagaService } from '../services/sagas.js';
 import { callBrokerTool } from './broker-tools/index.js';
-import { InvalidCursorError, type ToolCatalog } from './catalog.js';
+import type { GatewayAccess } from './access.js';
+import { InvalidCursorError, type CatalogEntry, type ToolCatalog } from './catalog.js';
 import { INVALID_PARAMS, JsonRpcError, METHOD_NOT_FOUND } from './jsonrpc.js';
 import type { Principal } from './middleware/auth.js';
 import type { Passthrough } from './passthrough.js';
@@ -20,6 +21,8 @@ import type { McpTask } from './tasks.js';
 
 export interface HandlerDeps {
   config: Config;
+  /** The RBAC policy (auth.policy) and the one refusal path; unset in tests of tools alone: everything allowed. */
+  access?: GatewayAccess;
   catalog: ToolCatalog;
   calls: CallService;
   deadLetters: DeadLetterService;
@@ -53,9 +56,16 @@ export interface CallContext {
 /** A result, a task (the client asked for one), or input the call waits for (input.ts). */
 export type CallToolAnswer = ToolResult | { task: McpTask; _meta?: Record<string, unknown> } | (InputAnswer & { _meta?: Record<string, unknown> });
 
-export function listTools(deps: HandlerDeps, cursor: string | undefined) {
+/** tools/list: what the caller may use (auth.policy), a page at a time. */
+export function listTools(deps: HandlerDeps, cursor: string | undefined, principal: Principal) {
+  const access = deps.access;
+  let visible: ((entry: CatalogEntry) => boolean) | undefined;
+  if (access?.enabled === true) {
+    const rights = access.rightsOf(principal);
+    visible = (entry) => rights.allows('broker' in entry ? { kind: 'broker', name: entry.broker } : access.toolTarget(entry.serverId, entry.tool, entry.definition.annotations));
+  }
   try {
-    return deps.catalog.page(cursor);
+    return deps.catalog.page(cursor, visible);
   } catch (error) {
     if (error instanceof InvalidCursorError) throw new JsonRpcError(INVALID_PARAMS, 'Invalid cursor');
     throw error;
@@ -65,6 +75,7 @@ export function listTools(deps: HandlerDeps, cursor: string | undefined) {
 export async function callTool(deps: HandlerDeps, params: CallToolRequest['params'], context: CallContext): Promise<CallToolAnswer> {
   const broker = deps.catalog.brokerTool(params.name);
   if (broker !== undefined) {
+    deps.access?.check(context.principal, { kind: 'broker', name: broker }, 'tools/call', params.name);
     if (context.task !== undefined) throw new JsonRpcError(METHOD_NOT_FOUND, `${params.name} does not support tasks`);
     return callBrokerTool(deps, broker, params.arguments ?? {}, context);
   }

@@ -28,7 +28,12 @@ export const REQUEST_REFUSED = -32000;
 export const SESSION_NOT_FOUND = -32001;
 /** MCP's code for resources/read of an unknown URI. */
 export const RESOURCE_NOT_FOUND = -32002;
-// -32003 is kept for the policy refusal planned in docs/auth-design.md.
+/**
+ * The access policy (auth.policy) does not let this caller use the tool, prompt or resource the
+ * request names: nothing was started and nothing reached a downstream server. The message names
+ * what was asked for, never the rule (docs/security.md, "RBAC policy").
+ */
+export const ACCESS_DENIED = -32003;
 /** No API key, or an unknown one (HTTP 401). Was -32001 before one code got one meaning. */
 export const UNAUTHORIZED = -32004;
 /** Temporal could not be reached: the call, saga or request was not recorded, nothing ran; retry later. Was -32000. */

@@ -49,6 +49,10 @@ import {
   type ServerNotification,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ZodType } from 'zod';
+import type { AccessTarget, Rights } from '../shared/policy.js';
+import type { GatewayAccess } from './access.js';
+import { principalOf } from './auth-info.js';
+import type { Principal } from './auth/principal.js';
 import type { DownstreamConnection } from '../downstream/connection.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
@@ -79,8 +83,10 @@ export function detachRelayed(result: ToolResult): ToolResultWithRelay {
 
 type Feature = 'resources' | 'prompts' | 'completions' | 'logging';
 
-/** How one request's notifications reach its caller, whichever protocol era it came in. */
+/** One request's caller, whichever protocol era it came in: who it is and how its notifications reach it. */
 export interface RequestIo {
+  /** Whom the access policy lists and checks for; unset (tests of the pass-through alone): no checks. */
+  principal?: Principal;
   signal: AbortSignal;
   notify: (notification: ServerNotification) => Promise<void>;
   /** Whether a log message at this level goes to the caller (the session's or the request's level). */
@@ -114,6 +120,8 @@ export class Passthrough {
     private readonly log: Logger,
     /** The tenants that can see the servers: today every configured tenant (or the keyless default) sees every server. */
     private readonly tenants: readonly string[],
+    /** The access policy (auth.policy): listings show a caller only what it may use, and other requests are refused. */
+    private readonly access?: GatewayAccess,
   ) {}
 
   /** Starts relaying the downstream servers' notifications to registered sessions. */
@@ -180,7 +188,8 @@ export class Passthrough {
       previous?.();
       void this.forget(server);
     };
-    const io = (extra: { signal: AbortSignal; sendNotification: (n: ServerNotification) => Promise<void> }): RequestIo => ({
+    const io = (extra: { signal: AbortSignal; sendNotification: (n: ServerNotification) => Promise<void>; authInfo?: unknown }): RequestIo => ({
+      principal: principalOf(extra.authInfo as Parameters<typeof principalOf>[0]),
       signal: extra.signal,
       notify: extra.sendNotification,
       wantsLog: (level) => this.wantsLog(server, level),
@@ -190,7 +199,7 @@ export class Passthrough {
       server.setRequestHandler(ListResourceTemplatesRequestSchema, (request, extra) => this.listResourceTemplates(request.params?.cursor, io(extra)));
       server.setRequestHandler(ReadResourceRequestSchema, (request, extra) => this.readResource(request.params, io(extra)));
       if (capabilities.resources.subscribe) {
-        server.setRequestHandler(SubscribeRequestSchema, (request, extra) => this.guard(() => this.subscribe(server, request.params.uri, extra.signal)));
+        server.setRequestHandler(SubscribeRequestSchema, (request, extra) => this.guard(() => this.subscribe(server, request.params.uri, io(extra))));
         server.setRequestHandler(UnsubscribeRequestSchema, (request, extra) => this.guard(() => this.unsubscribe(server, request.params.uri, extra.signal)));
       }
     }
@@ -214,22 +223,48 @@ export class Passthrough {
   // 2026-07-28 request (modern/handler.ts), which differ only in how notifications reach the caller.
 
   listResources(cursor: string | undefined, io: RequestIo) {
-    return this.guard(() => this.listPage('resources', cursor, io.signal, (c, next, signal) => this.listResourcesOf(c, next, signal)));
+    const rights = this.rightsOf(io);
+    return this.guard(() =>
+      this.listPage('resources', cursor, io.signal, async (c, next, signal) => {
+        const page = await this.listResourcesOf(c, next, signal);
+        return rights === undefined ? page : { ...page, items: page.items.filter((r) => rights.allows({ kind: 'resource', server: c.id, uri: r.uri })) };
+      }),
+    );
   }
 
+  /** Templates are listed to a caller whose `resources` globs match the template's own text (`docs.file:///notes/*` keeps `file:///notes/{name}`). */
   listResourceTemplates(cursor: string | undefined, io: RequestIo) {
-    return this.guard(() => this.listPage('resourceTemplates', cursor, io.signal, (c, next, signal) => this.listTemplatesOf(c, next, signal)));
+    const rights = this.rightsOf(io);
+    return this.guard(() =>
+      this.listPage('resourceTemplates', cursor, io.signal, async (c, next, signal) => {
+        const page = await this.listTemplatesOf(c, next, signal);
+        return rights === undefined ? page : { ...page, items: page.items.filter((t) => rights.allows({ kind: 'resource', server: c.id, uri: t.uriTemplate })) };
+      }),
+    );
   }
 
   readResource(params: ReadResourceRequest['params'], io: RequestIo) {
     return this.guard(async () => {
       const connection = await this.routeUri(params.uri, io.signal);
+      this.check(io, { kind: 'resource', server: connection.id, uri: params.uri }, 'resources/read', params.uri);
       return this.forward(connection, { method: 'resources/read', params }, ReadResourceResultSchema, io);
     });
   }
 
   listPrompts(cursor: string | undefined, io: RequestIo) {
-    return this.guard(() => this.listPage('prompts', cursor, io.signal, (c, next, signal) => this.listPromptsOf(c, next, signal)));
+    const rights = this.rightsOf(io);
+    const keep = rights && ((serverId: string, name: string) => rights.allows({ kind: 'prompt', server: serverId, name }));
+    return this.guard(() => this.listPage('prompts', cursor, io.signal, (c, next, signal) => this.listPromptsOf(c, next, signal, keep)));
+  }
+
+  /** The caller's rights when a policy is configured; undefined: list everything. */
+  private rightsOf(io: RequestIo): Rights | undefined {
+    return this.access?.enabled === true && io.principal !== undefined ? this.access.rightsOf(io.principal) : undefined;
+  }
+
+  /** Refuses (access.ts, the one refusal path) a request outside the caller's rights. */
+  private check(io: RequestIo, target: AccessTarget, method: string, name: string): void {
+    if (io.principal !== undefined) this.access?.check(io.principal, target, method, name);
   }
 
   /**
@@ -240,6 +275,7 @@ export class Passthrough {
   getPrompt(params: GetPromptRequest['params'], io: RequestIo, input?: { responses: Record<string, unknown>; requestState?: string; clientCapabilities?: Record<string, unknown> }) {
     return this.guard(async () => {
       const { connection, name } = await this.routePrompt(params.name, io.signal);
+      this.check(io, { kind: 'prompt', server: connection.id, name }, 'prompts/get', params.name);
       const asked =
         input === undefined
           ? {}
@@ -258,9 +294,11 @@ export class Passthrough {
       const { ref } = params;
       if (ref.type === 'ref/prompt') {
         const { connection, name } = await this.routePrompt(ref.name, io.signal);
+        this.check(io, { kind: 'prompt', server: connection.id, name }, 'completion/complete', ref.name);
         return this.forward(connection, { method: 'completion/complete', params: { ...params, ref: { ...ref, name } } }, CompleteResultSchema, io);
       }
       const connection = await this.routeUri(ref.uri, io.signal);
+      this.check(io, { kind: 'resource', server: connection.id, uri: ref.uri }, 'completion/complete', ref.uri);
       return this.forward(connection, { method: 'completion/complete', params }, CompleteResultSchema, io);
     });
   }
@@ -391,7 +429,9 @@ export class Passthrough {
     // Servers with nothing to list are skipped, so a page is empty only at the very end.
     for (; index < all.length; index++, downstreamCursor = undefined) {
       if (!eligible(index)) continue;
-      const page = await fetchPage(all[index]!, downstreamCursor, signal);
+      let page = await fetchPage(all[index]!, downstreamCursor, signal);
+      // A page the access policy emptied: read on (bounded) rather than hand the client an empty page.
+      for (let more = 0; page.items.length === 0 && page.nextCursor !== undefined && more < MAX_LOOKUP_PAGES; more++) page = await fetchPage(all[index]!, page.nextCursor, signal);
       let next: string | undefined;
       if (page.nextCursor !== undefined) next = encodeCursor(index, page.nextCursor);
       else {
@@ -428,13 +468,14 @@ export class Passthrough {
     return { items: page.resourceTemplates, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) };
   }
 
-  private async listPromptsOf(connection: DownstreamConnection, cursor: string | undefined, signal: AbortSignal) {
+  /** `keep`: the caller's access policy, by server and downstream prompt name. */
+  private async listPromptsOf(connection: DownstreamConnection, cursor: string | undefined, signal: AbortSignal, keep?: (serverId: string, name: string) => boolean) {
     const page = await connection.forward({ method: 'prompts/list', params: cursor === undefined ? {} : { cursor } }, ListPromptsResultSchema, {
       signal,
       timeoutMs: connection.config.timeoutMs,
     });
     if (this.naming.unprefixed.has(connection.id)) for (const prompt of page.prompts) this.notePromptOwner(prompt.name, connection.id);
-    const prompts = page.prompts.map((p) => ({ ...p, name: publicToolName(connection.id, p.name, this.naming) }));
+    const prompts = (keep === undefined ? page.prompts : page.prompts.filter((p) => keep(connection.id, p.name))).map((p) => ({ ...p, name: publicToolName(connection.id, p.name, this.naming) }));
     return { items: prompts, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) };
   }
 
@@ -526,8 +567,9 @@ export class Passthrough {
     this.uriOwners.set(uri, serverId);
   }
 
-  private async subscribe(server: Server, uri: string, signal: AbortSignal): Promise<Record<string, never>> {
-    const connection = await this.routeUri(uri, signal);
+  private async subscribe(server: Server, uri: string, io: RequestIo): Promise<Record<string, never>> {
+    const connection = await this.routeUri(uri, io.signal);
+    this.check(io, { kind: 'resource', server: connection.id, uri }, 'resources/subscribe', uri);
     if (!connection.serverCapabilities()?.resources?.subscribe) {
       throw new JsonRpcError(METHOD_NOT_FOUND, `The server of ${printable(uri, 200)} does not support resources/subscribe`);
     }

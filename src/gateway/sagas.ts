@@ -90,6 +90,8 @@ export function compensationEnvelope(
   if (deps.catalog.brokerTool(spec.tool) !== undefined) throw new JsonRpcError(INVALID_PARAMS, `${name}.tool must be a downstream tool, not a switchyard tool`);
   const resolved = deps.catalog.resolve(spec.tool);
   if (resolved === undefined) throw new JsonRpcError(INVALID_PARAMS, `${name}.tool: unknown tool ${printable(spec.tool)}${given === undefined ? ' (the default compensation in the config)' : ''}`);
+  // A compensation the caller names is a call of theirs; the config's default one is the operator's.
+  if (given !== undefined) deps.access?.checkTool(context.principal, resolved, 'tools/call');
   const target = deps.config.servers.find((s) => s.id === resolved.serverId)!;
   const now = step.acceptedAt;
   const { envelope } = buildEnvelope({

@@ -12,6 +12,7 @@ import { SagaService } from '../services/sagas.js';
 import { DeadLetterService } from '../services/dead-letters.js';
 import { ToolCatalog } from './catalog.js';
 import { Passthrough } from './passthrough.js';
+import { GatewayAccess } from './access.js';
 import { loopbackHosts, loopbackOrigins } from './middleware/host-origin.js';
 import { DEFAULT_TENANT } from './middleware/auth.js';
 
@@ -34,11 +35,14 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
   const catalog = new ToolCatalog(pool, naming, config.gateway.pageSize, log.child('catalog'));
   // Every tenant sees every server today: no per-server allow-list (see passthrough.ts on logging).
   const tenants = config.tenants.length > 0 ? config.tenants.map((t) => t.id) : [DEFAULT_TENANT];
-  const passthrough = new Passthrough(pool, naming, log.child('passthrough'), tenants);
+  // Per-tool RBAC (auth.policy): listings filtered per caller, refusals through one path.
+  const access = new GatewayAccess(config, { log: log.child('access') });
+  const passthrough = new Passthrough(pool, naming, log.child('passthrough'), tenants, access);
   passthrough.start();
   const { app, sessions, modern } = createGatewayApp({
     config,
     catalog,
+    access,
     calls: new CallService(deps.client, config.temporal.taskQueue, { keys: keySettings(config), updatesPerWorkflow: config.callPath.updatesPerWorkflow }),
     deadLetters: new DeadLetterService(deps.client),
     sagas: new SagaService(deps.client, config.temporal.taskQueue),

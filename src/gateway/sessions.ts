@@ -319,7 +319,7 @@ export class SessionRegistry {
       instructions: INSTRUCTIONS,
     });
     this.deps.passthrough?.register(server, passthrough, tenant);
-    server.setRequestHandler(ListToolsRequestSchema, (request) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor)));
+    server.setRequestHandler(ListToolsRequestSchema, (request, extra) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor, principalOf(extra.authInfo))));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.guard('tools/call', async () => {
         const stopped = new AbortController();

@@ -28,6 +28,7 @@ export async function submitAndWait(
   // (meta may gain the saga's ordering key below)
   const resolved = deps.catalog.resolve(name);
   if (resolved === undefined) throw new JsonRpcError(INVALID_PARAMS, `Unknown tool: ${printable(name)}`);
+  deps.access?.checkTool(context.principal, resolved, 'tools/call');
   const server = deps.config.servers.find((s) => s.id === resolved.serverId)!;
   const now = (deps.now ?? Date.now)();
   const saga = meta[SAGA_META] === undefined ? undefined : parseSagaMeta(meta[SAGA_META]);

@@ -2,10 +2,10 @@
 // compensations that failed (compensation_failed), each
 // parked in a running dead-letter workflow. Used by the admin broker tools and by the
 // `switchyard dlq` CLI; every operation is scoped to one tenant.
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { DeadLetterStatus } from '../shared/envelope.js';
 import { deadLetterWorkflowId } from '../shared/ids.js';
-import { deadLetterStatusQuery, discardUpdate, redriveUpdate, SA_SAGA_ID } from '../shared/messages.js';
+import { ACCESS_REVOKED, deadLetterStatusQuery, discardUpdate, redriveUpdate, SA_SAGA_ID } from '../shared/messages.js';
 import type { deadLetterWorkflow } from '../workflows/dead-letter.js';
 import { quote } from './call-service.js';
 
@@ -21,6 +21,8 @@ export interface DeadLetterEntry {
 
 export class DeadLetterNotFound extends Error {}
 export class DeadLetterNotPending extends Error {}
+/** The worker's access policy stopped a redrive: the call's caller may no longer use its tool. The dead letter stays pending. */
+export class RedriveRefused extends Error {}
 
 export class DeadLetterService {
   constructor(private readonly client: Client) {}
@@ -75,7 +77,10 @@ export class DeadLetterService {
         const status = await this.show(tenant, correlationId);
         throw new DeadLetterNotPending(`dead letter ${correlationId} is ${status.state}, not pending`);
       }
-      if (error instanceof WorkflowUpdateFailedError) throw new DeadLetterNotPending(error.cause?.message ?? error.message);
+      if (error instanceof WorkflowUpdateFailedError) {
+        if (error.cause instanceof ApplicationFailure && error.cause.type === ACCESS_REVOKED) throw new RedriveRefused(error.cause.message);
+        throw new DeadLetterNotPending(error.cause?.message ?? error.message);
+      }
       throw error;
     }
   }

@@ -14,6 +14,19 @@ export const CallEnvelopeSchema = z.strictObject({
   tenant: z.string(),
   /** Who called, from authentication; never from the request. */
   principal: z.string(),
+  /**
+   * What else the RBAC policy matches the caller on (src/shared/policy.ts), so the worker can check
+   * the policy again before a redrive. Nothing secret. Absent in calls recorded before RBAC: those
+   * are checked on tenant and subject alone.
+   */
+  identity: z
+    .strictObject({
+      admin: z.boolean().optional(),
+      groups: z.array(z.string()).optional(),
+      roles: z.array(z.string()).optional(),
+      keyName: z.string().optional(),
+    })
+    .optional(),
   serverId: z.string(),
   /** The downstream tool name, without the server prefix. */
   tool: z.string(),
@@ -136,7 +149,8 @@ export interface DeadLetterStatus {
   holdsLane: boolean;
   state: DeadLetterState;
   /** Every operator action, in order: the audit trail. */
-  actions: Array<{ action: 'redrive' | 'discard'; by: string; at: number; note?: string; outcome?: CallOutcome['status'] }>;
+  /** `refused`: the access policy stopped a redrive before it ran (the caller's right was revoked). */
+  actions: Array<{ action: 'redrive' | 'discard'; by: string; at: number; note?: string; outcome?: CallOutcome['status'] | 'refused' }>;
   /** The outcome of the last redrive, once it finished. */
   outcome?: CallOutcome;
 }

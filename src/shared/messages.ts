@@ -45,6 +45,8 @@ export const keyStateQuery = defineQuery<KeyState>('keyState');
 
 /** Operator → dead letter: run the call again (same envelope, a fresh deadline of the same length). */
 export const redriveUpdate = defineUpdate<DeadLetterStatus, [{ by: string }]>('redrive');
+/** The redrive update's failure type when the access policy no longer lets the call's caller use its tool. */
+export const ACCESS_REVOKED = 'AccessRevoked';
 /** Operator → dead letter: give up on the call; the key's lane (if halted) moves on. */
 export const discardUpdate = defineUpdate<DeadLetterStatus, [{ by: string; note?: string }]>('discard');
 export const deadLetterStatusQuery = defineQuery<DeadLetterStatus>('deadLetterStatus');

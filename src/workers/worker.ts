@@ -7,6 +7,7 @@ import { createActivities } from '../activities/index.js';
 import { keySettings, type Config } from '../config/schema.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
+import { AccessPolicy } from '../shared/policy.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -36,6 +37,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
       laneHandoffsPerRun: config.worker.laneHandoffsPerRun,
       keySettings: keySettings(config),
       log: deps.log.child('activity'),
+      ...(config.auth.policy !== undefined ? { policy: new AccessPolicy(config.auth.policy) } : {}),
     }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,

@@ -4,19 +4,31 @@
 // Under `onDeadLetter: halt` it holds its key's lane, so later calls on the key wait for it.
 import {
   allHandlersFinished,
+  ApplicationFailure,
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CallEnvelope, CallOutcome, DeadLetterReason, DeadLetterStatus } from '../shared/envelope.js';
 import { laneWorkflowId } from '../shared/ids.js';
-import { deadLetterStatusQuery, discardUpdate, redriveUpdate, releaseSignal, SA_OUTCOME } from '../shared/messages.js';
+import { ACCESS_REVOKED, deadLetterStatusQuery, discardUpdate, redriveUpdate, releaseSignal, SA_OUTCOME } from '../shared/messages.js';
+import type { Activities } from '../activities/index.js';
 import { runAttempts } from './attempts.js';
+
+const { mayRedrive } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '100 ms', maximumInterval: '2 seconds' },
+});
+
+/** Dead letters recorded before RBAC redrove without asking the policy: their histories have no check. */
+const ACCESS_CHECK_BEFORE_REDRIVE = 'access-check-before-redrive';
 
 export interface DeadLetterInput {
   envelope: CallEnvelope;
@@ -57,6 +69,20 @@ export async function deadLetterWorkflow(input: DeadLetterInput): Promise<DeadLe
       status.state = 'redriving';
       const action: DeadLetterStatus['actions'][number] = { action: 'redrive', by, at: Date.now() };
       status.actions.push(action);
+      // The policy may have changed since the call was accepted: ask the worker's (activities/access.ts).
+      if (patched(ACCESS_CHECK_BEFORE_REDRIVE)) {
+        const { correlationId, tenant, principal, identity, serverId, tool, publicTool, mutation } = envelope;
+        const allowed = await mayRedrive({ correlationId, tenant, principal, ...(identity !== undefined ? { identity } : {}), serverId, tool, publicTool, mutation });
+        if (!allowed) {
+          status.state = 'pending';
+          action.outcome = 'refused';
+          throw ApplicationFailure.create({
+            type: ACCESS_REVOKED,
+            nonRetryable: true,
+            message: `${envelope.publicTool} was not run again: the access policy no longer lets the caller that made this call use it. The dead letter stays pending; discard it, or redrive it once the right is restored.`,
+          });
+        }
+      }
       // Same envelope, same budget: the original deadline has usually passed by now.
       const now = Date.now();
       const again: CallEnvelope = { ...envelope, deadlineAt: now + (envelope.deadlineAt - envelope.acceptedAt) };

@@ -1,6 +1,6 @@
 // API keys map a caller to a tenant: a SHA-256 lookup, then a constant-time compare.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Config } from '../../config/schema.js';
+import { apiKeySecret, type Config } from '../../config/schema.js';
 import type { Principal } from './principal.js';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -15,12 +15,12 @@ export function bearerCredential(authorization: string | undefined): string | un
  * unknown key. Shared by the /mcp middleware and the health endpoints (admin keys see detail).
  */
 export function apiKeyPrincipals(tenants: Config['tenants']): (authorization: string | undefined) => Principal | undefined {
-  const byDigest = new Map<string, { tenant: string; digest: Buffer; admin: boolean }>();
+  const byDigest = new Map<string, { tenant: string; digest: Buffer; admin: boolean; keyName?: string }>();
   for (const tenant of tenants) {
     for (const [keys, admin] of [[tenant.apiKeys, false], [tenant.adminApiKeys, true]] as const) {
-      for (const key of keys) {
-        const digest = sha256(key);
-        byDigest.set(digest.toString('hex'), { tenant: tenant.id, digest, admin });
+      for (const entry of keys) {
+        const digest = sha256(apiKeySecret(entry));
+        byDigest.set(digest.toString('hex'), { tenant: tenant.id, digest, admin, ...(typeof entry !== 'string' ? { keyName: entry.name } : {}) });
       }
     }
   }
@@ -30,7 +30,13 @@ export function apiKeyPrincipals(tenants: Config['tenants']): (authorization: st
     const found = digest ? byDigest.get(digest.toString('hex')) : undefined;
     // The map lookup is by digest; the compare below keeps the check constant-time anyway.
     if (digest === undefined || found === undefined || !timingSafeEqual(found.digest, digest)) return undefined;
-    return { tenant: found.tenant, subject: `apikey:${digest.toString('hex').slice(0, 12)}`, admin: found.admin, via: 'apikey' };
+    return {
+      tenant: found.tenant,
+      subject: `apikey:${digest.toString('hex').slice(0, 12)}`,
+      admin: found.admin,
+      via: 'apikey',
+      ...(found.keyName !== undefined ? { keyName: found.keyName } : {}),
+    };
   };
 }
 

@@ -30,8 +30,8 @@ export function principalFromClaims(claims: Record<string, unknown>, oauth: OAut
   const subject = claims[mapping.subject];
   if (typeof subject !== 'string' || subject === '') return { ok: false, reason: `the token has no subject claim "${mapping.subject}"` };
   const clientId = mapping.clientId.map((name) => claims[name]).find((v): v is string => typeof v === 'string');
-  const groupsClaim = mapping.groups !== undefined ? claims[mapping.groups] : undefined;
-  const groups = Array.isArray(groupsClaim) ? groupsClaim.filter((g): g is string => typeof g === 'string') : [];
+  const groups = stringsOf(mapping.groups !== undefined ? claims[mapping.groups] : undefined);
+  const roles = stringsOf(mapping.roles !== undefined ? claims[mapping.roles] : undefined);
   const adminClaim = mapping.admin !== undefined ? claims[mapping.admin] : undefined;
   const admin = adminClaim === true || (Array.isArray(adminClaim) && adminClaim.includes(mapping.adminValue)) || adminClaim === mapping.adminValue;
   return {
@@ -45,8 +45,15 @@ export function principalFromClaims(claims: Record<string, unknown>, oauth: OAut
       ...(clientId !== undefined ? { clientId } : {}),
       scopes: scopesOf(claims),
       groups,
+      ...(mapping.roles !== undefined ? { roles } : {}),
     },
   };
+}
+
+/** A claim holding names: an array of strings (anything else in it is dropped), or one string. */
+function stringsOf(claim: unknown): string[] {
+  if (typeof claim === 'string') return [claim];
+  return Array.isArray(claim) ? claim.filter((g): g is string => typeof g === 'string') : [];
 }
 
 /**

@@ -16,9 +16,12 @@ export interface Principal {
   /** OAuth only: the token's issuer and client. */
   issuer?: string;
   clientId?: string;
-  /** OAuth only: the token's scopes and the caller's groups (from the configured claim). */
+  /** OAuth only: the token's scopes, and the caller's groups and roles (from the configured claims). */
   scopes?: string[];
   groups?: string[];
+  roles?: string[];
+  /** API keys only: the key's name, when the config gives it one (tenants[].apiKeys[].name). */
+  keyName?: string;
   /**
    * OAuth only, and only when a server exchanges callers' tokens: the token sealed for the worker
    * (downstream/sealed-token.ts). Ciphertext bound to this tenant and subject; the one trace of

@@ -1,7 +1,7 @@
 // The dead-letter admin tools (switchyard.dlq_*): the dead-letter service
 // (src/services/dead-letters.ts) called for the caller's tenant, by tenant admins only.
 import { z } from 'zod';
-import { DeadLetterNotFound, DeadLetterNotPending, deadLetterSummary } from '../../services/dead-letters.js';
+import { DeadLetterNotFound, DeadLetterNotPending, deadLetterSummary, RedriveRefused } from '../../services/dead-letters.js';
 import type { DeadLetterStatus, ToolResult } from '../../shared/envelope.js';
 import { CORRELATION_ID } from '../../shared/ids.js';
 import type { CallContext } from '../handlers.js';
@@ -83,6 +83,8 @@ async function act(correlationId: string, context: CallContext, action: (by: str
     status = await action(`${context.principal.subject} via mcp`);
   } catch (error) {
     if (error instanceof DeadLetterNotFound || error instanceof DeadLetterNotPending) return errorResult(error.message, { [META.status]: 'not_pending' });
+    // The worker's access policy (activities/access.ts): the call's caller lost its right to the tool.
+    if (error instanceof RedriveRefused) return errorResult(error.message, { [META.status]: 'access_denied', [META.correlationId]: correlationId });
     throw error;
   }
   return {

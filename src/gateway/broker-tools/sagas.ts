@@ -64,6 +64,7 @@ export const runSaga = brokerTool({
       if (deps.catalog.brokerTool(raw.tool) !== undefined) throw new JsonRpcError(INVALID_PARAMS, `${at}.tool must be a downstream tool, not a switchyard tool`);
       const resolved = deps.catalog.resolve(raw.tool);
       if (resolved === undefined) throw new JsonRpcError(INVALID_PARAMS, `${at}.tool: unknown tool ${printable(raw.tool)}`);
+      deps.access?.checkTool(context.principal, resolved, 'tools/call');
       const name = raw.step ?? String(i + 1);
       if (names.has(name)) throw new JsonRpcError(INVALID_PARAMS, `${at}.step: "${printable(name)}" is used twice`);
       names.add(name);

@@ -107,7 +107,9 @@ function buildServer(deps: HandlerDeps, states: RequestStateCodec<BrokerRequestS
       'server/discover': cache,
     },
   });
-  server.setRequestHandler('tools/list', (request) => guard(deps, 'tools/list', () => listTools(deps, request.params?.cursor) as never));
+  server.setRequestHandler('tools/list', (request, ctx) =>
+    guard(deps, 'tools/list', () => listTools(deps, request.params?.cursor, principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined)) as never),
+  );
   server.setRequestHandler('tools/call', (request, ctx) =>
     guard(deps, 'tools/call', async () => {
       const io = requestIo(ctx);
@@ -243,6 +245,7 @@ function buildServer(deps: HandlerDeps, states: RequestStateCodec<BrokerRequestS
 function requestIo(ctx: ServerContext): RequestIo {
   const level = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[LOG_LEVEL_META_KEY];
   return {
+    principal: principalOf(ctx.http?.authInfo as PrincipalAuthInfo | undefined),
     signal: ctx.mcpReq.signal,
     notify: (notification: ServerNotification | { method: string; params?: unknown }) => ctx.mcpReq.notify(notification as never),
     wantsLog: typeof level === 'string' ? (messageLevel) => levelAtLeast(messageLevel, level) : () => false,
