@@ -280,7 +280,7 @@ const PolicyGrantSchema = z
     /** `<server>.<tool>` globs over downstream names, whatever gateway.toolSeparator is. */
     tools: GlobListSchema.optional(),
     /** Mutation classes of downstream tools (as calls run them: toolPolicies, policy, then annotations). */
-    mutations: z.array(z.enum(MUTATIONS)).min(1, 'must list at least one mutation class').optional(),
+    mutations: z.array(z.enum(MUTATIONS, { error: `must be one of ${MUTATIONS.join(', ')}` })).min(1, 'must list at least one mutation class').optional(),
     /** `<server>.<prompt>` globs. */
     prompts: GlobListSchema.optional(),
     /** `<server>.<uri>` globs: the server that lists the resource, then its URI. */

@@ -432,6 +432,66 @@ describe('servers[].credentials', () => {
   });
 });
 
+describe('auth.policy', () => {
+  const key = 'key-one-0123456789abcdef';
+  const base = (policy: unknown, extra: Record<string, unknown> = {}) => ({
+    servers: [stdio('github'), stdio('docs')],
+    tenants: [{ id: 'acme', apiKeys: [{ name: 'ci-bot', key }, 'key-two-0123456789abcdef'] }],
+    auth: { policy },
+    ...extra,
+  });
+
+  it('is unset by default (everything allowed) and parses rules, named keys and a roles claim', () => {
+    assert.equal(parse({}).auth.policy, undefined);
+    const config = parse(base({ rules: [{ name: 'bots', principals: { apiKeys: ['ci-bot'] }, allow: { tools: ['github.search_*'], mutations: ['read_only'], broker: ['get_call'] } }] }));
+    assert.deepEqual(config.auth.policy!.rules[0]!.allow, { tools: ['github.search_*'], mutations: ['read_only'], broker: ['get_call'] });
+    assert.deepEqual(config.tenants[0]!.apiKeys[0], { name: 'ci-bot', key });
+    const oauth = { issuer: 'https://idp.example.com', resource: 'https://mcp.example.com/mcp', claims: { tenantFixed: 'acme', roles: 'roles', groups: 'groups' } };
+    assert.equal(parse(base({ rules: [{ principals: { roles: ['reader'] }, allow: { tools: ['*'] } }] }, { auth: { oauth, policy: { rules: [{ principals: { roles: ['reader'] }, allow: { tools: ['*'] } }] } } })).auth.oauth!.claims.roles, 'roles');
+  });
+
+  it('names the key and the reason of each bad rule', () => {
+    const { problems } = refuse(base({ rules: [{ principals: {}, allow: {} }, { name: 'nothing' }, { allow: { mutations: ['read_mostly'] } }] }));
+    assert.deepEqual(problems, [
+      'auth.policy.rules[0].allow: must name at least one of tools, mutations, prompts, resources, broker',
+      'auth.policy.rules[1]: a rule needs allow, deny or both',
+      'auth.policy.rules[2].allow.mutations[0]: must be one of read_only, idempotent, non_idempotent',
+    ]);
+  });
+
+  it('names tenants, key names, servers and broker tools that do not exist, and a glob without its server', () => {
+    const { problems } = refuse(
+      base({ rules: [{ principals: { tenants: ['globex'], apiKeys: ['nobody'] }, allow: { tools: ['gitlab.*', 'search'], prompts: ['docs.*'], broker: ['dlq_purge'] } }] }),
+    );
+    assert.deepEqual(problems, [
+      'auth.policy.rules[0].principals.tenants[0]: "globex" is not a configured tenant',
+      'auth.policy.rules[0].principals.apiKeys[0]: "nobody" names no API key (give one a name: {name, key} in tenants[].apiKeys)',
+      'auth.policy.rules[0].allow.tools[0]: "gitlab" matches no configured server id',
+      'auth.policy.rules[0].allow.tools[1]: "search" must be "<server>.<name>" (globs with *), or "*" for everything',
+      'auth.policy.rules[0].allow.broker[0]: "dlq_purge" matches no broker tool (submit, get_call, cancel_call, run_saga, saga_commit, saga_abort, get_saga, dlq_list, dlq_show, dlq_redrive, dlq_discard)',
+    ]);
+  });
+
+  it('needs auth.oauth for groups and roles, at least one rule, and no unknown keys', () => {
+    assert.deepEqual(refuse(base({ rules: [{ principals: { groups: ['eng'] }, allow: { tools: ['*'] } }] })).problems, [
+      'auth.policy.rules[0].principals: groups and roles come from OAuth tokens: configure auth.oauth (and its claims.groups or claims.roles)',
+    ]);
+    assert.deepEqual(refuse(base({ rules: [] })).problems, ['auth.policy.rules: must have at least one rule (omit auth.policy to allow everything)']);
+    assert.ok(refuse(base({ rules: [{ allow: { tool: ['*'] } }] })).problems[0]!.startsWith('auth.policy.rules[0].allow: '));
+  });
+
+  it('refuses a duplicate key name and a malformed key entry, without printing the key', () => {
+    const duplicate = refuse({ tenants: [{ id: 'acme', apiKeys: [{ name: 'ci', key }] }, { id: 'globex', apiKeys: [{ name: 'ci', key: 'key-three-0123456789abcdef' }] }] });
+    assert.deepEqual(duplicate.problems, ['tenants[1].apiKeys[0].name: duplicate API key name "ci" (also in tenant "acme")']);
+    const malformed = refuse({ tenants: [{ id: 'acme', apiKeys: [{ name: 'x' }, { name: 'y', key: 'short-secret' }] }] });
+    assert.deepEqual(malformed.problems, [
+      'tenants[0].apiKeys[0]: must be an API key (a string of at least 16 characters) or {name, key}',
+      'tenants[0].apiKeys[1].key: API keys must be at least 16 characters',
+    ]);
+    assert.ok(!malformed.message.includes('short-secret') && !duplicate.message.includes('key-three'));
+  });
+});
+
 describe('locateConfig and loadConfig', () => {
   it('reads an explicit --config path relative to cwd', () => {
     writeConfig('explicit.yaml', 'gateway:\n  port: 4100\n');
