@@ -189,7 +189,8 @@ export class Passthrough {
       void this.forget(server);
     };
     const io = (extra: { signal: AbortSignal; sendNotification: (n: ServerNotification) => Promise<void>; authInfo?: unknown }): RequestIo => ({
-      principal: principalOf(extra.authInfo as Parameters<typeof principalOf>[0]),
+      // Only a policy needs to know who asks (and then a request without a principal fails closed).
+      ...(this.access?.enabled === true ? { principal: principalOf(extra.authInfo as Parameters<typeof principalOf>[0]) } : {}),
       signal: extra.signal,
       notify: extra.sendNotification,
       wantsLog: (level) => this.wantsLog(server, level),
@@ -259,12 +260,16 @@ export class Passthrough {
 
   /** The caller's rights when a policy is configured; undefined: list everything. */
   private rightsOf(io: RequestIo): Rights | undefined {
-    return this.access?.enabled === true && io.principal !== undefined ? this.access.rightsOf(io.principal) : undefined;
+    if (this.access?.enabled !== true) return undefined;
+    // Fail closed: a policy and no caller shows nothing.
+    return io.principal !== undefined ? this.access.rightsOf(io.principal) : { allows: () => false };
   }
 
   /** Refuses (access.ts, the one refusal path) a request outside the caller's rights. */
   private check(io: RequestIo, target: AccessTarget, method: string, name: string): void {
-    if (io.principal !== undefined) this.access?.check(io.principal, target, method, name);
+    if (this.access?.enabled !== true) return;
+    if (io.principal === undefined) throw new Error('a request reached the pass-through without a principal');
+    this.access.check(io.principal, target, method, name);
   }
 
   /**
