@@ -2,7 +2,8 @@
 // dev server, the worker and the gateway as processes, the fixture server and the conformance
 // server over Streamable HTTP, and real MCP clients of both protocol eras. Principals are named
 // API keys of one tenant: a reader (read-only tools by mutation class), a writer (a glob rule),
-// two admin keys (the broker's dead-letter tools, one of them denied the redrive). Then a dead
+// two admin keys (the broker's dead-letter tools, one of them denied the redrive); and service
+// tokens of oidc-provider whose groups and roles claims pick their rules. Then a dead
 // letter whose caller loses its right: the worker, restarted with the new policy, refuses the
 // redrive and the downstream server never sees the call again.
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { parse, stringify } from 'yaml';
+import { AuthServer } from '../support/auth-server.js';
 import { ConformanceServer } from '../support/conformance-server.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
 
@@ -30,6 +32,9 @@ const rules = (writerTools: string[]) => [
   { name: 'writers', principals: { apiKeys: ['writer'] }, allow: { tools: writerTools, broker: ['get_call'], prompts: ['*'], resources: ['*'] } },
   { name: 'operators', principals: { admin: true }, allow: { broker: ['dlq_*', 'get_call'] } },
   { name: 'auditors', principals: { apiKeys: ['auditor'] }, deny: { broker: ['dlq_redrive', 'dlq_discard'] } },
+  // OAuth principals, by the groups and roles claims of their tokens.
+  { name: 'engineers', principals: { groups: ['eng'] }, allow: { tools: ['fixture.steps'] } },
+  { name: 'releasers', principals: { tenants: ['acme'], roles: ['releaser'] }, allow: { tools: ['fixture.record'] } },
 ];
 
 async function rejection(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
@@ -44,6 +49,18 @@ async function rejection(promise: Promise<unknown>): Promise<{ code: number; mes
 
 describe('RBAC policy', { timeout: 300_000 }, () => {
   const conformance = new ConformanceServer();
+  // A real authorization server: service tokens whose groups and roles claims the rules match.
+  const resources: Record<string, string> = {};
+  const claims: Record<string, Record<string, unknown>> = { 'svc-eng': { groups: ['eng'], roles: ['releaser'] }, 'svc-plain': { groups: ['sales'] } };
+  const as = new AuthServer({
+    resources,
+    tenantOf: () => 'acme',
+    claimsOf: (who) => claims[who] ?? {},
+    clients: [
+      { clientId: 'svc-eng', secret: 'svc-eng-secret-0123456789' },
+      { clientId: 'svc-plain', secret: 'svc-plain-secret-0123456789' },
+    ],
+  });
   const stack = new Stack({
     withEverything: false,
     syncWaitMs: 500,
@@ -61,7 +78,12 @@ describe('RBAC policy', { timeout: 300_000 }, () => {
       // The fixture again with a 1 s request timeout: a hanging non-idempotent call is dead-lettered outcome_unknown.
       config.servers.push({ id: 'short', transport: 'http', url: config.servers.find((s) => s.id === 'fixture')!.url, timeoutMs: 1_000 });
       config.servers.push({ id: 'conf', transport: 'http', url: conformance.url, timeoutMs: 10_000 });
-      config.auth = { policy: { rules: rules(['*.apply', 'fixture.echo']) } };
+      const mcpUrl = `http://127.0.0.1:${(config.gateway as { port: number }).port}/mcp`;
+      resources[mcpUrl] = 'mcp';
+      config.auth = {
+        oauth: { issuer: as.issuer, resource: mcpUrl, claims: { tenantFixed: 'acme', groups: 'groups', roles: 'roles' } },
+        policy: { rules: rules(['*.apply', 'fixture.echo']) },
+      };
     },
   });
   const clients: Array<{ close(): Promise<void> }> = [];
@@ -82,6 +104,7 @@ describe('RBAC policy', { timeout: 300_000 }, () => {
   const applied = (key: string) => stack.fixture.executionsOf('apply').filter((e) => e.args.key === key).length;
 
   before(async () => {
+    await as.start();
     await conformance.start();
     await stack.start();
     await stack.waitForReady();
@@ -90,6 +113,7 @@ describe('RBAC policy', { timeout: 300_000 }, () => {
     for (const client of clients) await client.close().catch(() => undefined);
     await stack.stop();
     await conformance.stop();
+    await as.stop();
   });
 
   it('two principals see different tools/list, in both protocol eras: a mutation-class rule and a glob rule', async () => {
@@ -103,6 +127,17 @@ describe('RBAC policy', { timeout: 300_000 }, () => {
       for (const name of ['fixture.echo', 'fixture.fail_read', 'fixture.steps', 'short.echo', 'switchyard.get_call']) assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
       for (const name of ['fixture.apply', 'fixture.add', 'fixture.slow', 'fixture.record', 'switchyard.submit', 'switchyard.dlq_list']) assert.ok(!names.includes(name), `${name} not listed`);
     }
+  });
+
+  it("OAuth principals: the groups and roles claims of a real token pick the rules", async () => {
+    const eng = await legacy(await as.serviceToken('svc-eng', stack.mcpUrl, 'mcp'));
+    assert.deepEqual((await eng.listTools()).tools.map((t) => t.name), ['fixture.record', 'fixture.steps']);
+    assert.equal(textOf(await call(eng, 'fixture.record', { key: 'rbac-oauth', step: 1 })), 'rbac-oauth#1');
+    const plain = await modern(await as.serviceToken('svc-plain', stack.mcpUrl, 'mcp'));
+    assert.deepEqual((await plain.listTools()).tools, [], 'no rule matches group sales');
+    const refused = await rejection(plain.callTool({ name: 'fixture.record', arguments: { key: 'rbac-oauth-refused', step: 1 } }));
+    assert.equal(refused.code, ACCESS_DENIED);
+    assert.equal(stack.fixture.executionsOf('record').filter((e) => e.args.key === 'rbac-oauth-refused').length, 0);
   });
 
   it('prompts/list and resources/list show only what the principal may use; prompts/get and resources/read outside it are refused', async () => {

@@ -26,6 +26,8 @@ export interface AuthServerOptions {
   exchangeAudiences?: string[];
   /** Lifetime of an exchanged token. */
   exchangeTtlSec?: number;
+  /** More claims of a token, by account or client id (groups, roles). */
+  claimsOf?: (who: string) => Record<string, unknown>;
 }
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -168,7 +170,7 @@ export class AuthServer {
       extraTokenClaims: (_ctx, token) => {
         const who = 'accountId' in token && typeof token.accountId === 'string' ? token.accountId : token.clientId!;
         const tenant = tenantOf(who);
-        return { ...(tenant !== undefined ? { tenant } : {}), ...('accountId' in token && token.accountId ? {} : { sub: token.clientId }) };
+        return { ...this.options.claimsOf?.(who), ...(tenant !== undefined ? { tenant } : {}), ...('accountId' in token && token.accountId ? {} : { sub: token.clientId }) };
       },
       ttl: {
         AccessToken: 600,
