@@ -3,10 +3,12 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../dist/observability/workflow-interceptors.js';
 
 const entry = resolve(process.argv[2] ?? 'dist/workflows/index.js');
 const out = resolve(process.argv[3] ?? 'dist/workflow-bundle.js');
-const { code } = await bundleWorkflowCode({ workflowsPath: entry, logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} } });
+// The OpenTelemetry workflow interceptor is always in the bundle (see observability/workflow-interceptors.ts).
+const { code } = await bundleWorkflowCode({ workflowsPath: entry, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: { info() {}, warn: console.warn, error: console.error, debug() {}, trace() {}, log() {} } });
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, code);
 console.log(`workflow bundle: ${out} (${Math.round(code.length / 1024)} KiB)`);

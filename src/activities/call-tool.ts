@@ -19,6 +19,8 @@ import type { ServerConfig } from '../config/schema.js';
 import { CredentialError, type DownstreamCredentials } from '../downstream/credentials.js';
 import { DownstreamError } from '../downstream/errors.js';
 import { CircuitOpenError } from '../downstream/protection.js';
+import { recordDownstreamRequest, type DownstreamOutcome } from '../observability/metrics.js';
+import { traceDownstreamCall } from '../observability/tracing.js';
 import type { CallEnvelope, ToolResult } from '../shared/envelope.js';
 import { pushRelayed, RELAY_META_KEY, type RelayedNotification } from '../shared/relay.js';
 import { HELD_STATE_PREFIX, HeldCall, HeldCalls, questionResult } from './held-calls.js';
@@ -76,16 +78,23 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
     const cancel = () => call.abort.abort(cancelled.reason);
     cancelled.addEventListener('abort', cancel, { once: true });
     let release: (() => void) | undefined;
+    // For the SLI metrics: how this attempt's request ended (unset: no request, e.g. a question round).
+    let ended: DownstreamOutcome | undefined;
+    const startedAt = performance.now();
     try {
       try {
         release = await connection.limiter.acquire(waitSignal);
       } catch {
         if (cancellationSignal().aborted) throw new CancelledFailure('call cancelled');
+        ended = 'deadline';
         throw ApplicationFailure.nonRetryable(`deadline passed while waiting for a free slot on "${envelope.serverId}" (maxInFlight ${connection.limiter.max})`, 'DeadlineExceeded', thisAttempt - 1);
       }
       connection.breaker.admit();
       const remainingMs = deadlineLeft();
-      if (remainingMs <= 0) throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt - 1);
+      if (remainingMs <= 0) {
+        ended = 'deadline';
+        throw ApplicationFailure.nonRetryable('deadline passed before the call was sent', 'DeadlineExceeded', thisAttempt - 1);
+      }
       call.onProgress = (progress) => {
         lastProgress = { progress: progress.progress, ...(progress.total !== undefined ? { total: progress.total } : {}), ...(progress.message !== undefined ? { message: progress.message } : {}) };
         pushRelayed(relayed, { method: 'notifications/progress', params: lastProgress });
@@ -93,7 +102,10 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       };
       // The caller's credential, fetched now (an exchange at most): never in history, never logged.
       const headers = resumed !== undefined ? {} : await credentialHeaders(pool.credentials, connection.config, envelope, thisAttempt);
+      // The downstream request is a CLIENT span of the call's trace; its context goes in `_meta`
+      // (and, over HTTP, in the traceparent header: downstream/connection.ts).
       const send = (): Promise<ToolResult> =>
+        traceDownstreamCall({ tool: envelope.publicTool, serverId: envelope.serverId, correlationId: envelope.correlationId, attempt: thisAttempt }, (traceContext) =>
         connection.callTool(envelope.tool, envelope.arguments, {
           signal: call.abort.signal,
           timeoutMs: Math.min(envelope.requestTimeoutMs, remainingMs),
@@ -102,6 +114,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
             'switchyard/correlation_id': envelope.correlationId,
             ...(envelope.idempotencyKey !== undefined ? { 'switchyard/idempotency_key': envelope.idempotencyKey } : {}),
             'switchyard/attempt': thisAttempt,
+            ...traceContext,
           },
           // Through `call`: each round's activity sets its own sink.
           onProgress: (progress) => call.onProgress?.(progress),
@@ -110,7 +123,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
           ...(envelope.input !== undefined ? { input: envelope.input } : {}),
           ...(envelope.clientCapabilities !== undefined ? { clientCapabilities: envelope.clientCapabilities } : {}),
           headers,
-        });
+        }));
       if (resumed !== undefined) {
         for (const [key, response] of Object.entries(envelope.input?.responses ?? {})) resumed.answer(key, response);
       } else {
@@ -120,6 +133,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       // The server asked its caller something: this round ends with the question, the request stays open here.
       if ('question' in step) return questionResult(step.question, held.park(call, envelope.deadlineAt));
       const downstreamResult = step.result;
+      ended = downstreamResult.isError === true ? 'tool_error' : 'ok';
       connection.breaker.success();
       // Relayed notifications are a courtesy: they never push a result over the durable limit.
       let result = withRelayed(downstreamResult, relayed);
@@ -133,12 +147,17 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       }
       return result;
     } catch (error) {
-      if (cancellationSignal().aborted) throw new CancelledFailure('call cancelled');
+      if (cancellationSignal().aborted) {
+        ended = 'cancelled';
+        throw new CancelledFailure('call cancelled');
+      }
       if (error instanceof CircuitOpenError) {
+        ended = 'circuit_open';
         throw ApplicationFailure.create({ message: error.message, type: 'CircuitOpen', nonRetryable: true, details: [error.retryAfterMs] });
       }
       if (error instanceof DownstreamError) {
         if (error.kind === 'protocol') {
+          ended = 'protocol_error';
           connection.breaker.success(); // an answer: the server is up
           throw ApplicationFailure.create({ message: error.message, type: 'DownstreamProtocolError', nonRetryable: true, details: error.data !== undefined ? [error.code, error.data] : [error.code] });
         }
@@ -147,15 +166,18 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
           // A deadline shorter than the work says nothing about the server's health, so the
           // breaker does not count it (chaos found calls failing "circuit open" after a burst of short deadlines).
           connection.breaker.settle();
+          ended = 'deadline';
           throw ApplicationFailure.nonRetryable('deadline passed while the downstream server was working (it was told to cancel)', 'DeadlineExceeded', thisAttempt);
         }
         connection.breaker.failure();
         const type = !error.sent ? 'DownstreamNotSent' : error.kind === 'timeout' ? 'DownstreamTimeout' : 'DownstreamUnavailable';
+        ended = !error.sent ? 'not_sent' : error.kind === 'timeout' ? 'timeout' : 'unavailable';
         log.warn('downstream call failed', { tool: envelope.publicTool, correlationId: envelope.correlationId, attempt: thisAttempt, type, error: error.message });
         throw ApplicationFailure.retryable(error.message, type, thisAttempt);
       }
       throw error;
     } finally {
+      if (ended !== undefined) recordDownstreamRequest(envelope.serverId, envelope.publicTool, ended, (performance.now() - startedAt) / 1000);
       cancelled.removeEventListener('abort', cancel);
       connection.off('log', onLog);
       release?.();

@@ -9,14 +9,16 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { DownstreamCredentials } from '../downstream/credentials.js';
 import { DownstreamPool } from '../downstream/pool.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
-import { createLogger, type Logger, type LogLevel } from '../observability/log.js';
+import { createLogger, type LogFormat, type Logger, type LogLevel } from '../observability/log.js';
+import { startTelemetry, telemetrySettings } from '../observability/telemetry.js';
+import { temporalClientInterceptors } from '../observability/tracing.js';
 import { findTemporalCli, INSTALL_HINT } from '../temporal/cli-path.js';
 import { connectClient, ensureSearchAttributes } from '../temporal/client.js';
 import { DevServer } from '../temporal/dev-server.js';
 import { createWorker, prebuiltWorkflowBundle } from '../workers/worker.js';
 import { DLQ_USAGE, runDlq } from './dlq.js';
 
-const USAGE = `Usage: switchyard <command> [--config PATH] [--log-level debug|info|warn|error]
+const USAGE = `Usage: switchyard <command> [--config PATH] [--log-level debug|info|warn|error] [--log-format text|json]
 
 Commands:
   dev       embedded Temporal dev server (with Web UI), worker and gateway in one process
@@ -24,7 +26,9 @@ Commands:
   worker    the Temporal worker only (many may run against one Temporal cluster)
   dlq       list, show, redrive or discard dead-lettered calls (switchyard dlq --help)
 
-Config: --config PATH, else $SWITCHYARD_CONFIG, else ./switchyard.yaml, else the built-in demo config.`;
+Config: --config PATH, else $SWITCHYARD_CONFIG, else ./switchyard.yaml, else the built-in demo config.
+Logs: --log-level / $SWITCHYARD_LOG_LEVEL (default info), --log-format / $SWITCHYARD_LOG_FORMAT (default text).
+Telemetry: off unless the standard OTEL_* variables ask for it (docs/observability.md).`;
 
 type Command = 'dev' | 'gateway' | 'worker';
 
@@ -38,6 +42,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       options: {
         config: { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         tenant: { type: 'string' },
         note: { type: 'string' },
@@ -66,7 +71,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stderr.write(`switchyard: --log-level must be debug, info, warn, error or silent\n`);
     return 2;
   }
-  const log = createLogger(level);
+  const format = (parsed.values['log-format'] ?? env.SWITCHYARD_LOG_FORMAT ?? 'text') as LogFormat;
+  if (format !== 'text' && format !== 'json') {
+    process.stderr.write(`switchyard: --log-format must be text or json\n`);
+    return 2;
+  }
+  const log = createLogger(level, 'switchyard', undefined, format);
 
   let config: Config;
   let source: string;
@@ -98,6 +108,9 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((e: unknown) => log.warn('error during shutdown', { error: String(e) }));
   };
+  // First, so that every instrument and span below has its providers; stopped last (flushes).
+  const telemetry = startTelemetry(telemetrySettings(env, command === 'dev' ? 'switchyard' : `switchyard-${command}`), log.child('telemetry'));
+  stops.push(() => telemetry.shutdown());
 
   let address = config.temporal.address;
   let devServer: DevServer | undefined;
@@ -123,7 +136,7 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
   let connection: Connection;
   let client: Client;
   try {
-    ({ connection, client } = await connectClient(address, config.temporal.namespace, log));
+    ({ connection, client } = await connectClient(address, config.temporal.namespace, log, undefined, temporalClientInterceptors(telemetry)));
     stops.push(() => connection.close());
     if (devServer === undefined) await ensureSearchAttributes(client, config.temporal.namespace, log);
 
@@ -146,6 +159,7 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
         client,
         pool,
         log: log.child('worker'),
+        telemetry,
         workflowBundlePath: env.SWITCHYARD_WORKFLOW_BUNDLE || prebuiltWorkflowBundle(),
       });
       workerRun = worker.worker.run();

@@ -11,6 +11,7 @@ import type { LoggingMessageNotification, Request, ServerCapabilities, Tool } fr
 import { z, type ZodType } from 'zod';
 import type { ServerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
+import { tracedFetch } from '../observability/tracing.js';
 import type { ToolResult } from '../shared/envelope.js';
 import type { DownstreamCredentials } from './credentials.js';
 import { classifyDownstreamError, DownstreamError } from './errors.js';
@@ -550,7 +551,7 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     }
     return new StreamableHTTPClientTransport(new URL(config.url), {
       requestInit: { headers: config.headers },
-      fetch: (url, init) => this.fetchWithCredentials(url, init),
+      fetch: tracedFetch((url, init) => this.fetchWithCredentials(url, init)),
       // Reconnection of the optional GET stream; request-level failures are handled here.
       reconnectionOptions: { initialReconnectionDelay: 500, maxReconnectionDelay: 10_000, reconnectionDelayGrowFactor: 1.5, maxRetries: 2 },
     });

@@ -5,6 +5,7 @@ import type { CallToolRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { CallProgress } from '../activities/call-tool.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
+import { callerContext, traceToolCall } from '../observability/tracing.js';
 import type { ToolResult } from '../shared/envelope.js';
 import type { CallService } from '../services/call-service.js';
 import type { DeadLetterService } from '../services/dead-letters.js';
@@ -73,11 +74,17 @@ export function listTools(deps: HandlerDeps, cursor: string | undefined, princip
 }
 
 export async function callTool(deps: HandlerDeps, params: CallToolRequest['params'], context: CallContext): Promise<CallToolAnswer> {
+  const meta = (params._meta as Record<string, unknown> | undefined) ?? {};
+  const span = { tool: params.name, tenant: context.principal.tenant, ...(context.sessionId !== undefined ? { sessionId: context.sessionId } : {}) };
+  return traceToolCall(span, callerContext(context.headers, meta), () => callToolTraced(deps, params, meta, context));
+}
+
+async function callToolTraced(deps: HandlerDeps, params: CallToolRequest['params'], meta: Record<string, unknown>, context: CallContext): Promise<CallToolAnswer> {
   const broker = deps.catalog.brokerTool(params.name);
   if (broker !== undefined) {
     deps.access?.check(context.principal, { kind: 'broker', name: broker }, 'tools/call', params.name);
     if (context.task !== undefined) throw new JsonRpcError(METHOD_NOT_FOUND, `${params.name} does not support tasks`);
     return callBrokerTool(deps, broker, params.arguments ?? {}, context);
   }
-  return submitAndWait(deps, params.name, params.arguments ?? {}, (params._meta as Record<string, unknown> | undefined) ?? {}, context);
+  return submitAndWait(deps, params.name, params.arguments ?? {}, meta, context);
 }

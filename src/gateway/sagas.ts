@@ -111,6 +111,9 @@ export function compensationEnvelope(
   return {
     ...rest,
     ...(step.orderingKey !== undefined ? { orderingKey: step.orderingKey } : {}),
+    // An undo belongs to its step's trace.
+    ...(step.traceparent !== undefined ? { traceparent: step.traceparent } : {}),
+    ...(step.tracestate !== undefined ? { tracestate: step.tracestate } : {}),
     deadlineAt: now + deps.config.sagas.compensationDeadlineMs,
     retry: deps.config.sagas.compensationRetry,
     priority: step.priority,

@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import { isLoopback, keySettings, type Config } from '../config/schema.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
+import { observeSessions, observeWaitingCalls } from '../observability/metrics.js';
 import { isTemporalReachable } from '../temporal/client.js';
 import { createGatewayApp } from './app.js';
 import { CallService } from '../services/call-service.js';
@@ -39,11 +40,12 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
   const access = new GatewayAccess(config, { log: log.child('access') });
   const passthrough = new Passthrough(pool, naming, log.child('passthrough'), tenants, access);
   passthrough.start();
+  const calls = new CallService(deps.client, config.temporal.taskQueue, { keys: keySettings(config), updatesPerWorkflow: config.callPath.updatesPerWorkflow });
   const { app, sessions, modern } = createGatewayApp({
     config,
     catalog,
     access,
-    calls: new CallService(deps.client, config.temporal.taskQueue, { keys: keySettings(config), updatesPerWorkflow: config.callPath.updatesPerWorkflow }),
+    calls,
     deadLetters: new DeadLetterService(deps.client),
     sagas: new SagaService(deps.client, config.temporal.taskQueue),
     log,
@@ -53,6 +55,9 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
     allowedHosts: config.gateway.allowedHosts.length > 0 || loopback ? [...config.gateway.allowedHosts, ...(loopback ? loopbackHosts(port) : [])] : [],
     allowedOrigins: [...config.gateway.allowedOrigins, ...(loopback ? loopbackOrigins(port) : [])],
   });
+
+  observeSessions(() => sessions.byTenant());
+  observeWaitingCalls(() => calls.waitingByTenant());
 
   // Tell clients when the visible tool list changes (a server came or went, or list_changed).
   let signature = toolSignature(catalog);

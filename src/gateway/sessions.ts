@@ -106,6 +106,11 @@ export class SessionRegistry {
     return this.sessions.size;
   }
 
+  /** Open sessions per tenant (for the metrics). */
+  byTenant(): Map<string, number> {
+    return new Map(this.slots);
+  }
+
   /** Open sessions of one tenant. */
   sizeOf(tenant: string): number {
     return this.slots.get(tenant) ?? 0;

@@ -7,6 +7,7 @@ import type { CallEnvelope, CallOutcome, InputWanted } from '../shared/envelope.
 import { KeyLimitError } from '../services/key-calls.js';
 import { SagaRefusedError } from '../services/sagas.js';
 import type { SagaStepSpec } from '../shared/saga.js';
+import { annotateCall, callTraceContext } from '../observability/tracing.js';
 import { buildEnvelope, checkRecordable, META } from './envelope.js';
 import { toJsonRpcError } from './errors.js';
 import type { CallContext, CallToolAnswer, HandlerDeps } from './handlers.js';
@@ -58,6 +59,7 @@ export async function submitAndWait(
     ...(context.input !== undefined ? { input: context.input } : {}),
     ...(context.clientCapabilities !== undefined ? { clientCapabilities: context.clientCapabilities } : {}),
     ...(context.asTask === true ? { task: true } : {}),
+    ...callTraceContext(),
   };
 
   const compensation = saga === undefined ? undefined : compensationEnvelope(deps, envelope, saga.compensation, context, `_meta["${SAGA_META}"].compensation`);
@@ -68,8 +70,11 @@ export async function submitAndWait(
   const untilDeadline = envelope.deadlineAt - nowMs + 1_000;
   const waitMs = acceptAsync === true ? 0 : acceptAsync === false ? untilDeadline : Math.min(deps.config.defaults.syncWaitMs, untilDeadline);
   if (saga === undefined && context.task === undefined && acceptAsync !== true && envelope.idempotencyKey === undefined) {
-    return submitFast(deps, deps.calls.routeFast(envelope), waitMs, context, resolved.definition.outputSchema !== undefined);
+    const routed = deps.calls.routeFast(envelope);
+    annotateCall(routed);
+    return submitFast(deps, routed, waitMs, context, resolved.definition.outputSchema !== undefined);
   }
+  annotateCall(envelope);
   let handle;
   let correlationId = envelope.correlationId;
   const watch = new AdmissionWatch(deps, context, envelope.tenant, correlationId);

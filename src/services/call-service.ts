@@ -86,6 +86,11 @@ export class CallService {
    * idempotency key, accept_async, a task, a saga step) are recorded as their own call workflow,
    * whose id dedupes and which tasks/list lists.
    */
+  /** Fast-path calls this gateway is waiting for, per tenant (for the metrics). */
+  waitingByTenant(): Map<string, number> {
+    return new Map(this.waiting);
+  }
+
   routeFast(envelope: CallEnvelope): CallEnvelope {
     const route = envelope.orderingKey !== undefined ? keyRoute(envelope.tenant, envelope.orderingKey) : shardRoute(this.fast.keys.shardsPerTenant);
     return { ...envelope, correlationId: routedCorrelationId(route, envelope.correlationId) };

@@ -71,6 +71,12 @@ export const CallEnvelopeSchema = z.strictObject({
    * time. Never a downstream token, never shown.
    */
   credential: z.string().optional(),
+  /**
+   * The W3C trace context of the gateway's span for this call: the activity is parented by it, so
+   * a call that waits in a shared key workflow, retries or is redriven stays in its caller's trace.
+   */
+  traceparent: z.string().optional(),
+  tracestate: z.string().optional(),
 });
 
 export { PRIORITY_KEYS } from './priority.js';

@@ -2,11 +2,16 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { keySettings, type Config } from '../config/schema.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
+import { observeDownstream, observeTaskQueueBacklog, recordCallEnded } from '../observability/metrics.js';
+import type { Telemetry } from '../observability/telemetry.js';
+import { workerTracing } from '../observability/tracing.js';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../observability/workflow-interceptors.js';
+import type { CallMetricsSinks } from '../shared/call-metrics.js';
 import { AccessPolicy } from '../shared/policy.js';
 
 export interface WorkerDeps {
@@ -17,6 +22,8 @@ export interface WorkerDeps {
   log: Logger;
   /** A prebuilt workflow bundle (npm run build writes dist/workflow-bundle.js); else bundled at start. */
   workflowBundlePath?: string;
+  /** Traces and metrics (observability/telemetry.ts); off when unset. */
+  telemetry?: Pick<Telemetry, 'traces' | 'spanProcessor' | 'resource'>;
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; connection: NativeConnection }> {
@@ -25,6 +32,8 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
   const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = deps.workflowBundlePath
     ? { workflowBundle: { codePath: deps.workflowBundlePath } }
     : { workflowsPath: workflowsEntry() };
+  const tracing = workerTracing(deps.telemetry);
+  const callMetrics: InjectedSinks<CallMetricsSinks> = { callMetrics: { callEnded: { fn: (_info, event) => recordCallEnded(event) } } };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -39,10 +48,23 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
       log: deps.log.child('activity'),
       ...(config.auth.policy !== undefined ? { policy: new AccessPolicy(config.auth.policy) } : {}),
     }),
+    // A prebuilt bundle has the workflow interceptors in it already (scripts/bundle-workflows.mjs).
+    interceptors: { activity: tracing.activityInterceptors, ...(deps.workflowBundlePath ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }) },
+    sinks: { ...tracing.sinks, ...callMetrics },
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
     // Drain in-flight calls on Ctrl-C; whatever does not finish is retried by another worker.
     shutdownGraceTime: '5 seconds',
+  });
+  observeDownstream(() => deps.pool.all().map((c) => ({ id: c.id, inFlight: c.limiter.inFlight, breaker: c.breaker.state })));
+  observeTaskQueueBacklog(async () => {
+    const backlog = async (taskQueueType: number) => {
+      const { stats } = await deps.client.workflowService.describeTaskQueue({ namespace: config.temporal.namespace, taskQueue: { name: config.temporal.taskQueue }, taskQueueType, reportStats: true });
+      return Number(stats?.approximateBacklogCount ?? 0);
+    };
+    // 1: workflow tasks, 2: activity tasks (temporal.api.enums.v1.TaskQueueType).
+    const [workflow, activity] = await Promise.all([backlog(1), backlog(2)]);
+    return { workflow, activity };
   });
   return { worker, connection };
 }

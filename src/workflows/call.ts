@@ -35,6 +35,7 @@ import {
 import { deadlineExceeded, runAttempts } from './attempts.js';
 import { asksInput, InputRounds } from './input.js';
 import { deadLetterWorkflow } from './dead-letter.js';
+import { reportCallEnded } from './metrics.js';
 import type { Activities } from '../activities/index.js';
 
 // Enqueueing is a single signal-with-start: short, and retried until it lands. A local activity:
@@ -109,6 +110,7 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
 
   async function finish(final: CallOutcome): Promise<void> {
     status.phase = 'done';
+    reportCallEnded(envelope, final, status.attempt);
     await CancellationScope.nonCancellable(async () => {
       upsertSearchAttributes([{ key: SA_OUTCOME, value: final.status }]);
       const ownDeadLetter = final.status === 'dead_lettered' && envelope.saga === undefined;

@@ -51,6 +51,7 @@ import {
 import { PRIORITY_KEYS } from '../shared/priority.js';
 import { deadLetterWorkflow } from './dead-letter.js';
 import { runAttempts } from './attempts.js';
+import { reportCallEnded } from './metrics.js';
 import { asksInput, InputRounds } from './input.js';
 import { callRecordWorkflow } from './record.js';
 
@@ -465,6 +466,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     const { envelope } = live;
     const id = envelope.correlationId;
     live.phase = 'done';
+    reportCallEnded(envelope, outcome, live.attempt);
     const deadLettered = outcome.status === 'dead_lettered';
     // Under `halt`, the dead letter takes the key's turn until it is resolved.
     const halts = deadLettered && input.orderingKey !== undefined && envelope.onDeadLetter === 'halt';

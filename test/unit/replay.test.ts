@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/observability/workflow-interceptors.js';
 
 const HISTORIES = resolve(import.meta.dirname, '..', 'histories');
 const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -22,7 +23,9 @@ describe('workflow replay', { timeout: 120_000 }, () => {
   let incompatible: WorkflowBundle;
 
   before(async () => {
-    current = await bundleWorkflowCode({ workflowsPath: resolve(import.meta.dirname, '..', '..', 'src', 'workflows', 'index.ts'), logger: silent });
+    // As workers bundle it: with the OpenTelemetry workflow interceptor, which must not change
+    // what histories recorded without it (or with it) replay to.
+    current = await bundleWorkflowCode({ workflowsPath: resolve(import.meta.dirname, '..', '..', 'src', 'workflows', 'index.ts'), workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: silent });
     incompatible = await bundleWorkflowCode({ workflowsPath: resolve(import.meta.dirname, '..', 'fixtures', 'incompatible-workflows.ts'), logger: silent });
   });
 
