@@ -19,7 +19,7 @@ import type { ServerConfig } from '../config/schema.js';
 import { CredentialError, type DownstreamCredentials } from '../downstream/credentials.js';
 import { DownstreamError } from '../downstream/errors.js';
 import { CircuitOpenError } from '../downstream/protection.js';
-import { recordDownstreamRequest, type DownstreamOutcome } from '../observability/metrics.js';
+import { recordDownstreamRequest, recordRetry, type DownstreamOutcome } from '../observability/metrics.js';
 import { traceDownstreamCall } from '../observability/tracing.js';
 import type { CallEnvelope, ToolResult } from '../shared/envelope.js';
 import { pushRelayed, RELAY_META_KEY, type RelayedNotification } from '../shared/relay.js';
@@ -42,6 +42,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
   return async function callTool(envelope: CallEnvelope, attempt?: number): Promise<ToolResult> {
     const info = activityInfo();
     const thisAttempt = attempt ?? info.attempt;
+    if (thisAttempt > 1) recordRetry(envelope.tenant, envelope.publicTool, envelope.serverId);
     const connection = pool.get(envelope.serverId);
     if (connection === undefined || !connection.isToolAllowed(envelope.tool)) {
       throw ApplicationFailure.nonRetryable(`tool "${envelope.publicTool}" is not available on this worker`, 'UnknownTool');

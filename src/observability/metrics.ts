@@ -54,10 +54,17 @@ export function recordCallEnded(event: CallEnded): void {
   i.calls.add(1, { ...labels, outcome: event.outcome });
   i.callDuration.record(Math.max(0, event.endedAt - event.acceptedAt) / 1000, { ...labels, outcome: event.outcome });
   if (event.outcome === 'deadline_exceeded' || event.endedAt > event.deadlineAt) i.deadlineViolations.add(1, labels);
-  if (event.attempts > 1) i.retries.add(event.attempts - 1, labels);
 }
 
 export type DownstreamOutcome = 'ok' | 'tool_error' | 'protocol_error' | 'timeout' | 'unavailable' | 'not_sent' | 'circuit_open' | 'deadline' | 'cancelled';
+
+/**
+ * An attempt beyond a call's first, from the callTool activity as it starts (the workflow does not
+ * learn how many attempts Temporal ran for a call that then succeeded).
+ */
+export function recordRetry(tenant: string, tool: string, server: string): void {
+  instruments().retries.add(1, { tenant, tool, server });
+}
 
 /** One downstream request (an attempt), from the callTool activity. */
 export function recordDownstreamRequest(server: string, tool: string, outcome: DownstreamOutcome, seconds: number): void {

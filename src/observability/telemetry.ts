@@ -55,7 +55,7 @@ export function startTelemetry(settings: TelemetrySettings, log: Logger): Teleme
   // The SDK's own complaints (an unreachable collector) go to our log, once each, not to stdout.
   diag.setLogger({ error: (m) => log.warn(`opentelemetry: ${m}`), warn: (m) => log.debug(`opentelemetry: ${m}`), info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
   const resource = detectResourcesSync({ detectors: [envDetectorSync] }).merge(new Resource({ 'service.name': settings.serviceName }));
-  const spanProcessor = settings.traces ? new BatchSpanProcessor(traceExporter(settings.traceExporter), { scheduledDelayMillis: 1_000 }) : undefined;
+  const spanProcessor = settings.traces ? new BatchSpanProcessor(traceExporter(settings.traceExporter)) : undefined;
   const sdk = new NodeSDK({
     resource,
     // No automatic instrumentation: the spans are the broker's own (tracing.ts) and Temporal's.

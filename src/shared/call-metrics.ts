@@ -13,8 +13,6 @@ export interface CallEnded {
   acceptedAt: number;
   endedAt: number;
   deadlineAt: number;
-  /** Downstream attempts made (0: it never ran). */
-  attempts: number;
 }
 
 export type CallOutcomeLabel = 'ok' | 'tool_error' | 'failed' | 'dead_lettered' | 'deadline_exceeded' | 'cancelled';

@@ -110,7 +110,7 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
 
   async function finish(final: CallOutcome): Promise<void> {
     status.phase = 'done';
-    reportCallEnded(envelope, final, status.attempt);
+    reportCallEnded(envelope, final);
     await CancellationScope.nonCancellable(async () => {
       upsertSearchAttributes([{ key: SA_OUTCOME, value: final.status }]);
       const ownDeadLetter = final.status === 'dead_lettered' && envelope.saga === undefined;

@@ -466,7 +466,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     const { envelope } = live;
     const id = envelope.correlationId;
     live.phase = 'done';
-    reportCallEnded(envelope, outcome, live.attempt);
+    reportCallEnded(envelope, outcome);
     const deadLettered = outcome.status === 'dead_lettered';
     // Under `halt`, the dead letter takes the key's turn until it is resolved.
     const halts = deadLettered && input.orderingKey !== undefined && envelope.onDeadLetter === 'halt';

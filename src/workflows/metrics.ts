@@ -6,7 +6,7 @@ import type { CallEnvelope, CallOutcome } from '../shared/envelope.js';
 
 const { callMetrics } = proxySinks<CallMetricsSinks>();
 
-export function reportCallEnded(envelope: CallEnvelope, outcome: CallOutcome, attempt: number): void {
+export function reportCallEnded(envelope: CallEnvelope, outcome: CallOutcome): void {
   const event: CallEnded = {
     tenant: envelope.tenant,
     tool: envelope.publicTool,
@@ -15,7 +15,6 @@ export function reportCallEnded(envelope: CallEnvelope, outcome: CallOutcome, at
     acceptedAt: envelope.acceptedAt,
     endedAt: Date.now(),
     deadlineAt: envelope.deadlineAt,
-    attempts: 'attempts' in outcome ? outcome.attempts : attempt,
   };
   callMetrics.callEnded(event);
 }

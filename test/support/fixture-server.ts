@@ -16,6 +16,8 @@ export interface Execution {
   attempt?: number;
   /** The call's whole `_meta` as received (to prove no client token is passed through). */
   meta?: Record<string, unknown>;
+  /** The W3C `traceparent` HTTP header of the request that carried the call (tracing). */
+  traceparentHeader?: string;
   startedAt: number;
   finishedAt?: number;
   cancelled?: boolean;
@@ -68,7 +70,8 @@ export class FixtureServer {
     return this.executions.filter((e) => e.tool === tool);
   }
 
-  private record(tool: string, args: Record<string, unknown>, meta: Record<string, unknown> | undefined): Execution {
+  private record(tool: string, args: Record<string, unknown>, meta: Record<string, unknown> | undefined, headers?: Record<string, string | string[] | undefined>): Execution {
+    const traceparent = headers?.traceparent;
     const execution: Execution = {
       tool,
       args,
@@ -76,6 +79,7 @@ export class FixtureServer {
       idempotencyKey: meta?.['switchyard/idempotency_key'] as string | undefined,
       attempt: meta?.['switchyard/attempt'] as number | undefined,
       ...(meta !== undefined ? { meta: { ...meta } } : {}),
+      ...(typeof traceparent === 'string' ? { traceparentHeader: traceparent } : {}),
       startedAt: Date.now(),
     };
     this.executions.push(execution);
@@ -88,7 +92,7 @@ export class FixtureServer {
       'echo',
       { description: 'Echoes the message back.', inputSchema: { message: z.string() }, annotations: { readOnlyHint: true } },
       async ({ message }, extra) => {
-        const execution = this.record('echo', { message }, extra._meta);
+        const execution = this.record('echo', { message }, extra._meta, extra.requestInfo?.headers);
         execution.finishedAt = Date.now();
         return { content: [{ type: 'text', text: message }] };
       },
@@ -101,7 +105,7 @@ export class FixtureServer {
         outputSchema: { sum: z.number() },
       },
       async ({ a, b }, extra) => {
-        this.record('add', { a, b }, extra._meta).finishedAt = Date.now();
+        this.record('add', { a, b }, extra._meta, extra.requestInfo?.headers).finishedAt = Date.now();
         return { content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } };
       },
     );
@@ -109,7 +113,7 @@ export class FixtureServer {
       'fail',
       { description: 'Always answers with a tool error (isError).', inputSchema: { reason: z.string().optional() } },
       async ({ reason }, extra) => {
-        this.record('fail', { reason }, extra._meta).finishedAt = Date.now();
+        this.record('fail', { reason }, extra._meta, extra.requestInfo?.headers).finishedAt = Date.now();
         return { content: [{ type: 'text', text: `failed: ${reason ?? 'on purpose'}` }], isError: true };
       },
     );
@@ -117,7 +121,7 @@ export class FixtureServer {
       'fail_read',
       { description: 'A read-only lookup that always answers with a tool error (isError).', inputSchema: { reason: z.string().optional() }, annotations: { readOnlyHint: true } },
       async ({ reason }, extra) => {
-        this.record('fail_read', { reason }, extra._meta).finishedAt = Date.now();
+        this.record('fail_read', { reason }, extra._meta, extra.requestInfo?.headers).finishedAt = Date.now();
         return { content: [{ type: 'text', text: `lookup failed: ${reason ?? 'on purpose'}` }], isError: true };
       },
     );
@@ -125,7 +129,7 @@ export class FixtureServer {
       'big',
       { description: 'Answers with a text of `bytes` bytes (large results).', inputSchema: { bytes: z.number(), tag: z.string().optional() }, annotations: { readOnlyHint: true } },
       async ({ bytes, tag }, extra) => {
-        this.record('big', { bytes, tag }, extra._meta).finishedAt = Date.now();
+        this.record('big', { bytes, tag }, extra._meta, extra.requestInfo?.headers).finishedAt = Date.now();
         return { content: [{ type: 'text', text: 'x'.repeat(bytes) }], structuredContent: { bytes, tag: tag ?? null } };
       },
     );
@@ -148,7 +152,7 @@ export class FixtureServer {
         annotations: { idempotentHint: true },
       },
       async ({ ms, tag }, extra) => {
-        const execution = this.record('slow', { ms, tag }, extra._meta);
+        const execution = this.record('slow', { ms, tag }, extra._meta, extra.requestInfo?.headers);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, ms);
           extra.signal.addEventListener('abort', () => {
@@ -169,7 +173,7 @@ export class FixtureServer {
         annotations: { idempotentHint: true },
       },
       async ({ key, step }, extra) => {
-        const execution = this.record('record', { key, step }, extra._meta);
+        const execution = this.record('record', { key, step }, extra._meta, extra.requestInfo?.headers);
         execution.finishedAt = Date.now();
         const id = execution.correlationId;
         if (id === undefined || !this.appliedIds.has(id)) {
@@ -186,7 +190,7 @@ export class FixtureServer {
         inputSchema: { key: z.string(), ms: z.number().optional() },
       },
       async ({ key, ms }, extra) => {
-        const execution = this.record('apply', { key, ms }, extra._meta);
+        const execution = this.record('apply', { key, ms }, extra._meta, extra.requestInfo?.headers);
         const hang = this.hangApply;
         await new Promise<void>((resolve) => {
           const timer = hang ? undefined : setTimeout(resolve, ms ?? 0);
@@ -208,7 +212,7 @@ export class FixtureServer {
         annotations: { readOnlyHint: true },
       },
       async ({ steps, intervalMs }, extra) => {
-        const execution = this.record('steps', { steps, intervalMs }, extra._meta);
+        const execution = this.record('steps', { steps, intervalMs }, extra._meta, extra.requestInfo?.headers);
         const progressToken = extra._meta?.progressToken;
         for (let step = 1; step <= steps && !extra.signal.aborted; step++) {
           await new Promise((resolve) => setTimeout(resolve, intervalMs));

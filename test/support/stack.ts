@@ -42,6 +42,8 @@ export interface StackOptions {
    * Default: this checkout's build. Later startWorker()/startGateway() take their own.
    */
   entry?: string[];
+  /** Extra environment of the worker and gateway processes (e.g. OTEL_* for the telemetry tests). */
+  env?: { worker?: NodeJS.ProcessEnv; gateway?: NodeJS.ProcessEnv };
 }
 
 /** The config file as a plain object, for `configure`. */
@@ -199,6 +201,7 @@ export class Stack {
     const child = spawn(process.execPath, [...entry, command, '--config', configPath, '--log-level', process.env.SWITCHYARD_TEST_LOG ?? 'warn'], {
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.options.env?.[command] },
     });
     live.add(child);
     child.once('exit', () => live.delete(child));
