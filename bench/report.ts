@@ -56,6 +56,8 @@ export interface BenchResult {
     temporalArgs: string[];
     /** Runs of each workflow type read per phase for the history costs. */
     historySample: number;
+    /** True with --otel: gateway and worker traced into a local Jaeger and serving Prometheus metrics. */
+    otel?: boolean;
   };
   phases: PhaseResult[];
   /** Peak resident set over the whole run (VmHWM), MiB. */

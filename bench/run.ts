@@ -15,6 +15,9 @@
 //   --temporal-arg A   (repeatable)        extra `temporal server start-dev` argument
 //   --profile DIR                          V8 CPU profiles of gateway and worker into DIR
 //   --bin PATH                             another build's bin/switchyard.js (experiments)
+//   --otel             BENCH_OTEL=1        telemetry on: gateway and worker send every span to a local
+//                                          Jaeger (npm run provision builds it) over OTLP/HTTP and
+//                                          serve Prometheus metrics; compare with a run without it
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,6 +50,7 @@ async function main(): Promise<number> {
       profile: { type: 'string' },
       bin: { type: 'string' },
       'history-sample': { type: 'string' },
+      otel: { type: 'boolean' },
     },
   });
   const env = process.env;
@@ -66,6 +70,7 @@ async function main(): Promise<number> {
   const configOverrides = JSON.parse(values.config ?? env.BENCH_CONFIG ?? '{}') as Record<string, unknown>;
   const temporalArgs = values['temporal-arg'] ?? [];
   const note = values.note ?? env.BENCH_NOTE;
+  const otel = values.otel === true || env.BENCH_OTEL === '1';
   const cliPath = findTemporalCli(env);
   if (cliPath === undefined) throw new Error('no Temporal CLI: run `npm run provision` first');
 
@@ -80,6 +85,7 @@ async function main(): Promise<number> {
     ...(profileDir ? { cpuProfileDir: profileDir } : {}),
     ...(values.bin ? { bin: resolve(values.bin) } : {}),
     engine,
+    otel,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const began = Date.now();
@@ -168,6 +174,7 @@ async function main(): Promise<number> {
           configOverrides,
           temporalArgs,
           historySample,
+          ...(otel ? { otel } : {}),
         },
         phases,
         peakRssMiB: hwm,

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { devServerArgs } from '../src/temporal/dev-server.js';
+import { Jaeger } from '../test/support/jaeger.js';
 import { freePort } from '../test/support/ports.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -33,11 +34,15 @@ export interface StackOptions {
   bin?: string;
   /** Also start the engine floor's worker. */
   engine?: boolean;
+  /** Telemetry on (OTEL_* variables): every span to a local Jaeger, metrics on a Prometheus endpoint each. */
+  otel?: boolean;
   log?: (line: string) => void;
 }
 
 export class BenchStack {
   readonly children = new Map<ProcessName, ChildProcess>();
+  private jaeger: Jaeger | undefined;
+  private readonly env: Partial<Record<ProcessName, NodeJS.ProcessEnv>> = {};
   echoUrl = '';
   gatewayUrl = '';
   temporalAddress = '';
@@ -83,6 +88,18 @@ export class BenchStack {
     );
     const configPath = join(dir, 'switchyard.yaml');
     writeFileSync(configPath, stringify(config));
+    if (this.options.otel) {
+      this.jaeger = await new Jaeger().start();
+      for (const name of ['gateway', 'worker'] as const) {
+        this.env[name] = {
+          OTEL_EXPORTER_OTLP_ENDPOINT: this.jaeger.otlpHttpUrl,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+          OTEL_METRICS_EXPORTER: 'prometheus',
+          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
+        };
+      }
+    }
     // One directory per process: the worker's workflow thread writes its own profile.
     const profile = (name: ProcessName) => (this.options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(this.options.cpuProfileDir, name)}`] : []);
     await Promise.all([
@@ -119,10 +136,11 @@ export class BenchStack {
         }),
       );
     }
+    await this.jaeger?.stop();
   }
 
   private spawn(name: ProcessName, command: string, args: string[], cwd = this.options.dir): ChildProcess {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env[name] } });
     live.add(child);
     child.once('exit', () => live.delete(child));
     const log = this.options.log;

@@ -198,5 +198,7 @@ describe('telemetry', { timeout: 300_000 }, () => {
     assert.match(await (await fetch(workerMetrics)).text(), /switchyard_downstream_breaker_state\{[^}]*server="fixture"[^}]*\} 0/, 'the breaker is closed');
     const text = await (await fetch(workerMetrics)).text();
     assert.ok(!/correlation|ordering_key/.test(text), 'no correlation ids or keys as labels');
+    // The activity's warning about the hung request names its trace.
+    assert.match(stack.logs(), /\[worker\].*downstream call failed.*trace_id="[0-9a-f]{32}" span_id="[0-9a-f]{16}"/, 'log lines carry the trace');
   });
 });

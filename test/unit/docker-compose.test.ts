@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { SEARCH_ATTRIBUTES } from '../../src/shared/messages.js';
 import { devServerArgs } from '../../src/temporal/dev-server.js';
+import { telemetrySettings } from '../../src/observability/telemetry.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(`${root}${path}`, 'utf8');
@@ -357,6 +358,42 @@ describe('Dockerfile', () => {
     for (const line of copies) {
       const parts = line.split(/\s+/).slice(1).filter((p) => !p.startsWith('--'));
       for (const source of parts.slice(0, -1)) assert.ok(existsSync(`${root}${source}`), `COPY source "${source}" does not exist`);
+    }
+  });
+});
+
+describe('the telemetry stack in docker-compose.yml', () => {
+  it('turns tracing and metrics on in gateway and worker, by OTEL_* variables alone, and sends traces to Jaeger', () => {
+    for (const name of ['gateway', 'worker']) {
+      const env = environment(name);
+      const settings = telemetrySettings(env, `switchyard-${name}`);
+      assert.ok(settings.traces && settings.metrics, `${name}: traces and metrics must be on`);
+      assert.equal(new URL(env.OTEL_EXPORTER_OTLP_ENDPOINT!).hostname, 'jaeger', `${name} must export to the jaeger service`);
+      assert.equal(new URL(env.OTEL_EXPORTER_OTLP_ENDPOINT!).port, '4318', 'OTLP over HTTP');
+      assert.equal(env.OTEL_EXPORTER_OTLP_PROTOCOL, 'http/protobuf');
+    }
+    assert.match(image('jaeger'), /^jaegertracing\/all-in-one:/);
+  });
+
+  it('has Prometheus scrape the port gateway and worker serve /metrics on', () => {
+    assert.equal(binds('prometheus').get('/etc/prometheus/prometheus.yml'), './deploy/prometheus.yml');
+    const config = object(parseYaml(read('deploy/prometheus.yml')), 'deploy/prometheus.yml');
+    const targets = (config.scrape_configs as Json[]).flatMap((job) => (job.static_configs as Json[]).flatMap((s) => strings(s.targets, 'targets')));
+    for (const name of ['gateway', 'worker']) assert.ok(targets.includes(`${name}:${environment(name).OTEL_EXPORTER_PROMETHEUS_PORT}`), `Prometheus must scrape ${name}`);
+  });
+
+  it("ships a Grafana dashboard whose queries use only metrics the code records", () => {
+    assert.equal(binds('grafana').get('/var/lib/grafana/dashboards'), './deploy/grafana/dashboards');
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/switchyard-slis.json')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+    const source = read('src/observability/metrics.ts');
+    const defined = [...source.matchAll(/'(switchyard\.[a-z_.]+)'/g)].map((m) => m[1]!.replaceAll('.', '_'));
+    const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/\b(switchyard_[a-z_]+)/g)].map((m) => m[1]!))));
+    assert.ok(used.size >= 8, 'the dashboard covers the SLIs');
+    for (const name of used) {
+      assert.ok(defined.some((d) => name === d || name === `${d}_total` || /_(bucket|sum|count)$/.test(name) && name.replace(/_(bucket|sum|count)$/, '') === d), `${name} is not a metric the code records`);
+    }
+    for (const sli of ['Latency', 'Throughput', 'Timeout', 'Dead-letter', 'Deadline', 'Retries', 'Queue depth']) {
+      assert.ok(dashboard.panels.some((p) => p.title.startsWith(sli)), `no panel for ${sli}`);
     }
   });
 });
