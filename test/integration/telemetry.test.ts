@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Jaeger, serviceOf, tagOf, type JaegerTrace } from '../support/jaeger.js';
 import { freePort, waitFor } from '../support/ports.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
@@ -200,5 +203,26 @@ describe('telemetry', { timeout: 300_000 }, () => {
     assert.ok(!/correlation|ordering_key/.test(text), 'no correlation ids or keys as labels');
     // The activity's warning about the hung request names its trace.
     assert.match(stack.logs(), /\[worker\].*downstream call failed.*trace_id="[0-9a-f]{32}" span_id="[0-9a-f]{16}"/, 'log lines carry the trace');
+  });
+
+  it('the histories recorded with tracing on carry trace headers and replay with and without the tracing interceptor', async () => {
+    const client = stack.temporalClient;
+    const histories = [];
+    for await (const run of client.workflow.list()) histories.push({ workflowId: `${run.workflowId} ${run.runId}`, history: await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory() });
+    assert.ok(histories.length >= 3, `histories: ${histories.length}`);
+    const scheduled = histories.flatMap((h) => h.history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes);
+    assert.ok(scheduled.some((e) => e.activityTaskScheduledEventAttributes?.header?.fields?.['_tracer-data'] !== undefined), 'activities were scheduled with trace headers');
+    // The bundle the worker processes ran (npm run build).
+    const bundle = resolve(import.meta.dirname, '..', '..', 'dist', 'workflow-bundle.js');
+    assert.ok(existsSync(bundle), 'npm run build wrote the workflow bundle');
+    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: bundle }, replayName: 'telemetry' }, histories)) {
+      assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
+    }
+    // A build without the interceptor (a rollback) continues them too: it added headers only.
+    const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+    const plain = await bundleWorkflowCode({ workflowsPath: resolve(import.meta.dirname, '..', '..', 'dist', 'workflows', 'index.js'), logger: silent });
+    for await (const result of Worker.runReplayHistories({ workflowBundle: plain, replayName: 'telemetry-plain' }, histories)) {
+      assert.equal(result.error, undefined, `${result.workflowId} without the interceptor: ${String(result.error)}`);
+    }
   });
 });
