@@ -10,7 +10,7 @@ import { DownstreamCredentials } from '../downstream/credentials.js';
 import { DownstreamPool } from '../downstream/pool.js';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from '../observability/log.js';
-import { startTelemetry, telemetrySettings } from '../observability/telemetry.js';
+import { startTelemetry, TelemetryConfigError, telemetrySettings, type TelemetrySettings } from '../observability/telemetry.js';
 import { temporalClientInterceptors } from '../observability/tracing.js';
 import { findTemporalCli, INSTALL_HINT } from '../temporal/cli-path.js';
 import { connectClient, ensureSearchAttributes } from '../temporal/client.js';
@@ -96,20 +96,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       const { tenant, note, json } = parsed.values;
       return await runDlq({ action, id, tenant, note, json: json === true }, config, log, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
     }
-    return await run(command as Command, config, source, env, log);
+    let settings: TelemetrySettings;
+    try {
+      settings = telemetrySettings(env, command === 'dev' ? 'switchyard' : `switchyard-${command}`);
+    } catch (error) {
+      if (!(error instanceof TelemetryConfigError)) throw error;
+      process.stderr.write(`switchyard: ${error.message}\n`);
+      return 2;
+    }
+    return await run(command as Command, config, source, env, log, settings);
   } catch (error) {
     process.stderr.write(`switchyard: ${(error as Error).message}\n`);
     return 1;
   }
 }
 
-async function run(command: Command, config: Config, source: string, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
+async function run(command: Command, config: Config, source: string, env: NodeJS.ProcessEnv, log: Logger, settings: TelemetrySettings): Promise<number> {
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((e: unknown) => log.warn('error during shutdown', { error: String(e) }));
   };
   // First, so that every instrument and span below has its providers; stopped last (flushes).
-  const telemetry = startTelemetry(telemetrySettings(env, command === 'dev' ? 'switchyard' : `switchyard-${command}`), log.child('telemetry'));
+  const telemetry = startTelemetry(settings, log.child('telemetry'));
   stops.push(() => telemetry.shutdown());
 
   let address = config.temporal.address;

@@ -12,6 +12,10 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from './log.js';
 
+export class TelemetryConfigError extends Error {
+  override readonly name = 'TelemetryConfigError';
+}
+
 export interface TelemetrySettings {
   traces: boolean;
   metrics: boolean;
@@ -35,9 +39,20 @@ const OFF: Telemetry = { traces: false, metrics: false, resource: Resource.empty
  * What the environment turns on. Traces: OTEL_TRACES_EXPORTER (otlp or console), or an OTLP
  * endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or its _TRACES_ variant). Metrics: OTEL_METRICS_EXPORTER
  * (otlp, prometheus, or both, comma-separated). OTEL_SDK_DISABLED=true turns everything off.
+ * A value it does not know throws TelemetryConfigError naming the variable (the SDK would only
+ * warn, and run without what was asked for).
  */
 export function telemetrySettings(env: NodeJS.ProcessEnv, defaultServiceName: string): TelemetrySettings {
   const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const check = (name: string, values: string[], allowed: string[]) => {
+    const wrong = values.find((v) => !allowed.includes(v));
+    if (wrong !== undefined) throw new TelemetryConfigError(`${name}: "${wrong}" is not one of ${allowed.join(', ')}`);
+  };
+  check('OTEL_TRACES_EXPORTER', list(env.OTEL_TRACES_EXPORTER), ['otlp', 'console', 'none']);
+  check('OTEL_METRICS_EXPORTER', list(env.OTEL_METRICS_EXPORTER), ['otlp', 'prometheus', 'console', 'none']);
+  for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL']) {
+    check(name, list(env[name]), ['grpc', 'http/protobuf', 'http/json']);
+  }
   const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
   const traceExporters = list(env.OTEL_TRACES_EXPORTER);
   const endpoint = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { createLogger } from '../../src/observability/log.js';
-import { telemetrySettings } from '../../src/observability/telemetry.js';
+import { TelemetryConfigError, telemetrySettings } from '../../src/observability/telemetry.js';
 import { callerContext } from '../../src/observability/tracing.js';
 
 describe('telemetrySettings', () => {
@@ -22,6 +22,12 @@ describe('telemetrySettings', () => {
     assert.equal(disabled.traces || disabled.metrics, false);
     assert.equal(telemetrySettings({ OTEL_SERVICE_NAME: 'mine', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'svc').serviceName, 'mine');
     assert.equal(telemetrySettings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' }, 'svc').traceExporter, 'grpc');
+  });
+
+  it('refuses a value it does not know, naming the variable', () => {
+    assert.throws(() => telemetrySettings({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grcp' }, 'svc'), (e: Error) => e instanceof TelemetryConfigError && e.message === 'OTEL_EXPORTER_OTLP_PROTOCOL: "grcp" is not one of grpc, http/protobuf, http/json');
+    assert.throws(() => telemetrySettings({ OTEL_METRICS_EXPORTER: 'otlp,prom' }, 'svc'), /OTEL_METRICS_EXPORTER: "prom"/);
+    assert.throws(() => telemetrySettings({ OTEL_TRACES_EXPORTER: 'jaeger' }, 'svc'), /OTEL_TRACES_EXPORTER: "jaeger"/);
   });
 });
 
