@@ -7,6 +7,7 @@ import { DEFAULT_TENANT } from '../gateway/middleware/auth.js';
 import type { Logger } from '../observability/log.js';
 import { CORRELATION_ID } from '../shared/ids.js';
 import { connectClient } from '../temporal/client.js';
+import { dataConverterFor } from '../temporal/data-converter.js';
 
 export const DLQ_USAGE = `Usage: switchyard dlq <list|show|redrive|discard> [CORRELATION_ID] [--tenant ID] [--note TEXT] [--json]
 
@@ -36,7 +37,7 @@ export async function runDlq(args: DlqArgs, config: Config, log: Logger, out: (t
     return 2;
   }
   const address = config.temporal.address === 'embedded' ? `127.0.0.1:${config.temporal.port}` : config.temporal.address;
-  const { connection, client } = await connectClient(address, config.temporal.namespace, log);
+  const { connection, client } = await connectClient(address, config.temporal.namespace, log, { dataConverter: dataConverterFor(config.encryption) });
   try {
     const service = new DeadLetterService(client);
     const tenant = args.tenant ?? DEFAULT_TENANT;

@@ -15,8 +15,11 @@ import { temporalClientInterceptors } from '../observability/tracing.js';
 import { findTemporalCli, INSTALL_HINT } from '../temporal/cli-path.js';
 import { connectClient, ensureSearchAttributes } from '../temporal/client.js';
 import { DevServer } from '../temporal/dev-server.js';
+import { dataConverterFor } from '../temporal/data-converter.js';
 import { createWorker, prebuiltWorkflowBundle } from '../workers/worker.js';
+import { runCodecServer, startDevCodecServer } from './codec-server.js';
 import { DLQ_USAGE, runDlq } from './dlq.js';
+import { runSearchKey } from './search-key.js';
 
 const USAGE = `Usage: switchyard <command> [--config PATH] [--log-level debug|info|warn|error] [--log-format text|json]
 
@@ -25,6 +28,9 @@ Commands:
   gateway   the MCP front door only (many may run against one Temporal cluster)
   worker    the Temporal worker only (many may run against one Temporal cluster)
   dlq       list, show, redrive or discard dead-lettered calls (switchyard dlq --help)
+  codec-server   the Web UI's remote codec endpoint for encrypted payloads (docs/security.md)
+  search-key VALUE [--tenant ID]
+            what an ordering or idempotency key is stored as, to search for it (docs/security.md)
 
 Config: --config PATH, else $SWITCHYARD_CONFIG, else ./switchyard.yaml, else the built-in demo config.
 Logs: --log-level / $SWITCHYARD_LOG_LEVEL (default info), --log-format / $SWITCHYARD_LOG_FORMAT (default text).
@@ -62,7 +68,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !parsed.values.help ? 2 : 0;
   }
-  if (command !== 'dev' && command !== 'gateway' && command !== 'worker' && command !== 'dlq') {
+  if (!['dev', 'gateway', 'worker', 'dlq', 'codec-server', 'search-key'].includes(command)) {
     process.stderr.write(`switchyard: unknown command "${command}"\n\n${USAGE}\n`);
     return 2;
   }
@@ -96,6 +102,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       const { tenant, note, json } = parsed.values;
       return await runDlq({ action, id, tenant, note, json: json === true }, config, log, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
     }
+    if (command === 'search-key') {
+      return runSearchKey(parsed.positionals.slice(1), parsed.values.tenant, config, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+    }
+    if (command === 'codec-server') return await runCodecServer(config, log, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
     let settings: TelemetrySettings;
     try {
       settings = telemetrySettings(env, command === 'dev' ? 'switchyard' : `switchyard-${command}`);
@@ -122,10 +132,18 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
 
   let address = config.temporal.address;
   let devServer: DevServer | undefined;
+  let codecEndpoint: string | undefined;
   if (command === 'dev' && address === 'embedded') {
     const cliPath = findTemporalCli(env);
     if (cliPath === undefined) throw new Error(INSTALL_HINT);
+    // With encryption the Web UI would show ciphertext: give it the codec endpoint.
+    if (config.encryption !== undefined) {
+      const codec = await startDevCodecServer(config, config.encryption, log.child('codec-server'));
+      stops.push(() => codec.close());
+      codecEndpoint = codec.uiEndpoint;
+    }
     devServer = new DevServer({
+      ...(codecEndpoint !== undefined ? { codecEndpoint } : {}),
       cliPath,
       dataDir: config.temporal.dataDir,
       namespace: config.temporal.namespace,
@@ -144,7 +162,10 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
   let connection: Connection;
   let client: Client;
   try {
-    ({ connection, client } = await connectClient(address, config.temporal.namespace, log, undefined, temporalClientInterceptors(telemetry)));
+    ({ connection, client } = await connectClient(address, config.temporal.namespace, log, {
+      workflowInterceptors: temporalClientInterceptors(telemetry),
+      dataConverter: dataConverterFor(config.encryption),
+    }));
     stops.push(() => connection.close());
     if (devServer === undefined) await ensureSearchAttributes(client, config.temporal.namespace, log);
 
@@ -168,7 +189,7 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
         pool,
         log: log.child('worker'),
         telemetry,
-        workflowBundlePath: env.SWITCHYARD_WORKFLOW_BUNDLE || prebuiltWorkflowBundle(),
+        workflowBundlePath: env.SWITCHYARD_WORKFLOW_BUNDLE || prebuiltWorkflowBundle(config.encryption !== undefined),
       });
       workerRun = worker.worker.run();
       const w = worker;
@@ -185,7 +206,7 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
       stops.push(() => g.close());
     }
 
-    printBanner(command, config, source, address, devServer, gateway, pool);
+    printBanner(command, config, source, address, devServer, gateway, pool, codecEndpoint);
 
     const stopped = new Promise<string>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
@@ -201,10 +222,24 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
   }
 }
 
-function printBanner(command: Command, config: Config, source: string, address: string, devServer: DevServer | undefined, gateway: RunningGateway | undefined, pool: DownstreamPool): void {
+function printBanner(
+  command: Command,
+  config: Config,
+  source: string,
+  address: string,
+  devServer: DevServer | undefined,
+  gateway: RunningGateway | undefined,
+  pool: DownstreamPool,
+  codecEndpoint: string | undefined,
+): void {
   const lines = [`Switchyard ${command} is running (config: ${source})`];
   if (gateway) lines.push(`  MCP endpoint:  ${gateway.url}`);
-  if (devServer?.uiUrl) lines.push(`  Temporal UI:   ${devServer.uiUrl}`);
+  if (devServer?.uiUrl) lines.push(`  Temporal UI:   ${devServer.uiUrl}${codecEndpoint !== undefined ? ' (decrypts through the codec server)' : ''}`);
+  lines.push(
+    config.encryption === undefined
+      ? '  Payloads:      stored in plaintext (no encryption configured)'
+      : `  Payloads:      encrypted with key "${config.encryption.currentKeyId}" (${config.encryption.keys.length} key(s) configured)`,
+  );
   lines.push(`  Temporal:      ${address}${devServer ? ` (embedded dev server, data in ${config.temporal.dataDir}/temporal.db)` : ''}, namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue}`);
   for (const s of pool.status()) lines.push(`  Downstream:    ${s.id} (${s.transport}) ${s.state}${s.state === 'ready' ? `, ${s.tools} tools` : s.lastError ? `: ${s.lastError}` : ''}`);
   if (gateway) {

@@ -312,6 +312,45 @@ const PolicyRuleSchema = z
 
 /** Per-tool RBAC. Unset: every principal may use everything, as before. */
 const PolicySchema = z.strictObject({ rules: z.array(PolicyRuleSchema).min(1, 'must have at least one rule (omit auth.policy to allow everything)') });
+/** 32 random bytes in base64: an AES-256 key, or the key of the search-attribute hash. */
+const Base64Key32Schema = z
+  .string({ error: 'must be 32 random bytes in base64 (e.g. openssl rand -base64 32)' })
+  .refine((value) => /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32, {
+    error: 'must be 32 random bytes in base64 (e.g. openssl rand -base64 32)',
+  });
+
+/**
+ * Encrypted payloads (docs/security.md). Absent: payloads are stored as they are. Keys belong in
+ * the environment: `key: ${SWITCHYARD_KEY_2026_12}`.
+ */
+const EncryptionSchema = z.strictObject({
+  /** Every key that may have written a payload still in Temporal; new payloads use `currentKeyId`. */
+  keys: z
+    .array(
+      z.strictObject({
+        id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ -'),
+        key: Base64Key32Schema,
+      }),
+    )
+    .min(1, 'must list at least one key'),
+  currentKeyId: z.string().min(1),
+  /**
+   * Keys ordering and idempotency keys before they reach search attributes and workflow ids,
+   * which Temporal never encrypts. Changing it changes where calls are routed: drain first.
+   */
+  hashKey: Base64Key32Schema,
+  /** The remote codec endpoint for the Temporal Web UI (`switchyard codec-server`, and `switchyard dev`). */
+  codecServer: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(8234),
+      /** Bearer token required on /encode and /decode. `switchyard dev` makes a random one if unset. */
+      token: z.string().min(32, 'must be at least 32 characters (use a random secret, e.g. openssl rand -base64 32)').optional(),
+      /** Origins of the Web UI that may call it from a browser (CORS). `switchyard dev` adds its own UI. */
+      allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/]+$/, 'must be an origin such as https://temporal.example.com (scheme, host, port; no path)')).default([]),
+    })
+    .prefault({}),
+});
 
 const HostPortSchema = z
   .string()
@@ -453,9 +492,23 @@ const ConfigSchemaShape = z
         retryAfterMs: z.number().int().min(100).max(3_600_000).default(5_000),
       })
       .prefault({}),
+    encryption: EncryptionSchema.optional(),
   });
 
 export const ConfigSchema = ConfigSchemaShape.superRefine((config, ctx) => {
+    if (config.encryption !== undefined) {
+      const { keys, currentKeyId, hashKey } = config.encryption;
+      const ids = new Map<string, number>();
+      keys.forEach((k, index) => {
+        const first = ids.get(k.id);
+        if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['encryption', 'keys', index, 'id'], message: `duplicate key id "${k.id}" (also encryption.keys[${first}])` });
+        ids.set(k.id, index);
+        if (k.key === hashKey) ctx.addIssue({ code: 'custom', path: ['encryption', 'hashKey'], message: `must differ from encryption.keys[${index}].key` });
+      });
+      if (!ids.has(currentKeyId)) {
+        ctx.addIssue({ code: 'custom', path: ['encryption', 'currentKeyId'], message: `names no key in encryption.keys (ids: ${[...ids.keys()].map((id) => `"${id}"`).join(', ')})` });
+      }
+    }
     const seen = new Map<string, number>();
     config.servers.forEach((server, index) => {
       const first = seen.get(server.id);
@@ -636,6 +689,7 @@ export type CallPolicy = z.infer<typeof CallPolicySchema>;
 export type OAuthConfig = z.infer<typeof OAuthSchema>;
 export type PolicyConfig = z.infer<typeof PolicySchema>;
 export type ApiKeyEntry = z.infer<typeof ApiKeyEntrySchema>;
+export type EncryptionConfig = z.infer<typeof EncryptionSchema>;
 export type CompensationConfig = z.infer<typeof CompensationSchema>;
 export type Priority = (typeof PRIORITIES)[number];
 export type Mutation = (typeof MUTATIONS)[number];

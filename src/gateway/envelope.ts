@@ -1,12 +1,13 @@
 // Builds the durable envelope of a tools/call from the request's _meta, its HTTP headers and the
 // config defaults, in that order of precedence. Tenant and principal come from authentication only.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseInput } from './arguments.js';
 import { INVALID_PARAMS, JsonRpcError, UNAUTHORIZED } from './jsonrpc.js';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { PRIORITIES, type CallPolicy, type Config, type Mutation, type Priority, type ServerConfig } from '../config/schema.js';
 import type { CallEnvelope } from '../shared/envelope.js';
+import { hashKeyOf, idempotencyDigest, storedOrderingKey, type HashKey } from '../shared/key-hash.js';
 import type { Principal } from './middleware/auth.js';
 
 export const META = {
@@ -70,7 +71,11 @@ export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
   const { config, now, server } = input;
   const policy = effectivePolicy(server, input.tool);
   checkRecordable(input.arguments, input.argumentsName ?? 'arguments');
-  const orderingKey = keyField(input, 'orderingKey') ?? derivedOrderingKey(input, policy.ordering);
+  const hashKey = hashKeyOf(config.encryption);
+  const givenOrderingKey = keyField(input, 'orderingKey') ?? derivedOrderingKey(input, policy.ordering);
+  // From here on the key is only compared, routed and searched for, so with encryption it is its
+  // keyed hash everywhere (shared/key-hash.ts); the plaintext goes nowhere.
+  const orderingKey = givenOrderingKey === undefined ? undefined : storedOrderingKey(hashKey, input.principal.tenant, givenOrderingKey);
   const idempotencyKey = keyField(input, 'idempotencyKey');
   const maxDeadlineMs = policy.maxDeadlineMs ?? config.defaults.maxDeadlineMs;
   const deadlineAt = deadlineField(input, maxDeadlineMs) ?? now + (policy.deadlineMs ?? config.defaults.deadlineMs);
@@ -78,7 +83,7 @@ export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
   const mutation = policy.mutation ?? mutationFromAnnotations(input.annotations);
   return {
     envelope: {
-      correlationId: idempotencyKey === undefined ? uuidv7(now) : idempotentCorrelationId(input.principal.tenant, idempotencyKey),
+      correlationId: idempotencyKey === undefined ? uuidv7(now) : idempotentCorrelationId(input.principal.tenant, idempotencyKey, hashKey),
       tenant: input.principal.tenant,
       principal: input.principal.subject,
       identity: identityOf(input.principal),
@@ -296,8 +301,9 @@ export function uuidv7(now: number): string {
  * A repeated idempotency key in a tenant is the same call, so it gets the same correlation id,
  * and therefore the same workflow id: Temporal's id uniqueness is the dedupe record.
  */
-export function idempotentCorrelationId(tenant: string, key: string): string {
-  const bytes = createHash('sha256').update(`${tenant}\u0000${key}`, 'utf8').digest().subarray(0, 16);
+export function idempotentCorrelationId(tenant: string, key: string, hashKey: HashKey): string {
+  // Workflow ids are stored in the clear: with encryption the digest is keyed (shared/key-hash.ts).
+  const bytes = idempotencyDigest(hashKey, `${tenant}\u0000${key}`).subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x80; // v8: custom, name-based
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   return formatUuid(bytes);

@@ -5,6 +5,7 @@
 // driven through SagaService (src/services/sagas.ts).
 import { z } from 'zod';
 import type { CallEnvelope } from '../shared/envelope.js';
+import type { HashKey } from '../shared/key-hash.js';
 import { TemplateError, templateReferences, type SagaInput, type SagaStepSpec } from '../shared/saga.js';
 import type { HandlerDeps, CallContext } from './handlers.js';
 import { ArgumentsSchema, CONTINUES_NAME, parseInput } from './arguments.js';
@@ -136,6 +137,6 @@ export function sagaInput(deps: HandlerDeps, context: CallContext, sagaId: strin
   };
 }
 
-export function newSagaId(tenant: string, idempotencyKey: string | undefined, now: number): string {
-  return idempotencyKey === undefined ? uuidv7(now) : idempotentCorrelationId(tenant, `saga\u0000${idempotencyKey}`);
+export function newSagaId(tenant: string, idempotencyKey: string | undefined, now: number, hashKey: HashKey): string {
+  return idempotencyKey === undefined ? uuidv7(now) : idempotentCorrelationId(tenant, `saga\u0000${idempotencyKey}`, hashKey);
 }

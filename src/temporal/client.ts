@@ -1,21 +1,24 @@
 // Temporal connections for the gateway and the worker, and the search attributes every call carries.
 import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from '../shared/messages.js';
 import type { Logger } from '../observability/log.js';
 
-export async function connectClient(
-  address: string,
-  namespace: string,
-  log: Logger,
-  waitMs = 30_000,
+export interface ConnectOptions {
+  waitMs?: number;
   /** Tracing's interceptors (observability/tracing.ts): start, update and signal carry the active trace. */
-  workflowInterceptors: WorkflowClientInterceptor[] = [],
-): Promise<{ connection: Connection; client: Client }> {
+  workflowInterceptors?: WorkflowClientInterceptor[];
+  /** From `dataConverterFor(config.encryption)` (data-converter.ts): every client of Switchyard needs it. */
+  dataConverter?: DataConverter | undefined;
+}
+
+export async function connectClient(address: string, namespace: string, log: Logger, options: ConnectOptions = {}): Promise<{ connection: Connection; client: Client }> {
+  const { waitMs = 30_000, workflowInterceptors = [], dataConverter } = options;
   const deadline = Date.now() + waitMs;
   for (let attempt = 1; ; attempt++) {
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2_000 });
-      return { connection, client: new Client({ connection, namespace, interceptors: { workflow: workflowInterceptors } }) };
+      return { connection, client: new Client({ connection, namespace, interceptors: { workflow: workflowInterceptors }, ...(dataConverter ? { dataConverter } : {}) }) };
     } catch (error) {
       if (Date.now() > deadline) throw new Error(`cannot reach Temporal at ${address}: ${(error as Error).message}`);
       if (attempt === 1) log.warn('Temporal not reachable yet; retrying', { address });

@@ -15,6 +15,8 @@ export interface DevServerOptions {
   uiPort: number;
   /** No Web UI (tests). */
   headless?: boolean;
+  /** The Web UI's remote codec endpoint (encrypted payloads: temporal/codec-server.ts). */
+  codecEndpoint?: string;
   log: Logger;
 }
 
@@ -45,7 +47,10 @@ export function devServerArgs(options: Omit<DevServerOptions, 'cliPath' | 'log'>
   ];
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
   if (options.headless) args.push('--headless');
-  else args.push('--ui-port', String(options.uiPort));
+  else {
+    args.push('--ui-port', String(options.uiPort));
+    if (options.codecEndpoint !== undefined) args.push('--ui-codec-endpoint', options.codecEndpoint);
+  }
   return args;
 }
 

@@ -6,6 +6,7 @@ import { NativeConnection, Worker, type InjectedSinks, type WorkerOptions } from
 import { createActivities } from '../activities/index.js';
 import { keySettings, type Config } from '../config/schema.js';
 import type { DownstreamPool } from '../downstream/pool.js';
+import { dataConverterFor } from '../temporal/data-converter.js';
 import type { Logger } from '../observability/log.js';
 import { observeDownstream, observeTaskQueueBacklog, recordCallEnded } from '../observability/metrics.js';
 import type { Telemetry } from '../observability/telemetry.js';
@@ -34,8 +35,10 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
     : { workflowsPath: workflowsEntry() };
   const tracing = workerTracing(deps.telemetry);
   const callMetrics: InjectedSinks<CallMetricsSinks> = { callMetrics: { callEnded: { fn: (_info, event) => recordCallEnded(event) } } };
+  const dataConverter = dataConverterFor(config.encryption);
   const worker = await Worker.create({
     connection,
+    ...(dataConverter ? { dataConverter } : {}),
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflowSource,
@@ -69,9 +72,13 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
   return { worker, connection };
 }
 
-/** The prebuilt bundle next to the compiled code, if `npm run build` made one. */
-export function prebuiltWorkflowBundle(): string | undefined {
-  const path = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+/**
+ * The prebuilt bundle next to the compiled code, if `npm run build` made one. With encryption the
+ * bundle must carry the failure converter that encodes messages (it runs inside the workflow
+ * sandbox, which takes it only at bundle time), so there are two.
+ */
+export function prebuiltWorkflowBundle(encrypted = false): string | undefined {
+  const path = fileURLToPath(new URL(encrypted ? '../workflow-bundle-encrypted.js' : '../workflow-bundle.js', import.meta.url));
   return existsSync(path) ? path : undefined;
 }
 

@@ -116,7 +116,7 @@ describe('hardening of the front door', { timeout: 300_000 }, () => {
     assert.equal(together.code, -32602);
     assert.match(together.message, /^MCP error -32602: argument "steps" \(all steps together\): \d+ bytes as JSON, over the limit of 1572864 bytes/);
 
-    await assert.rejects(stack.temporalClient.workflow.getHandle(callWorkflowId('default', idempotentCorrelationId('default', key))).describe(), WorkflowNotFoundError);
+    await assert.rejects(stack.temporalClient.workflow.getHandle(callWorkflowId('default', idempotentCorrelationId('default', key, undefined))).describe(), WorkflowNotFoundError);
     assert.equal(await workflowCount(), before, 'nothing was started in Temporal');
     assert.equal(stack.fixture.executionsOf('echo').filter((e) => (e.args.message as string).length > 100_000).length, 0);
 
@@ -128,7 +128,7 @@ describe('hardening of the front door', { timeout: 300_000 }, () => {
   it('honours a cancel that arrives while an ordered call waits for admission (no worker): the call ends cancelled and never reaches the server', async () => {
     const key = `admission-${Date.now()}`;
     const idempotencyKey = `${key}-call`;
-    const handle = stack.temporalClient.workflow.getHandle(callWorkflowId('default', idempotentCorrelationId('default', idempotencyKey)));
+    const handle = stack.temporalClient.workflow.getHandle(callWorkflowId('default', idempotentCorrelationId('default', idempotencyKey, undefined)));
     await stack.kill('worker');
     try {
       // Recorded at once, but admitted into its lane only by a worker: the client has no acknowledgement yet.

@@ -613,3 +613,43 @@ describe('CLI', () => {
     assert.doesNotMatch(result.stderr, /^ {4}at /m);
   });
 });
+
+describe('encryption', () => {
+  const A = Buffer.alloc(32, 1).toString('base64');
+  const B = Buffer.alloc(32, 2).toString('base64');
+  const H = Buffer.alloc(32, 3).toString('base64');
+  const encryption = (extra: Record<string, unknown> = {}) => ({ encryption: { keys: [{ id: 'k1', key: A }, { id: 'k2', key: B }], currentKeyId: 'k2', hashKey: H, ...extra } });
+
+  it('is off by default, and parses keys, the current key and codec server defaults when configured', () => {
+    assert.equal(parse({}).encryption, undefined);
+    const config = parse(encryption());
+    assert.equal(config.encryption?.currentKeyId, 'k2');
+    assert.deepEqual(config.encryption?.codecServer, { host: '127.0.0.1', port: 8234, allowedOrigins: [] });
+  });
+
+  it('takes keys from the environment', () => {
+    const config = parse({ encryption: { keys: [{ id: 'k1', key: '${KEY_1}' }], currentKeyId: 'k1', hashKey: '${HASH_KEY}' } }, { KEY_1: A, HASH_KEY: H });
+    assert.equal(config.encryption?.keys[0]?.key, A);
+  });
+
+  it('names the key of a key that is not 32 bytes of base64, without printing it', () => {
+    const short = Buffer.alloc(16, 9).toString('base64');
+    const error = refuse(encryption({ keys: [{ id: 'k1', key: A }, { id: 'k2', key: short }] }));
+    assert.match(error.message, /encryption\.keys\[1\]\.key: must be 32 random bytes in base64/);
+    assert.ok(!error.message.includes(short));
+    assert.match(refuse(encryption({ hashKey: 'not base64!' })).message, /encryption\.hashKey: must be 32 random bytes/);
+  });
+
+  it('refuses a current key id that names no key, duplicate ids, a hash key equal to a key, and a missing hash key', () => {
+    assert.match(refuse(encryption({ currentKeyId: 'k3' })).message, /encryption\.currentKeyId: names no key in encryption\.keys \(ids: "k1", "k2"\)/);
+    assert.match(refuse(encryption({ keys: [{ id: 'k1', key: A }, { id: 'k1', key: B }], currentKeyId: 'k1' })).message, /encryption\.keys\[1\]\.id: duplicate key id "k1"/);
+    assert.match(refuse(encryption({ hashKey: B })).message, /encryption\.hashKey: must differ from encryption\.keys\[1\]\.key/);
+    assert.match(refuse({ encryption: { keys: [{ id: 'k1', key: A }], currentKeyId: 'k1' } }).message, /encryption\.hashKey:/);
+    assert.match(refuse(encryption({ keys: [] })).message, /encryption\.keys: must list at least one key/);
+  });
+
+  it('refuses a short codec server token and an origin with a path', () => {
+    assert.match(refuse(encryption({ codecServer: { token: 'short' } })).message, /encryption\.codecServer\.token: must be at least 32 characters/);
+    assert.match(refuse(encryption({ codecServer: { allowedOrigins: ['http://ui.example.com/x'] } })).message, /encryption\.codecServer\.allowedOrigins\[0\]: must be an origin/);
+  });
+});

@@ -317,7 +317,7 @@ describe('buildEnvelope', () => {
     assert.equal(envelope.orderingKey, 'from-meta');
     assert.equal(envelope.idempotencyKey, 'idem-meta');
     assert.equal(envelope.deadlineAt, now + 7_000);
-    assert.equal(envelope.correlationId, idempotentCorrelationId('acme', 'idem-meta'));
+    assert.equal(envelope.correlationId, idempotentCorrelationId('acme', 'idem-meta', undefined));
   });
 
   it('uses the header names documented in HEADERS and META', () => {
@@ -393,7 +393,7 @@ describe('buildEnvelope', () => {
   });
 
   it('does not confuse tenant and key boundaries', () => {
-    assert.notEqual(idempotentCorrelationId('ab', 'c'), idempotentCorrelationId('a', 'bc'));
+    assert.notEqual(idempotentCorrelationId('ab', 'c', undefined), idempotentCorrelationId('a', 'bc', undefined));
   });
 
   it('reads an absolute RFC 3339 deadline', () => {

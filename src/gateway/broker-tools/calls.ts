@@ -6,6 +6,7 @@ import { deadLetterSummary } from '../../services/dead-letters.js';
 import type { CallView } from '../../services/call-service.js';
 import type { ToolResult } from '../../shared/envelope.js';
 import { CORRELATION_ID } from '../../shared/ids.js';
+import { hashKeyOf, type HashKey } from '../../shared/key-hash.js';
 import { ArgumentsSchema } from '../arguments.js';
 import { idempotentCorrelationId, KeySchema, META } from '../envelope.js';
 import { INVALID_PARAMS, JsonRpcError } from '../jsonrpc.js';
@@ -87,8 +88,8 @@ const CallRefInput = z
   })
   .refine((input) => input.correlation_id !== undefined || input.idempotency_key !== undefined, { error: 'must name the call: correlation_id, or idempotency_key' });
 
-function correlationIdOf(input: z.output<typeof CallRefInput>, tenant: string): string {
-  return input.correlation_id ?? idempotentCorrelationId(tenant, input.idempotency_key!);
+function correlationIdOf(input: z.output<typeof CallRefInput>, tenant: string, hashKey: HashKey): string {
+  return input.correlation_id ?? idempotentCorrelationId(tenant, input.idempotency_key!, hashKey);
 }
 
 function notFound(correlationId: string): ToolResult {
@@ -106,7 +107,7 @@ export const getCall = brokerTool({
   },
   input: CallRefInput,
   async handler(deps, input, context) {
-    const correlationId = correlationIdOf(input, context.principal.tenant);
+    const correlationId = correlationIdOf(input, context.principal.tenant, hashKeyOf(deps.config.encryption));
     const view = await deps.calls.get(context.principal.tenant, correlationId);
     return view === undefined ? notFound(correlationId) : viewToResult(view);
   },
@@ -121,7 +122,7 @@ export const cancelCall = brokerTool({
   },
   input: CallRefInput,
   async handler(deps, input, context) {
-    const correlationId = correlationIdOf(input, context.principal.tenant);
+    const correlationId = correlationIdOf(input, context.principal.tenant, hashKeyOf(deps.config.encryption));
     const result = await deps.calls.cancel(context.principal.tenant, correlationId);
     if (result === 'not_found') return notFound(correlationId);
     const text = result === 'cancel_requested' ? `Cancellation of ${correlationId} requested.` : `Call ${correlationId} had already finished; nothing to cancel.`;

@@ -2,6 +2,7 @@
 // get_saga (on a whole or an incremental saga), through SagaService (src/services/sagas.ts).
 import { z } from 'zod';
 import type { ToolResult } from '../../shared/envelope.js';
+import { hashKeyOf } from '../../shared/key-hash.js';
 import { FINAL_SAGA_STATES, type SagaStatus, type SagaStepSpec } from '../../shared/saga.js';
 import { ArgumentsSchema } from '../arguments.js';
 import { buildEnvelope, checkRecordable, KeySchema, META } from '../envelope.js';
@@ -87,10 +88,11 @@ export const runSaga = brokerTool({
     });
     // The saga's input holds every step: one payload, under the same limit as one call's arguments.
     checkRecordable(specs, 'argument "steps" (all steps together)');
-    const sagaId = newSagaId(context.principal.tenant, idempotencyKey, now);
+    const sagaId = newSagaId(context.principal.tenant, idempotencyKey, now, hashKeyOf(deps.config.encryption));
     const sagaStart = sagaInput(deps, context, sagaId, 'whole', now, {
       steps: specs,
-      ...(orderingKey !== undefined ? { orderingKey } : {}),
+      // As stored: the steps' envelopes carry the key's hashed form when encryption is on.
+      ...(orderingKey !== undefined ? { orderingKey: specs[0]!.envelope.orderingKey! } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
     });
     if ((await deps.sagas.status(sagaStart.tenant, sagaId)) === undefined) await refuseOverLimits(deps, specs[0]!.envelope);
