@@ -6,7 +6,10 @@ import type { DataConverter } from '@temporalio/common';
 import type { EncryptionConfig } from '../config/schema.js';
 import { AesGcmCodec } from './codec.js';
 
-export function codecFromConfig(encryption: EncryptionConfig): AesGcmCodec {
+/** Only the keys matter here (tests pass a plain object). */
+type Keys = Pick<EncryptionConfig, 'keys' | 'currentKeyId'>;
+
+export function codecFromConfig(encryption: Keys): AesGcmCodec {
   return new AesGcmCodec(
     encryption.keys.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64') })),
     encryption.currentKeyId,
@@ -14,7 +17,7 @@ export function codecFromConfig(encryption: EncryptionConfig): AesGcmCodec {
 }
 
 /** Undefined without encryption: the SDK's defaults, exactly as before. */
-export function dataConverterFor(encryption: EncryptionConfig | undefined): DataConverter | undefined {
+export function dataConverterFor(encryption: Keys | undefined): DataConverter | undefined {
   if (encryption === undefined) return undefined;
   return { payloadCodecs: [codecFromConfig(encryption)], failureConverterPath: failureConverterPath() };
 }

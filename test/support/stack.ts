@@ -14,6 +14,7 @@ import { everythingServerEntry } from '../../src/config/demo.js';
 import { createLogger } from '../../src/observability/log.js';
 import { findTemporalCli } from '../../src/temporal/cli-path.js';
 import { DevServer } from '../../src/temporal/dev-server.js';
+import { dataConverterFor } from '../../src/temporal/data-converter.js';
 import { FixtureServer } from './fixture-server.js';
 import { freePort, waitFor } from './ports.js';
 
@@ -44,7 +45,23 @@ export interface StackOptions {
   entry?: string[];
   /** Extra environment of the worker and gateway processes (e.g. OTEL_* for the telemetry tests). */
   env?: { worker?: NodeJS.ProcessEnv; gateway?: NodeJS.ProcessEnv };
+  /**
+   * Encrypted payloads with TEST_ENCRYPTION's keys (docs/security.md). Default: on when
+   * SWITCHYARD_TEST_ENCRYPTION=1, so any suite can be run with encryption.
+   */
+  encryption?: boolean;
 }
+
+/** The test keys (never use these anywhere else): two AES keys, the hash key and the codec server's token. */
+export const TEST_ENCRYPTION = {
+  keys: [
+    { id: 'test-k1', key: Buffer.alloc(32, 0x11).toString('base64') },
+    { id: 'test-k2', key: Buffer.alloc(32, 0x22).toString('base64') },
+  ],
+  currentKeyId: 'test-k1',
+  hashKey: Buffer.alloc(32, 0x33).toString('base64'),
+  codecServer: { token: 'test-codec-token-0123456789abcdef0123456789' },
+};
 
 /** The config file as a plain object, for `configure`. */
 export interface ConfigDraft {
@@ -88,10 +105,12 @@ export class Stack {
     });
     await this.fixture.start();
     await this.temporal.start();
-    this.temporalConnection = await Connection.connect({ address: this.temporal.address });
-    this.temporalClient = new Client({ connection: this.temporalConnection, namespace: 'default' });
-
     const o = this.options;
+    const encrypted = o.encryption ?? process.env.SWITCHYARD_TEST_ENCRYPTION === '1';
+    const dataConverter = encrypted ? dataConverterFor(TEST_ENCRYPTION) : undefined;
+    this.temporalConnection = await Connection.connect({ address: this.temporal.address });
+    this.temporalClient = new Client({ connection: this.temporalConnection, namespace: 'default', ...(dataConverter ? { dataConverter } : {}) });
+
     const config = {
       gateway: { port: this.gatewayPort },
       temporal: { address: this.temporal.address },
@@ -109,6 +128,7 @@ export class Stack {
         deadlineMs: o.deadlineMs ?? 120_000,
         retry: { maxAttempts: 5, initialIntervalMs: 200, maxIntervalMs: 1_000, ...o.retry },
       },
+      ...(encrypted ? { encryption: structuredClone(TEST_ENCRYPTION) } : {}),
     };
     o.configure?.(config as unknown as ConfigDraft);
     this.configPath = join(this.dir, 'switchyard.yaml');
@@ -118,13 +138,13 @@ export class Stack {
   }
 
   /** Starts a worker of this checkout's build, or of the build `entry` runs (see StackOptions.entry). */
-  async startWorker(entry = [BIN]): Promise<void> {
-    this.worker = this.spawn('worker', entry);
+  async startWorker(entry = [BIN], configPath = this.configPath): Promise<void> {
+    this.worker = this.spawn('worker', entry, configPath);
     await this.waitForLine(this.worker, 'Switchyard worker is running', 60_000);
   }
 
-  async startGateway(entry = [BIN]): Promise<void> {
-    this.gateway = this.spawn('gateway', entry);
+  async startGateway(entry = [BIN], configPath = this.configPath): Promise<void> {
+    this.gateway = this.spawn('gateway', entry, configPath);
     await this.waitForLine(this.gateway, 'Switchyard gateway is running', 60_000);
   }
 
