@@ -53,6 +53,8 @@ export interface BenchResult {
     modes: Mode[];
     concurrencyMeans: string;
     configOverrides: Record<string, unknown>;
+    /** `--encrypt`: payloads went through the AES-256-GCM codec. */
+    encrypted?: boolean;
     temporalArgs: string[];
     /** Runs of each workflow type read per phase for the history costs. */
     historySample: number;

@@ -18,6 +18,8 @@
 //   --otel             BENCH_OTEL=1        telemetry on: gateway and worker send every span to a local
 //                                          Jaeger (npm run provision builds it) over OTLP/HTTP and
 //                                          serve Prometheus metrics; compare with a run without it
+//   --encrypt          BENCH_ENCRYPT=1     encrypted payloads (docs/security.md) with throwaway keys
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -51,6 +53,7 @@ async function main(): Promise<number> {
       bin: { type: 'string' },
       'history-sample': { type: 'string' },
       otel: { type: 'boolean' },
+      encrypt: { type: 'boolean' },
     },
   });
   const env = process.env;
@@ -71,6 +74,10 @@ async function main(): Promise<number> {
   const temporalArgs = values['temporal-arg'] ?? [];
   const note = values.note ?? env.BENCH_NOTE;
   const otel = values.otel === true || env.BENCH_OTEL === '1';
+  const encrypt = values.encrypt === true || env.BENCH_ENCRYPT === '1';
+  // Throwaway keys, kept out of the results file (which records only that encryption was on).
+  const randomKey = () => randomBytes(32).toString('base64');
+  const stackOverrides = encrypt ? { ...configOverrides, encryption: { keys: [{ id: 'bench', key: randomKey() }], currentKeyId: 'bench', hashKey: randomKey() } } : configOverrides;
   const cliPath = findTemporalCli(env);
   if (cliPath === undefined) throw new Error('no Temporal CLI: run `npm run provision` first');
 
@@ -80,7 +87,7 @@ async function main(): Promise<number> {
   const stack = new BenchStack({
     cliPath,
     dir,
-    configOverrides,
+    configOverrides: stackOverrides,
     temporalArgs,
     ...(profileDir ? { cpuProfileDir: profileDir } : {}),
     ...(values.bin ? { bin: resolve(values.bin) } : {}),
@@ -172,6 +179,7 @@ async function main(): Promise<number> {
           concurrencyMeans:
             'N MCP SDK clients, each with its own session and at most one call in flight (closed loop); engine modes: N callers on one Temporal client, each with at most one call in flight',
           configOverrides,
+          ...(encrypt ? { encrypted: true } : {}),
           temporalArgs,
           historySample,
           ...(otel ? { otel } : {}),

@@ -114,8 +114,10 @@ function digest(token: string): Buffer {
 }
 
 function fromJson(body: unknown): Payload[] {
-  const payloads = (body as { payloads?: unknown } | null)?.payloads;
-  if (!Array.isArray(payloads)) throw new Error('no "payloads" array');
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('the body is not a JSON object');
+  // Proto3 JSON leaves out an empty list: the Temporal CLI sends `{}` for no payloads.
+  const payloads = (body as { payloads?: unknown }).payloads ?? [];
+  if (!Array.isArray(payloads)) throw new Error('"payloads" is not a list');
   return payloads.map((p: JsonPayload, i) => {
     if (p === null || typeof p !== 'object') throw new Error(`payloads[${i}] is not an object`);
     const metadata: Record<string, Uint8Array> = {};

@@ -98,6 +98,11 @@ describe('encrypted payloads', { timeout: 600_000 }, () => {
       encryptedPayloads += countEncrypted(parts);
     }
     assert.ok(encryptedPayloads > 10, `only ${encryptedPayloads} encrypted payloads: the history was not read`);
+    // A call workflow's summary and details (tool, tenant, principal) are payloads too.
+    const callDescription = await raw.workflow.getHandle(callWorkflowId('default', correlationIds[1]!)).describe();
+    const metadata = callDescription.raw.executionConfig?.userMetadata;
+    assert.equal(Buffer.from(metadata?.summary?.metadata?.encoding ?? []).toString('utf8'), 'binary/encrypted');
+    assert.equal(Buffer.from(metadata?.details?.metadata?.encoding ?? []).toString('utf8'), 'binary/encrypted');
 
     // The same through the Temporal CLI, as an operator would look.
     const cli = findTemporalCli(process.env)!;
@@ -155,6 +160,16 @@ describe('encrypted payloads', { timeout: 600_000 }, () => {
       assert.equal(elsewhere.headers.get('access-control-allow-origin'), null);
       const preflight = await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: UI_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace' } });
       assert.equal(preflight.headers.get('access-control-allow-origin'), UI_ORIGIN);
+
+      // The Temporal CLI as a client of the same protocol: it shows the arguments with the token.
+      const cli = findTemporalCli(process.env)!;
+      const show = (auth: string[]) =>
+        run(cli, ['workflow', 'show', '--address', stack.temporal.address, '--namespace', 'default', '-w', callWorkflowId('default', correlationIds[1]!), '--output', 'json', '--codec-endpoint', url, ...auth], { maxBuffer: 64 * 1024 * 1024 });
+      const { stdout } = await show(['--codec-auth', `Bearer ${TEST_ENCRYPTION.codecServer.token}`]);
+      // It prints payload data in base64.
+      const shown = [...stdout.matchAll(/"data": "([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
+      assert.ok(shown.some((data) => data.includes(`${SECRET_ARG} again`)), 'temporal workflow show --codec-endpoint did not decode the arguments');
+      await assert.rejects(show(['--command-timeout', '3s']), 'the CLI decoded without the token');
     } finally {
       server.kill('SIGTERM');
     }

@@ -147,12 +147,16 @@ describe('codec server', () => {
     assert.equal(refused.headers.get('access-control-allow-origin'), null);
   });
 
-  it('answers 422 naming the key id it lacks, and 400 for a body that is not payloads', async () => {
+  it('answers 422 naming the key id it lacks, 400 for a body that is not payloads, and takes {} as no payloads', async () => {
     const [foreign] = await new AesGcmCodec([keyB], 'b').encode([toPayload(SECRET)]);
     const response = await post('/decode', { payloads: [json(foreign!)] }, { authorization: `Bearer ${TOKEN}` });
     assert.equal(response.status, 422);
     assert.deepEqual(await response.json(), { error: 'a payload is encrypted with key "b", which is not configured here (encryption.keys has "a")', keyId: 'b' });
-    assert.equal((await post('/decode', { nope: 1 }, { authorization: `Bearer ${TOKEN}` })).status, 400);
+    assert.equal((await post('/decode', { payloads: 'x' }, { authorization: `Bearer ${TOKEN}` })).status, 400);
+    assert.equal((await post('/decode', [1], { authorization: `Bearer ${TOKEN}` })).status, 400);
+    // Proto3 JSON omits an empty list; the Temporal CLI sends `{}`.
+    const empty = await post('/decode', {}, { authorization: `Bearer ${TOKEN}` });
+    assert.deepEqual([empty.status, await empty.json()], [200, { payloads: [] }]);
   });
 });
 
