@@ -79,6 +79,9 @@ describe('encrypted payloads', { timeout: 600_000 }, () => {
     const idempotent = await call('fixture.echo', { message: `${SECRET_ARG} again` }, { 'switchyard/idempotency_key': SECRET_IDEMPOTENCY });
     assert.equal(textOf(idempotent), `${SECRET_ARG} again`);
     correlationIds.push(correlationIdOf(idempotent));
+    // A downstream JSON-RPC error becomes an activity failure whose message is the server's:
+    // without the failure converter it would sit in the history in plaintext.
+    await assert.rejects(call('fixture.rpc_error', { tag: 'x' }), /failed on purpose/);
     const failed = await call('fixture.fail', { reason: SECRET_FAIL });
     assert.equal(failed.isError, true);
     assert.match(textOf(failed), new RegExp(SECRET_FAIL));
@@ -90,7 +93,7 @@ describe('encrypted payloads', { timeout: 600_000 }, () => {
     assert.ok(stored.length >= 3, `expected the key, shard and call workflows, got ${stored.map((w) => w.workflowId).join(', ')}`);
     let encryptedPayloads = 0;
     for (const { workflowId, stored: parts } of stored) {
-      for (const secret of [SECRET_ARG, SECRET_IDEMPOTENCY, SECRET_FAIL, 'alice-4111', 'bob@example']) {
+      for (const secret of [SECRET_ARG, SECRET_IDEMPOTENCY, SECRET_FAIL, 'alice-4111', 'bob@example', 'failed on purpose']) {
         assert.ok(!workflowId.includes(secret), `workflow id ${workflowId} holds "${secret}"`);
         const where = findPlaintext(parts, secret);
         assert.equal(where, undefined, `${workflowId}: "${secret}" in plaintext at ${where}`);
