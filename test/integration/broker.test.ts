@@ -165,7 +165,7 @@ describe('walking broker', { timeout: 240_000 }, () => {
     }
     assert.deepEqual(results.map(textOf), ['k#1', 'k#2', 'k#3']);
     // The key's own workflow ran them, and stays open for later calls on the key.
-    const key = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', 'order-test')));
+    const key = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', stack.storedKey('order-test'))));
     const description = await key.describe();
     assert.equal(description.status.name, 'RUNNING');
     assert.equal(description.type, 'keyWorkflow');

@@ -60,7 +60,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
    * event id), so only the task is compared. An update's Accepted event is written when that task
    * completes; the event it was sequenced after (acceptedRequestSequencingEventId) names the task.
    */
-  function acceptanceTasks(events: HistoryEvent[]): { taskOf: Map<string, number>; bySignal: number } {
+  async function acceptanceTasks(events: HistoryEvent[]): Promise<{ taskOf: Map<string, number>; bySignal: number }> {
     const taskStarts = events.filter((e) => e.workflowTaskStartedEventAttributes).map((e) => Number(e.eventId));
     const taskAfter = (eventId: number) => taskStarts.findIndex((started) => started > eventId);
     const taskOf = new Map<string, number>();
@@ -71,7 +71,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
       const signal = event.workflowExecutionSignaledEventAttributes;
       if (signal?.signalName === 'submitCall') {
         const payload = signal.input?.payloads?.[0];
-        const submitted = JSON.parse(Buffer.from(payload!.data!).toString()) as { envelope: { correlationId: string } };
+        const submitted = (await stack.payloadValue(payload!)) as { envelope: { correlationId: string } };
         taskOf.set(submitted.envelope.correlationId, taskAfter(Number(event.eventId)));
         bySignal++;
       }
@@ -92,8 +92,8 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     for (let i = 1; i < ran.length; i++) assert.ok(ran[i]!.startedAt >= ran[i - 1]!.finishedAt!, 'one at a time on a key');
     // Execution order is the key workflow's acceptance order, across its runs: a call accepted in
     // an earlier workflow task (or run) never ran after one accepted in a later one.
-    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', key)));
-    const accepted = runs.map(acceptanceTasks);
+    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    const accepted = await Promise.all(runs.map(acceptanceTasks));
     const when = new Map<string, [number, number]>();
     accepted.forEach(({ taskOf }, run) => taskOf.forEach((task, id) => void (when.has(id) || when.set(id, [run, task]))));
     const order = ran.map((e) => when.get(e.correlationId!));
@@ -106,7 +106,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     assert.ok(accepted.reduce((n, a) => n + a.bySignal, 0) > 0, 'some calls went by signal: the share of updates was in use');
     assert.ok(runs.length > 1, `the key workflow continued as new (${CALLS_PER_RUN} calls per run) with callers waiting`);
     // Every caller was waiting, by update or by watch: no call needed a record of its own.
-    const records = await stack.temporalClient.workflow.count(`WorkflowType = 'callRecordWorkflow' AND SwitchyardOrderingKey = '${key}'`);
+    const records = await stack.temporalClient.workflow.count(`WorkflowType = 'callRecordWorkflow' AND SwitchyardOrderingKey = '${stack.storedKey(key)}'`);
     assert.equal(records.count, 0, 'no record for calls whose callers were waiting');
   });
 
@@ -144,7 +144,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     assert.deepEqual(texts, ['slept 800 ms (mixed-1)', 'slept 10 ms (mixed-2)', 'slept 10 ms (mixed-3)']);
     const ran = ['mixed-1', 'mixed-2', 'mixed-3'].map((tag) => stack.fixture.executionsOf('slow').find((e) => e.args.tag === tag)!);
     assert.ok(ran[1]!.startedAt >= ran[0]!.finishedAt! && ran[2]!.startedAt >= ran[1]!.finishedAt!, 'in acceptance order');
-    assert.equal(routeOf(correlationIdOf(await first)), keyRoute('default', key), 'the fast call is routed to its key workflow');
+    assert.equal(routeOf(correlationIdOf(await first)), keyRoute('default', stack.storedKey(key)), 'the fast call is routed to its key workflow');
     assert.equal(routeOf(correlationIdOf(await second)), undefined, 'the idempotent call is its own workflow');
   });
 
@@ -153,7 +153,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     const blocker = client.callTool({ name: 'fixture.slow', arguments: { ms: 1_500, tag: 'ui-blocker' }, _meta: meta(key) });
     await waitFor('blocker running', () => stack.fixture.executionsOf('slow').find((e) => e.args.tag === 'ui-blocker'));
     const queued = client.callTool({ name: 'fixture.slow', arguments: { ms: 10, tag: 'ui-cancelled' }, _meta: meta(key) }, undefined, { timeout: 60_000 });
-    const workflowId = keyWorkflowId('default', keyRoute('default', key));
+    const workflowId = keyWorkflowId('default', keyRoute('default', stack.storedKey(key)));
     const queuedId = await waitFor('the second call queued', async () => {
       const state = await stack.temporalClient.workflow.getHandle(workflowId).query<{ queued: string[] }>('keyState');
       return state.queued[0];
@@ -171,7 +171,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
   it('finds a call answered on the fast path with get_call, while it runs and after it ended', async () => {
     const key = 'lookup';
     const running = client.callTool({ name: 'fixture.slow', arguments: { ms: 1_500, tag: 'lookup-1' }, _meta: meta(key) });
-    const workflowId = keyWorkflowId('default', keyRoute('default', key));
+    const workflowId = keyWorkflowId('default', keyRoute('default', stack.storedKey(key)));
     const id = await waitFor('running', async () => (await stack.temporalClient.workflow.getHandle(workflowId).query<{ running: string[] }>('keyState')).running[0]);
     const during = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: id } });
     assert.equal(during._meta?.['switchyard/status'], 'running');
@@ -180,7 +180,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     assert.equal(later._meta?.['switchyard/status'], 'completed');
     assert.equal(textOf(later), 'slept 1500 ms (lookup-1)');
     // An id whose route names a key workflow that never ran it is not found.
-    const stranger = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: id.replace(/^k[0-9a-f]+/, keyRoute('default', 'nothing-here')) } });
+    const stranger = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: id.replace(/^k[0-9a-f]+/, keyRoute('default', stack.storedKey('nothing-here'))) } });
     assert.equal(stranger._meta?.['switchyard/status'], 'not_found');
   });
 });

@@ -110,7 +110,7 @@ describe('durability', { timeout: 300_000 }, () => {
 
     const keyRuns = await waitFor('key workflow runs in visibility', async () => {
       const seen = [];
-      for await (const wf of stack.temporalClient.workflow.list({ query: `WorkflowId = "${keyWorkflowId('default', keyRoute('default', key))}"` })) seen.push(wf.status.name);
+      for await (const wf of stack.temporalClient.workflow.list({ query: `WorkflowId = "${keyWorkflowId('default', keyRoute('default', stack.storedKey(key)))}"` })) seen.push(wf.status.name);
       return seen.length >= 3 ? seen : undefined;
     }, 15_000, 500);
     assert.ok(keyRuns.filter((s) => s === 'CONTINUED_AS_NEW').length >= 2, `key workflow continued as new: ${keyRuns.join(', ')}`);

@@ -70,10 +70,10 @@ describe('priority and protection', { timeout: 300_000 }, () => {
     assert.equal(error.code, -32029);
     assert.match(error.message, /ordering key \(3, limit 3\).*not accepted.*Retry after 2 s/);
     assert.deepEqual(error.data, { 'switchyard/retry_after_ms': 2_000 });
-    const started = await stack.temporalClient.workflow.count(`WorkflowType = 'callWorkflow' AND SwitchyardOrderingKey = 'bp-key'`);
+    const started = await stack.temporalClient.workflow.count(`WorkflowType = 'callWorkflow' AND SwitchyardOrderingKey = '${stack.storedKey('bp-key')}'`);
     assert.equal(started.count, 3, 'no workflow for the refused call');
     // Once the key drains, the same idempotency key is accepted: the refusal left no record.
-    await waitFor('key drained', async () => ((await stack.temporalClient.workflow.count(`WorkflowType = 'callWorkflow' AND SwitchyardOrderingKey = 'bp-key' AND ExecutionStatus = 'Running'`)).count === 0 ? true : undefined), 30_000, 250);
+    await waitFor('key drained', async () => ((await stack.temporalClient.workflow.count(`WorkflowType = 'callWorkflow' AND SwitchyardOrderingKey = '${stack.storedKey('bp-key')}' AND ExecutionStatus = 'Running'`)).count === 0 ? true : undefined), 30_000, 250);
     const retried = await client.callTool({ name: 'fixture.slow', arguments: { ms: 10, tag: 'bp-4' }, _meta: { ...key, 'switchyard/idempotency_key': 'bp-4' } });
     assert.equal(textOf(retried), 'slept 10 ms (bp-4)');
   });

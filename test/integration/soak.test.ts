@@ -74,11 +74,11 @@ describe('bounded state', { timeout: 3_600_000 }, () => {
     // and no run holds more than a small share of all the key's events (one run without
     // continue-as-new would hold them all: ~14 × SOAK_STEPS, far above the bound).
     const bound = laneRunBound(LANE_HANDOFFS_PER_RUN);
-    const lane = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', key)));
+    const lane = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
     const history = await lane.fetchHistory();
     assert.ok(history.events!.length < bound, `the lane's current run has ${history.events!.length} events (bound ${bound})`);
     const expectedRuns = Math.floor(SOAK_STEPS / LANE_HANDOFFS_PER_RUN);
-    const listRuns = () => collect(stack.temporalClient.workflow.list({ query: `WorkflowId = '${keyWorkflowId('default', keyRoute('default', key))}'` }));
+    const listRuns = () => collect(stack.temporalClient.workflow.list({ query: `WorkflowId = '${keyWorkflowId('default', keyRoute('default', stack.storedKey(key)))}'` }));
     // Visibility trails the runs by a moment; a missing run still fails below, with the count.
     await waitFor('the lane runs in visibility', async () => ((await listRuns()).length >= expectedRuns ? true : undefined), 15_000, 500).catch(() => undefined);
     const runs = await listRuns();

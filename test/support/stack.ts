@@ -14,7 +14,9 @@ import { everythingServerEntry } from '../../src/config/demo.js';
 import { createLogger } from '../../src/observability/log.js';
 import { findTemporalCli } from '../../src/temporal/cli-path.js';
 import { DevServer } from '../../src/temporal/dev-server.js';
-import { dataConverterFor } from '../../src/temporal/data-converter.js';
+import { codecFromConfig, dataConverterFor } from '../../src/temporal/data-converter.js';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { hashKeyOf, storedOrderingKey } from '../../src/shared/key-hash.js';
 import { FixtureServer } from './fixture-server.js';
 import { freePort, waitFor } from './ports.js';
 
@@ -80,6 +82,8 @@ export class Stack {
   configPath = '';
   worker: ChildProcess | undefined;
   gateway: ChildProcess | undefined;
+  /** Set by start(): whether this stack encrypts (StackOptions.encryption). */
+  encrypted = false;
   private readonly output: string[] = [];
   private readonly extraGateways: ChildProcess[] = [];
 
@@ -107,6 +111,7 @@ export class Stack {
     await this.temporal.start();
     const o = this.options;
     const encrypted = o.encryption ?? process.env.SWITCHYARD_TEST_ENCRYPTION === '1';
+    this.encrypted = encrypted;
     const dataConverter = encrypted ? dataConverterFor(TEST_ENCRYPTION) : undefined;
     this.temporalConnection = await Connection.connect({ address: this.temporal.address });
     this.temporalClient = new Client({ connection: this.temporalConnection, namespace: 'default', ...(dataConverter ? { dataConverter } : {}) });
@@ -162,6 +167,20 @@ export class Stack {
     this.extraGateways.push(child);
     await this.waitForLine(child, 'Switchyard gateway is running', 60_000);
     return { url: `http://127.0.0.1:${port}/mcp`, process: child };
+  }
+
+  /**
+   * An ordering key as the broker stores it (SwitchyardOrderingKey, key workflow routes): as
+   * given, or its keyed hash when this stack encrypts (src/shared/key-hash.ts).
+   */
+  /** A payload as Temporal stores it, decoded (decrypted when this stack encrypts) to its value. */
+  async payloadValue(payload: Payload): Promise<unknown> {
+    const [decoded] = this.encrypted ? await codecFromConfig(TEST_ENCRYPTION).decode([payload]) : [payload];
+    return defaultPayloadConverter.fromPayload(decoded!);
+  }
+
+  storedKey(orderingKey: string, tenant = 'default'): string {
+    return storedOrderingKey(this.encrypted ? hashKeyOf(TEST_ENCRYPTION) : undefined, tenant, orderingKey);
   }
 
   /** SIGKILL: no shutdown hooks, no drain; as a crash. */
