@@ -1,11 +1,13 @@
 // All I/O of the broker's durable work lives in activities, built from injected dependencies
 // (the downstream pool and a Temporal client). Workflows import the *type* only.
 import type { Client } from '@temporalio/client';
+import type { AuditStore } from '../audit/store.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import type { Logger } from '../observability/log.js';
 import type { AccessPolicy } from '../shared/policy.js';
 import type { KeyWorkflowSettings } from '../shared/route.js';
 import { createAccessActivities } from './access.js';
+import { createAuditActivities } from './audit.js';
 import { createCallToolActivity } from './call-tool.js';
 import { createLaneActivities } from './lane.js';
 
@@ -22,6 +24,8 @@ export interface ActivityDeps {
   maxResultBytes?: number;
   /** The RBAC policy (auth.policy) a redrive is checked against; unset: everything allowed. */
   policy?: AccessPolicy;
+  /** Where calls' audit records go; unset when the audit log is off. */
+  audit?: AuditStore;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -29,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     callTool: createCallToolActivity(deps),
     ...createLaneActivities(deps),
     ...createAccessActivities(deps),
+    ...createAuditActivities(deps),
   };
 }
 

@@ -1,6 +1,8 @@
 // `switchyard dlq list|show|redrive|discard`: the operator's side of the dead-letter list. It
 // talks to Temporal directly (the gateway need not run) with the config's address and namespace.
 import { userInfo } from 'node:os';
+import { openAuditStore } from '../audit/open.js';
+import { StoreAuditSink, type OperatorBy } from '../audit/sink.js';
 import type { Config } from '../config/schema.js';
 import { DeadLetterNotFound, DeadLetterNotPending, DeadLetterService, deadLetterSummary, RedriveRefused } from '../services/dead-letters.js';
 import { DEFAULT_TENANT } from '../gateway/middleware/auth.js';
@@ -26,7 +28,7 @@ export interface DlqArgs {
   json: boolean;
 }
 
-export async function runDlq(args: DlqArgs, config: Config, log: Logger, out: (text: string) => void, err: (text: string) => void): Promise<number> {
+export async function runDlq(args: DlqArgs, config: Config, log: Logger, out: (text: string) => void, err: (text: string) => void, cwd: string): Promise<number> {
   const { action, id } = args;
   if (action === undefined || !['list', 'show', 'redrive', 'discard'].includes(action)) {
     err(`switchyard dlq: expected list, show, redrive or discard\n\n${DLQ_USAGE}\n`);
@@ -38,10 +40,12 @@ export async function runDlq(args: DlqArgs, config: Config, log: Logger, out: (t
   }
   const address = config.temporal.address === 'embedded' ? `127.0.0.1:${config.temporal.port}` : config.temporal.address;
   const { connection, client } = await connectClient(address, config.temporal.namespace, log, { dataConverter: dataConverterFor(config.encryption) });
+  // Redrives and discards are operator actions: written to the audit log before this answers.
+  const audit = action === 'redrive' || action === 'discard' ? await openAuditStore(config, cwd) : undefined;
   try {
-    const service = new DeadLetterService(client);
+    const service = new DeadLetterService(client, audit !== undefined ? new StoreAuditSink(audit, log) : undefined);
     const tenant = args.tenant ?? DEFAULT_TENANT;
-    const by = `${userInfo().username} via cli`;
+    const by: OperatorBy = { who: { subject: userInfo().username, via: 'cli' }, via: 'cli' };
     if (action === 'list') {
       const entries = await service.list(args.tenant);
       if (args.json) out(`${JSON.stringify(entries, null, 2)}\n`);
@@ -61,6 +65,7 @@ export async function runDlq(args: DlqArgs, config: Config, log: Logger, out: (t
     }
     throw error;
   } finally {
+    await audit?.close();
     await connection.close();
   }
 }

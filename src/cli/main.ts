@@ -20,6 +20,8 @@ import { createWorker, prebuiltWorkflowBundle } from '../workers/worker.js';
 import { runCodecServer, startDevCodecServer } from './codec-server.js';
 import { DLQ_USAGE, runDlq } from './dlq.js';
 import { runSearchKey } from './search-key.js';
+import { openAuditStore } from '../audit/open.js';
+import { AUDIT_USAGE, runAudit } from './audit.js';
 
 const USAGE = `Usage: switchyard <command> [--config PATH] [--log-level debug|info|warn|error] [--log-format text|json]
 
@@ -31,6 +33,7 @@ Commands:
   codec-server   the Web UI's remote codec endpoint for encrypted payloads (docs/security.md)
   search-key VALUE [--tenant ID]
             what an ordering or idempotency key is stored as, to search for it (docs/security.md)
+  audit     list, show, export or verify the audit log (switchyard audit --help)
 
 Config: --config PATH, else $SWITCHYARD_CONFIG, else ./switchyard.yaml, else the built-in demo config.
 Logs: --log-level / $SWITCHYARD_LOG_LEVEL (default info), --log-format / $SWITCHYARD_LOG_FORMAT (default text).
@@ -53,6 +56,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         tenant: { type: 'string' },
         note: { type: 'string' },
         json: { type: 'boolean' },
+        subject: { type: 'string' },
+        tool: { type: 'string' },
+        outcome: { type: 'string' },
+        kind: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        limit: { type: 'string' },
+        output: { type: 'string' },
       },
     });
   } catch (error) {
@@ -64,11 +75,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write(`${DLQ_USAGE}\n`);
     return 0;
   }
+  if (command === 'audit' && parsed.values.help) {
+    process.stdout.write(`${AUDIT_USAGE}\n`);
+    return 0;
+  }
   if (parsed.values.help || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !parsed.values.help ? 2 : 0;
   }
-  if (!['dev', 'gateway', 'worker', 'dlq', 'codec-server', 'search-key'].includes(command)) {
+  if (!['dev', 'gateway', 'worker', 'dlq', 'codec-server', 'search-key', 'audit'].includes(command)) {
     process.stderr.write(`switchyard: unknown command "${command}"\n\n${USAGE}\n`);
     return 2;
   }
@@ -100,7 +115,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     if (command === 'dlq') {
       const [, action, id] = parsed.positionals;
       const { tenant, note, json } = parsed.values;
-      return await runDlq({ action, id, tenant, note, json: json === true }, config, log, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+      return await runDlq({ action, id, tenant, note, json: json === true }, config, log, (t) => process.stdout.write(t), (t) => process.stderr.write(t), process.cwd());
+    }
+    if (command === 'audit') {
+      const [, action, id] = parsed.positionals;
+      const v = parsed.values;
+      const args = { action, id, tenant: v.tenant, subject: v.subject, tool: v.tool, outcome: v.outcome, kind: v.kind, since: v.since, until: v.until, limit: v.limit, output: v.output, json: v.json === true };
+      return await runAudit(args, config, (t) => process.stdout.write(t), (t) => process.stderr.write(t), process.cwd());
     }
     if (command === 'search-key') {
       return runSearchKey(parsed.positionals.slice(1), parsed.values.tenant, config, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
@@ -173,6 +194,10 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
     // gateway's connections and their log messages reach its Passthrough. It relays none of them
     // (scoped to the call, or UNATTRIBUTED on stdio: see connection.ts and passthrough.ts), so one
     // pool keeps tenants as isolated as two processes would, and spawns each stdio server once.
+    // One audit store per process: in `dev` the worker and the gateway share it.
+    const audit = await openAuditStore(config, process.cwd());
+    if (audit !== undefined) stops.push(() => audit.close());
+
     const pool = new DownstreamPool(config.servers, log.child('downstream'), undefined, DownstreamCredentials.fromConfig(config));
     stops.push(() => pool.close());
     await pool.start();
@@ -190,6 +215,7 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
         log: log.child('worker'),
         telemetry,
         workflowBundlePath: env.SWITCHYARD_WORKFLOW_BUNDLE || prebuiltWorkflowBundle(config.encryption !== undefined),
+        ...(audit !== undefined ? { audit } : {}),
       });
       workerRun = worker.worker.run();
       const w = worker;
@@ -201,7 +227,7 @@ async function run(command: Command, config: Config, source: string, env: NodeJS
     }
     let gateway: RunningGateway | undefined;
     if (command !== 'worker') {
-      gateway = await startGateway({ config, client, pool, log: log.child('gateway') });
+      gateway = await startGateway({ config, client, pool, log: log.child('gateway'), ...(audit !== undefined ? { audit } : {}) });
       const g = gateway;
       stops.push(() => g.close());
     }

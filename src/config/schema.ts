@@ -30,6 +30,7 @@ const RetryOverrideSchema = z.strictObject({
 export const PRIORITIES = ['low', 'normal', 'high', 'critical'] as const;
 export const MUTATIONS = ['read_only', 'idempotent', 'non_idempotent'] as const;
 export const DEAD_LETTER_POLICIES = ['continue', 'halt'] as const;
+export const AUDIT_ARGUMENTS = ['digest', 'redacted', 'full'] as const;
 /** `arg:` followed by an RFC 6901 JSON pointer into the call's arguments, e.g. `arg:/repo`. */
 export const ARG_ORDERING = /^arg:(\/([^~/]|~[01])*)+$/;
 
@@ -482,6 +483,25 @@ const ConfigSchemaShape = z
         maxSteps: z.number().int().min(1).max(1_000).default(100),
       })
       .prefault({}),
+    /** The audit log (docs/security.md, "Audit log"). */
+    audit: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /**
+         * Where the log is kept: a SQLite file path (relative to the working directory), or a
+         * postgres:// URL (write the password as ${VAR}). Default: <temporal.dataDir>/audit.db.
+         */
+        store: z
+          .string()
+          .min(1)
+          .refine((text) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text) || /^postgres(ql)?:\/\/./.test(text), 'must be a SQLite file path or a postgres:// (postgresql://) URL')
+          .optional(),
+        /** How a call's arguments are recorded: their SHA-256 only, a copy with `redactKeys` masked, or in full. */
+        arguments: z.enum(AUDIT_ARGUMENTS, { error: 'must be "digest", "redacted" or "full"' }).default('digest'),
+        /** With `arguments: redacted`: object keys (any depth, case-insensitive) whose values are replaced by "[redacted]". */
+        redactKeys: z.array(z.string().min(1)).default(['password', 'secret', 'token', 'apiKey', 'api_key', 'authorization', 'cookie', 'credentials']),
+      })
+      .prefault({}),
     limits: z
       .strictObject({
         /** Unfinished calls on one (tenant, ordering key); more are refused with a retry-after hint. */
@@ -698,4 +718,12 @@ export type DeadLetterPolicy = (typeof DEAD_LETTER_POLICIES)[number];
 /** How key and shard workflows are started: the gateway and the worker's activities must agree. */
 export function keySettings(config: Config) {
   return { ...config.callPath, maxQueuedPerKey: config.limits.maxQueuedPerKey, maxQueuedPerTenant: config.limits.maxQueuedPerTenant };
+}
+
+/** Where the audit log is kept (config `audit.store`); undefined when the log is off. */
+export function auditStoreLocation(config: Config): { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string } | undefined {
+  if (!config.audit.enabled) return undefined;
+  const store = config.audit.store;
+  if (store !== undefined && /^postgres(ql)?:\/\//.test(store)) return { kind: 'postgres', url: store };
+  return { kind: 'sqlite', path: store ?? `${config.temporal.dataDir}/audit.db` };
 }

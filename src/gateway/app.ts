@@ -59,7 +59,7 @@ export function createGatewayApp(deps: GatewayAppDeps) {
   // Callers' tokens are sealed only when a server exchanges them.
   const exchanges = config.servers.some((server) => server.transport === 'http' && server.credentials.mode === 'tokenExchange');
   const credentialKey = exchanges ? config.auth.credentialKey : undefined;
-  app.use('/mcp', auth({ tenants: config.tenants, oauth, log, ...(credentialKey !== undefined ? { credentialKey } : {}) }));
+  app.use('/mcp', auth({ tenants: config.tenants, oauth, log, ...(credentialKey !== undefined ? { credentialKey } : {}), ...(deps.audit !== undefined ? { audit: deps.audit } : {}) }));
   app.use('/mcp', bodyLimit({ maxBytes: config.gateway.maxBodyBytes }));
 
   app.on(['GET', 'POST', 'DELETE'], '/mcp', async (c) => {

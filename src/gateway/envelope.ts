@@ -1,5 +1,6 @@
 // Builds the durable envelope of a tools/call from the request's _meta, its HTTP headers and the
 // config defaults, in that order of precedence. Tenant and principal come from authentication only.
+import { envelopeAudit } from '../audit/arguments.js';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parseInput } from './arguments.js';
@@ -103,6 +104,7 @@ export function buildEnvelope(input: EnvelopeInput): BuiltEnvelope {
       execution: executionOf(server, mutation, config.callPath.localActivityMaxMs),
       onDeadLetter: policy.onDeadLetter ?? config.defaults.onDeadLetter,
       ...callerCredential(input),
+      ...(config.audit.enabled ? { audit: envelopeAudit(input.principal, input.arguments, config.audit) } : {}),
     },
     ...(acceptAsync !== undefined ? { acceptAsync } : {}),
   };

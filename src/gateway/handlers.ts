@@ -3,6 +3,8 @@
 // these, so their signatures stay put.
 import type { CallToolRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { CallProgress } from '../activities/call-tool.js';
+import type { AuditSink } from '../audit/sink.js';
+import type { AuditStore } from '../audit/store.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import { callerContext, traceToolCall } from '../observability/tracing.js';
@@ -30,6 +32,10 @@ export interface HandlerDeps {
   sagas: SagaService;
   log: Logger;
   now?: () => number;
+  /** Where refusals and operator actions go (the audit log); unset when the log is off. */
+  audit?: AuditSink;
+  /** The audit log itself, for the tenant admin's audit_list tool. */
+  auditStore?: AuditStore;
   /** Resources, prompts, completions and logging of the downstream servers; unset in tests of tools alone. */
   passthrough?: Passthrough;
 }

@@ -13,17 +13,20 @@ import { SagaService } from '../services/sagas.js';
 import { DeadLetterService } from '../services/dead-letters.js';
 import { ToolCatalog } from './catalog.js';
 import { Passthrough } from './passthrough.js';
-import { GatewayAccess } from './access.js';
+import { GatewayAccess, type Refusal as AccessRefusal } from './access.js';
 import { loopbackHosts, loopbackOrigins } from './middleware/host-origin.js';
 import { DEFAULT_TENANT } from './middleware/auth.js';
+import { policyRefusal, StoreAuditSink } from '../audit/sink.js';
+import type { AuditStore } from '../audit/store.js';
 
 export interface RunningGateway {
   url: string;
   close(): Promise<void>;
 }
 
-export async function startGateway(deps: { config: Config; client: Client; pool: DownstreamPool; log: Logger }): Promise<RunningGateway> {
+export async function startGateway(deps: { config: Config; client: Client; pool: DownstreamPool; log: Logger; audit?: AuditStore }): Promise<RunningGateway> {
   const { config, pool, log } = deps;
+  const audit = deps.audit !== undefined ? new StoreAuditSink(deps.audit, log.child('audit')) : undefined;
   const { host, port } = config.gateway;
   const loopback = isLoopback(host);
   const naming = {
@@ -37,17 +40,22 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
   // Every tenant sees every server today: no per-server allow-list (see passthrough.ts on logging).
   const tenants = config.tenants.length > 0 ? config.tenants.map((t) => t.id) : [DEFAULT_TENANT];
   // Per-tool RBAC (auth.policy): listings filtered per caller, refusals through one path.
-  const access = new GatewayAccess(config, { log: log.child('access') });
+  // Its refusals go to the audit log through the one hook.
+  const access = new GatewayAccess(config, {
+    log: log.child('access'),
+    ...(audit !== undefined ? { onRefusal: (r: AccessRefusal) => audit.recordRefusal(policyRefusal(r)) } : {}),
+  });
   const passthrough = new Passthrough(pool, naming, log.child('passthrough'), tenants, access);
   passthrough.start();
-  const calls = new CallService(deps.client, config.temporal.taskQueue, { keys: keySettings(config), updatesPerWorkflow: config.callPath.updatesPerWorkflow });
+  const calls = new CallService(deps.client, config.temporal.taskQueue, { keys: keySettings(config), updatesPerWorkflow: config.callPath.updatesPerWorkflow }, audit);
   const { app, sessions, modern } = createGatewayApp({
     config,
     catalog,
     access,
     calls,
-    deadLetters: new DeadLetterService(deps.client),
-    sagas: new SagaService(deps.client, config.temporal.taskQueue),
+    deadLetters: new DeadLetterService(deps.client, audit),
+    sagas: new SagaService(deps.client, config.temporal.taskQueue, audit),
+    ...(audit !== undefined ? { audit, auditStore: deps.audit! } : {}),
     log,
     pool,
     passthrough,
@@ -83,6 +91,7 @@ export async function startGateway(deps: { config: Config; client: Client; pool:
       passthrough.stop();
       await sessions.closeAll();
       await modern.close();
+      await audit?.drain();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // SSE streams can hold the server open; they were closed with the sessions above.

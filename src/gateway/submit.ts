@@ -2,6 +2,8 @@
 // (the fast path through a key or shard workflow, or a call workflow of its own), and awaited for
 // up to syncWaitMs, following the client's cancel and relaying progress meanwhile. Used by
 // tools/call and switchyard.submit.
+import { actorOf } from '../audit/arguments.js';
+import type { OperatorBy } from '../audit/sink.js';
 import type { CallProgress } from '../activities/call-tool.js';
 import type { CallEnvelope, CallOutcome, InputWanted } from '../shared/envelope.js';
 import { KeyLimitError } from '../services/key-calls.js';
@@ -94,6 +96,7 @@ export async function submitAndWait(
       if (added.added && !watch.cancelled) await deps.calls.admit(handle, watch.stopWaiting.signal);
     }
   } catch (error) {
+    if (error instanceof KeyLimitError) refusedOverLimit(deps, envelope, context, error);
     // The client cancelled while the call waited for admission, and its cancel was requested.
     const refused = error instanceof JsonRpcError || error instanceof KeyLimitError || error instanceof SagaRefusedError;
     if (!refused && watch.stopWaiting.signal.aborted) return cancelledResult('while it was being admitted');
@@ -126,7 +129,7 @@ export async function submitAndWait(
   if (outcome === undefined && context.signal.aborted && context.cancelledByClient?.()) {
     // The client cancelled the request: cancel the durable call too. A dropped connection or a
     // closing session is not a cancellation; that call continues and can be fetched later.
-    await deps.calls.cancel(envelope.tenant, correlationId).catch((error: unknown) => {
+    await deps.calls.cancel(envelope.tenant, correlationId, clientCancel(context)).catch((error: unknown) => {
       deps.log.warn('could not cancel a call the client cancelled', { correlationId: correlationId, error: String(error) });
     });
     return errorResult(`${envelope.publicTool} was cancelled by the client. correlation_id: ${correlationId}`, {
@@ -152,6 +155,7 @@ async function submitFast(deps: HandlerDeps, envelope: CallEnvelope, waitMs: num
   try {
     outcome = await deps.calls.submitFast(envelope, waitMs, deps.config.limits, context.signal);
   } catch (error) {
+    if (error instanceof KeyLimitError) refusedOverLimit(deps, envelope, context, error);
     // A call whose caller went away is no error of the caller's: it may still run, and is found by its id.
     if (error instanceof KeyLimitError || !context.signal.aborted) {
       throw toJsonRpcError(error, deps, {
@@ -167,7 +171,7 @@ async function submitFast(deps: HandlerDeps, envelope: CallEnvelope, waitMs: num
   if (outcome === undefined && context.signal.aborted && context.cancelledByClient?.()) {
     // The call may have been accepted a moment before the cancel: its workflow cancels it, or
     // cancels it when it arrives. A call whose workflow did not exist yet is looked for once more.
-    const cancel = () => deps.calls.cancel(envelope.tenant, correlationId).catch(() => 'not_found' as const);
+    const cancel = () => deps.calls.cancel(envelope.tenant, correlationId, clientCancel(context)).catch(() => 'not_found' as const);
     if ((await cancel()) === 'not_found') await new Promise((resolve) => setTimeout(resolve, 500)).then(cancel);
     return errorResult(`${envelope.publicTool} was cancelled by the client. correlation_id: ${correlationId}`, {
       [META.correlationId]: correlationId,
@@ -225,7 +229,7 @@ class AdmissionWatch {
   /** After recording: true when the client cancelled, and then the call's cancel has been requested. */
   async settle(): Promise<boolean> {
     if (!this.cancelled) return false;
-    await this.deps.calls.cancel(this.tenant, this.correlationId).catch((error: unknown) => {
+    await this.deps.calls.cancel(this.tenant, this.correlationId, clientCancel(this.context)).catch((error: unknown) => {
       this.deps.log.warn('could not cancel a call the client cancelled while it was recorded', { correlationId: this.correlationId, error: String(error) });
     });
     return true;
@@ -233,7 +237,7 @@ class AdmissionWatch {
 
   private async cancelEarly(): Promise<void> {
     if (!this.cancelled) return;
-    const result = await this.deps.calls.cancel(this.tenant, this.correlationId).catch(() => 'not_found' as const);
+    const result = await this.deps.calls.cancel(this.tenant, this.correlationId, clientCancel(this.context)).catch(() => 'not_found' as const);
     if (result !== 'not_found') this.stopWaiting.abort();
   }
 }
@@ -263,3 +267,21 @@ function followProgress(deps: HandlerDeps, tenant: string, correlationId: string
 }
 
 const PROGRESS_POLL_MS = 1_000;
+
+/** A call refused over a limit is a refusal in the audit log: nothing was started. */
+function refusedOverLimit(deps: HandlerDeps, envelope: CallEnvelope, context: CallContext, error: KeyLimitError): void {
+  deps.audit?.recordRefusal({
+    tenant: envelope.tenant,
+    who: actorOf(context.principal),
+    reason: 'over_limit',
+    message: error.message,
+    method: 'tools/call',
+    tool: envelope.publicTool,
+    correlationId: envelope.correlationId,
+  });
+}
+
+/** A client's notifications/cancelled, as the audit log records it. */
+function clientCancel(context: CallContext): OperatorBy {
+  return { who: actorOf(context.principal), via: 'notifications/cancelled' };
+}

@@ -1,6 +1,7 @@
 // MCP tasks (protocol 2025-11-25) backed by durable calls: the task id is the call's correlation
 // id, so a task outlives the session and the gateway that created it, and a call that answered
 // "accepted" can be followed as a task too. Everything is read from Temporal on each request.
+import { actorOf } from '../audit/arguments.js';
 import { RELATED_TASK_META_KEY } from '@modelcontextprotocol/sdk/types.js';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { CallOutcome, ToolResult } from '../shared/envelope.js';
@@ -101,7 +102,7 @@ export async function listTasks(deps: HandlerDeps, principal: Principal, cursor:
 export async function cancelTask(deps: HandlerDeps, principal: Principal, taskId: string): Promise<McpTask> {
   const view = await viewOf(deps, principal, taskId);
   if (view.outcome !== undefined) throw new JsonRpcError(INVALID_PARAMS, `Task ${taskId} already ended (${taskFromView(view).status}); it cannot be cancelled`);
-  await guarded(() => deps.calls.cancel(principal.tenant, taskId));
+  await guarded(() => deps.calls.cancel(principal.tenant, taskId, { who: actorOf(principal), via: 'tasks/cancel' }));
   return { ...taskFromView(view), status: 'cancelled', statusMessage: 'cancellation requested', lastUpdatedAt: new Date().toISOString() };
 }
 

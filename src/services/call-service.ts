@@ -27,6 +27,7 @@ import {
 } from '../shared/messages.js';
 import { keyRoute, routedCorrelationId, shardRoute, type KeyWorkflowSettings } from '../shared/route.js';
 import { KeyCalls, KeyLimitError } from './key-calls.js';
+import type { AuditSink, OperatorBy } from '../audit/sink.js';
 import type { CallProgress } from '../activities/call-tool.js';
 import type { callWorkflow } from '../workflows/call.js';
 import type { deadLetterWorkflow } from '../workflows/dead-letter.js';
@@ -76,6 +77,8 @@ export class CallService {
     private readonly client: Client,
     private readonly taskQueue: string,
     private readonly fast: FastPathSettings,
+    /** Records cancels (operator actions); unset when the audit log is off. */
+    private readonly audit?: AuditSink,
   ) {
     this.keys = new KeyCalls(client, taskQueue, fast.keys, fast.updatesPerWorkflow);
   }
@@ -371,7 +374,16 @@ export class CallService {
   }
 
   /** Requests cancellation; false when there is no such call in this tenant. */
-  async cancel(tenant: string, correlationId: string): Promise<'cancel_requested' | 'already_closed' | 'not_found'> {
+  /** Cancels a call; with `by`, the cancel is written to the audit log before this returns (unless there was no such call). */
+  async cancel(tenant: string, correlationId: string, by?: OperatorBy): Promise<'cancel_requested' | 'already_closed' | 'not_found'> {
+    const result = await this.requestCancel(tenant, correlationId);
+    if (by !== undefined && result !== 'not_found') {
+      await this.audit?.recordOperatorAction({ tenant, who: by.who, action: 'cancel', target: correlationId, outcome: result, detail: { via: by.via } });
+    }
+    return result;
+  }
+
+  private async requestCancel(tenant: string, correlationId: string): Promise<'cancel_requested' | 'already_closed' | 'not_found'> {
     const route = routeOf(correlationId);
     if (route !== undefined) {
       const keyHandle = this.client.workflow.getHandle(keyWorkflowId(tenant, route));

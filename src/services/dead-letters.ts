@@ -8,6 +8,7 @@ import { deadLetterWorkflowId } from '../shared/ids.js';
 import { ACCESS_REVOKED, deadLetterStatusQuery, discardUpdate, redriveUpdate, SA_SAGA_ID } from '../shared/messages.js';
 import type { deadLetterWorkflow } from '../workflows/dead-letter.js';
 import { quote } from './call-service.js';
+import type { AuditSink, OperatorBy } from '../audit/sink.js';
 
 export interface DeadLetterEntry {
   correlationId: string;
@@ -25,7 +26,11 @@ export class DeadLetterNotPending extends Error {}
 export class RedriveRefused extends Error {}
 
 export class DeadLetterService {
-  constructor(private readonly client: Client) {}
+  constructor(
+    private readonly client: Client,
+    /** Records redrives and discards (operator actions); unset when the audit log is off. */
+    private readonly audit?: AuditSink,
+  ) {}
 
   /** Pending dead letters, newest first; all tenants when `tenant` is undefined (CLI only). */
   async list(tenant: string | undefined, limit = 100): Promise<DeadLetterEntry[]> {
@@ -58,14 +63,24 @@ export class DeadLetterService {
   }
 
   /** Runs the call again and returns when that attempt finished (it may be dead-lettered again). */
-  async redrive(tenant: string, correlationId: string, by: string): Promise<DeadLetterStatus> {
-    return this.act(tenant, correlationId, () => this.handle(tenant, correlationId).executeUpdate(redriveUpdate, { args: [{ by }] }));
+  async redrive(tenant: string, correlationId: string, by: OperatorBy): Promise<DeadLetterStatus> {
+    const status = await this.act(tenant, correlationId, () => this.handle(tenant, correlationId).executeUpdate(redriveUpdate, { args: [{ by: byText(by) }] }));
+    await this.record(tenant, correlationId, by, 'redrive', status);
+    return status;
   }
 
-  async discard(tenant: string, correlationId: string, by: string, note?: string): Promise<DeadLetterStatus> {
-    return this.act(tenant, correlationId, () =>
-      this.handle(tenant, correlationId).executeUpdate(discardUpdate, { args: [{ by, ...(note !== undefined ? { note } : {}) }] }),
+  async discard(tenant: string, correlationId: string, by: OperatorBy, note?: string): Promise<DeadLetterStatus> {
+    const status = await this.act(tenant, correlationId, () =>
+      this.handle(tenant, correlationId).executeUpdate(discardUpdate, { args: [{ by: byText(by), ...(note !== undefined ? { note } : {}) }] }),
     );
+    await this.record(tenant, correlationId, by, 'discard', status, note);
+    return status;
+  }
+
+  /** The audit record of a redrive or discard: the state it left the dead letter in, and a redrive's outcome. */
+  private async record(tenant: string, correlationId: string, by: OperatorBy, action: 'redrive' | 'discard', status: DeadLetterStatus, note?: string): Promise<void> {
+    const detail = { via: by.via, tool: status.tool, ...(status.outcome !== undefined ? { callOutcome: status.outcome.status } : {}), ...(note !== undefined ? { note } : {}) };
+    await this.audit?.recordOperatorAction({ tenant, who: by.who, action, target: correlationId, outcome: status.state, detail });
   }
 
   private async act(tenant: string, correlationId: string, fn: () => Promise<DeadLetterStatus>): Promise<DeadLetterStatus> {
@@ -88,6 +103,11 @@ export class DeadLetterService {
   private handle(tenant: string, correlationId: string) {
     return this.client.workflow.getHandle<typeof deadLetterWorkflow>(deadLetterWorkflowId(tenant, correlationId));
   }
+}
+
+/** How an action's author reads in the dead letter's own trail: "<subject> via <mcp|cli>". */
+function byText(by: OperatorBy): string {
+  return `${by.who.subject} via ${by.via}`;
 }
 
 function isClosedError(error: unknown): boolean {

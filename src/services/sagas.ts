@@ -1,6 +1,7 @@
 // SagaService: starts, extends, reads and closes saga workflows (src/workflows/saga.ts) for the
 // gateway and the CLI. It speaks in domain terms: a saga that refuses a request throws
 // SagaRefusedError; the gateway maps that to the wire (src/gateway/errors.ts).
+import type { AuditSink, OperatorBy } from '../audit/sink.js';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -33,6 +34,8 @@ export class SagaService {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
+    /** Records saga aborts (operator actions); unset when the audit log is off. */
+    private readonly audit?: AuditSink,
   ) {}
 
   handle(tenant: string, sagaId: string): SagaHandle {
@@ -134,10 +137,10 @@ export class SagaService {
   }
 
   /** commit or abort: asks, then waits up to waitMs for the saga to end. */
-  async close(tenant: string, sagaId: string, how: 'commit' | 'abort', by: string, waitMs: number): Promise<SagaStatus | undefined> {
+  async close(tenant: string, sagaId: string, how: 'commit' | 'abort', by: OperatorBy, waitMs: number): Promise<SagaStatus | undefined> {
     const handle = this.handle(tenant, sagaId);
     try {
-      const update = await handle.startUpdate(how === 'commit' ? commitSagaUpdate : abortSagaUpdate, { args: [{ by }], waitForStage: 'ACCEPTED' });
+      const update = await handle.startUpdate(how === 'commit' ? commitSagaUpdate : abortSagaUpdate, { args: [{ by: by.who.subject }], waitForStage: 'ACCEPTED' });
       void update.result().catch(() => undefined);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return undefined;
@@ -150,6 +153,8 @@ export class SagaService {
       }
       throw error;
     }
+    // An abort is an operator action: recorded once the saga accepted it, before the answer.
+    if (how === 'abort') await this.audit?.recordOperatorAction({ tenant, who: by.who, action: 'saga_abort', target: sagaId, outcome: 'abort_requested', detail: { via: by.via } });
     return this.waitForEnd(tenant, sagaId, waitMs);
   }
 

@@ -77,6 +77,20 @@ export const CallEnvelopeSchema = z.strictObject({
    */
   traceparent: z.string().optional(),
   tracestate: z.string().optional(),
+  /**
+   * Set when the audit log is on (config `audit`): who called beyond the subject, and the
+   * arguments' digest (or redacted copy), for the record the call's workflow exports as it ends.
+   */
+  audit: z
+    .strictObject({
+      clientId: z.string().optional(),
+      keyFingerprint: z.string().optional(),
+      via: z.string().optional(),
+      argumentsDigest: z.string(),
+      mode: z.enum(['digest', 'redacted', 'full']),
+      redacted: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
 });
 
 export { PRIORITY_KEYS } from './priority.js';

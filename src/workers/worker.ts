@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import type { AuditStore } from '../audit/store.js';
 import { keySettings, type Config } from '../config/schema.js';
 import type { DownstreamPool } from '../downstream/pool.js';
 import { dataConverterFor } from '../temporal/data-converter.js';
@@ -25,6 +26,8 @@ export interface WorkerDeps {
   workflowBundlePath?: string;
   /** Traces and metrics (observability/telemetry.ts); off when unset. */
   telemetry?: Pick<Telemetry, 'traces' | 'spanProcessor' | 'resource'>;
+  /** Where calls' audit records go (config `audit`); unset when the log is off. */
+  audit?: AuditStore;
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; connection: NativeConnection }> {
@@ -50,6 +53,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
       keySettings: keySettings(config),
       log: deps.log.child('activity'),
       ...(config.auth.policy !== undefined ? { policy: new AccessPolicy(config.auth.policy) } : {}),
+      ...(deps.audit !== undefined ? { audit: deps.audit } : {}),
     }),
     // A prebuilt bundle has the workflow interceptors in it already (scripts/bundle-workflows.mjs).
     interceptors: { activity: tracing.activityInterceptors, ...(deps.workflowBundlePath ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }) },

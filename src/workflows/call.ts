@@ -19,6 +19,7 @@ import {
   allHandlersFinished,
   workflowInfo,
 } from '@temporalio/workflow';
+import { callAuditRecord } from '../shared/audit.js';
 import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.js';
 import { deadLetterWorkflowId, laneWorkflowId, sagaWorkflowId } from '../shared/ids.js';
 import {
@@ -45,6 +46,17 @@ const { enqueueInLane, enqueueInKey } = proxyLocalActivities<Activities>({
   retry: { initialInterval: '100 ms', maximumInterval: '2 seconds' },
 });
 
+/**
+ * The call's audit record, exported as the call ends, beside its other last steps. A local
+ * activity: the caller waits for this workflow to close, and a local activity costs it one store
+ * write, not a task-queue round trip. Retried until the store takes it; the store skips a repeat.
+ */
+const { exportAudit } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+const AUDIT_EXPORT = 'audit-export';
+
 /** Ordered calls take their turn in their key workflow (key.ts) rather than in a lane (lane.ts). */
 const QUEUE_IN_KEY_WORKFLOW = 'ordered-calls-queue-in-key-workflow';
 
@@ -61,6 +73,7 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
   let mayRun = envelope.orderingKey === undefined;
   /** Where this call takes its turn: its key workflow (since the fast call path), or a lane (older histories). */
   let turnsFrom: string | undefined;
+  let startedAt: number | undefined;
 
   const rounds = new InputRounds(status);
   setHandler(statusQuery, () => status);
@@ -104,6 +117,7 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
     }
     if (Date.now() >= envelope.deadlineAt) return deadlineExceeded('before it could start');
     status.phase = 'running';
+    startedAt = Date.now();
     const first = await runAttempts(envelope, status);
     return asksInput(first) ? await rounds.follow(first, envelope, status, undefined) : first;
   }
@@ -112,6 +126,7 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
     status.phase = 'done';
     reportCallEnded(envelope, final);
     await CancellationScope.nonCancellable(async () => {
+      const exported = envelope.audit !== undefined && patched(AUDIT_EXPORT) ? exportAudit([callAuditRecord(envelope, startedAt, Date.now(), final)]) : undefined;
       upsertSearchAttributes([{ key: SA_OUTCOME, value: final.status }]);
       const ownDeadLetter = final.status === 'dead_lettered' && envelope.saga === undefined;
       const halts = ownDeadLetter && envelope.orderingKey !== undefined && envelope.onDeadLetter === 'halt';
@@ -148,6 +163,7 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
           log.warn('could not report to the saga', { sagaId: envelope.saga.id, error: String(error) });
         }
       }
+      await exported;
       await condition(allHandlersFinished);
     });
   }

@@ -23,6 +23,8 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
+  proxyActivities,
   proxyLocalActivities,
   setHandler,
   sleep,
@@ -30,6 +32,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { callAuditRecord, takeAuditBatch, type AuditRecord } from '../shared/audit.js';
 import type { CallEnvelope, CallOutcome, CallPhase, PendingInput } from '../shared/envelope.js';
 import { callWorkflowId, deadLetterWorkflowId } from '../shared/ids.js';
 import type { InputReply, KeyCallReply, KeyCallView } from '../shared/key.js';
@@ -73,6 +76,8 @@ export interface KeyInput {
   recent?: Recent[];
   tombstones?: string[];
   finishedExternal?: string[];
+  /** Audit records not yet known to be exported (the export in flight included: the store skips a repeat). */
+  audit?: AuditRecord[];
 }
 
 /** A queued call: one this workflow runs, or a call workflow waiting for its turn (saga steps, idempotent calls). */
@@ -96,6 +101,8 @@ interface Live {
   /** Set while the call waits for its client's input (phase `input_required`). */
   input?: PendingInput;
   rounds?: InputRounds;
+  /** When it started running (for its audit record). */
+  startedAt?: number;
   /** Held `call` updates and watches waiting for this call. */
   holders: number;
   /**
@@ -121,6 +128,20 @@ const { isCallRunning, laneBusy } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumInterval: '10 seconds' },
 });
+
+/**
+ * Calls' audit records leave through a regular activity scheduled in the workflow task that
+ * answers the caller, so the answer never waits for it (a local activity would hold that task
+ * open). One export runs at a time; the records of calls that end meanwhile go in the next one.
+ * Retried until the store takes them: a store that is down delays the log, never a call.
+ */
+const { exportAudit } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+/** Key workflows export their calls' audit records (an added command: older histories have none). */
+const AUDIT_EXPORT = 'audit-export';
+const AUDIT_BATCH_BYTES = 512 * 1024;
 
 export async function keyWorkflow(input: KeyInput): Promise<void> {
   const me = workflowInfo().workflowId;
@@ -151,6 +172,10 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   let version = 0;
   const bump = () => void version++;
   const pendingTicks: number[] = [];
+  const auditQueue: AuditRecord[] = [...(input.audit ?? [])];
+  let auditInFlight: AuditRecord[] = [];
+  const auditIdle = () => auditQueue.length === 0 && auditInFlight.length === 0;
+  if (auditQueue.length > 0 && patched(AUDIT_EXPORT)) void exportAuditRecords();
 
   const unfinished = () => calls.size + queue.filter((e) => e.kind === 'external').length + (holder !== undefined ? 1 : 0);
   const known = (id: string) => calls.has(id) || recent.has(id);
@@ -321,7 +346,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
         retryRollOverAt = handled + Math.max(1, Math.ceil(input.callsPerRun / 10));
         bump();
       }
-      const idle = queue.length === 0 && running.size === 0 && holder === undefined && calls.size === 0;
+      const idle = queue.length === 0 && running.size === 0 && holder === undefined && calls.size === 0 && auditIdle();
       if (idle && now - lastActivity >= input.recentOutcomesMs) {
         await condition(allHandlersFinished);
         // A signal racing with this completion makes the server refuse it and deliver it again: nothing is lost.
@@ -343,7 +368,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
         const live = entry.kind === 'call' ? calls.get(entry.id) : undefined;
         if (live !== undefined) void finish(live, { status: 'cancelled', message: 'the call was cancelled' });
       }
-      await condition(() => running.size === 0 && allHandlersFinished());
+      await condition(() => running.size === 0 && allHandlersFinished() && auditIdle());
     });
     throw error;
   }
@@ -397,6 +422,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     }
     const live = calls.get(entry!.id)!;
     live.phase = 'running';
+    live.startedAt = Date.now();
     running.add(entry!.id);
     if (isLocal(live.envelope)) localRunning = true;
     void run(entry!.id, live);
@@ -487,10 +513,29 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       }
     }
     live.outcome = outcome;
+    // A signalled call refused over the limit was never accepted: the gateway records the refusal.
+    if (!(outcome.status === 'failed' && outcome.reason === 'over_limit')) audit(envelope, live.startedAt, outcome);
     calls.delete(id);
     recent.set(id, { id, endedAt: Date.now(), publicTool: envelope.publicTool, ...(envelope.orderingKey !== undefined ? { orderingKey: envelope.orderingKey } : {}), outcome });
     handled++;
     lastActivity = Date.now();
+    bump();
+  }
+
+  /** Queues the call's audit record; exported in the background (see exportAudit above). */
+  function audit(envelope: CallEnvelope, startedAt: number | undefined, outcome: CallOutcome): void {
+    if (envelope.audit === undefined || !patched(AUDIT_EXPORT)) return;
+    auditQueue.push(callAuditRecord(envelope, startedAt, Date.now(), outcome));
+    if (auditInFlight.length === 0) void exportAuditRecords();
+  }
+
+  async function exportAuditRecords(): Promise<void> {
+    while (auditQueue.length > 0) {
+      auditInFlight = takeAuditBatch(auditQueue, AUDIT_BATCH_BYTES);
+      const batch = auditInFlight;
+      await CancellationScope.nonCancellable(() => exportAudit(batch));
+      auditInFlight = [];
+    }
     bump();
   }
 
@@ -600,6 +645,8 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       recent: carriedRecent,
       tombstones: [...tombstones],
       finishedExternal,
+      // An export in flight is abandoned by continue-as-new: its records go again (the store skips repeats).
+      ...(auditIdle() ? {} : { audit: [...auditInFlight, ...auditQueue] }),
     };
   }
 }

@@ -1,5 +1,6 @@
 // The call tools: switchyard.submit (a tools/call whose envelope is given as arguments),
 // get_call and cancel_call (a durable call found by its correlation id or idempotency key).
+import { actorOf } from '../../audit/arguments.js';
 import { z } from 'zod';
 import { PRIORITIES } from '../../config/schema.js';
 import { deadLetterSummary } from '../../services/dead-letters.js';
@@ -123,7 +124,7 @@ export const cancelCall = brokerTool({
   input: CallRefInput,
   async handler(deps, input, context) {
     const correlationId = correlationIdOf(input, context.principal.tenant, hashKeyOf(deps.config.encryption));
-    const result = await deps.calls.cancel(context.principal.tenant, correlationId);
+    const result = await deps.calls.cancel(context.principal.tenant, correlationId, { who: actorOf(context.principal), via: 'cancel_call' });
     if (result === 'not_found') return notFound(correlationId);
     const text = result === 'cancel_requested' ? `Cancellation of ${correlationId} requested.` : `Call ${correlationId} had already finished; nothing to cancel.`;
     return { content: [{ type: 'text', text }], structuredContent: { correlation_id: correlationId, result }, _meta: { [META.correlationId]: correlationId } };

@@ -1,6 +1,8 @@
 // The dead-letter admin tools (switchyard.dlq_*): the dead-letter service
 // (src/services/dead-letters.ts) called for the caller's tenant, by tenant admins only.
 import { z } from 'zod';
+import { actorOf } from '../../audit/arguments.js';
+import type { OperatorBy } from '../../audit/sink.js';
 import { DeadLetterNotFound, DeadLetterNotPending, deadLetterSummary, RedriveRefused } from '../../services/dead-letters.js';
 import type { DeadLetterStatus, ToolResult } from '../../shared/envelope.js';
 import { CORRELATION_ID } from '../../shared/ids.js';
@@ -77,10 +79,10 @@ export const dlqDiscard = brokerTool({
 });
 
 /** One dead letter acted on; one that is gone or already settled is the tool's error, not the broker's. */
-async function act(correlationId: string, context: CallContext, action: (by: string) => Promise<DeadLetterStatus>): Promise<ToolResult> {
+async function act(correlationId: string, context: CallContext, action: (by: OperatorBy) => Promise<DeadLetterStatus>): Promise<ToolResult> {
   let status: DeadLetterStatus;
   try {
-    status = await action(`${context.principal.subject} via mcp`);
+    status = await action({ who: actorOf(context.principal), via: 'mcp' });
   } catch (error) {
     if (error instanceof DeadLetterNotFound || error instanceof DeadLetterNotPending) return errorResult(error.message, { [META.status]: 'not_pending' });
     // The worker's access policy (activities/access.ts): the call's caller lost its right to the tool.

@@ -2,6 +2,7 @@
 // registry of {definition, input schema, handler}. The listing's inputSchema is the schema's JSON
 // Schema; a call's arguments are parsed by the same schema before its handler runs.
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { actorOf } from '../../audit/arguments.js';
 import { parseInput, toInputSchema } from '../arguments.js';
 import { META } from '../envelope.js';
 import { toJsonRpcError } from '../errors.js';
@@ -27,6 +28,7 @@ export async function callBrokerTool(deps: HandlerDeps, name: string, args: Reco
   const tool = BY_NAME.get(name);
   if (tool === undefined) throw new JsonRpcError(INVALID_PARAMS, `Unknown tool: ${printable(name)}`);
   if (tool.adminOnly === true && !context.principal.admin) {
+    deps.audit?.recordRefusal({ tenant: context.principal.tenant, who: actorOf(context.principal), reason: 'forbidden', message: `${name} needs an admin key`, method: 'tools/call', tool: brokerToolName(name, deps.catalog.naming) });
     return errorResult(`${name} needs an admin API key of this tenant (tenants[].adminApiKeys).`, { [META.status]: 'forbidden' });
   }
   const publicName = brokerToolName(name, deps.catalog.naming);

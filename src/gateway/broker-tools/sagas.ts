@@ -1,5 +1,6 @@
 // The saga tools: switchyard.run_saga (a whole saga at once), saga_commit, saga_abort and
 // get_saga (on a whole or an incremental saga), through SagaService (src/services/sagas.ts).
+import { actorOf } from '../../audit/arguments.js';
 import { z } from 'zod';
 import type { ToolResult } from '../../shared/envelope.js';
 import { hashKeyOf } from '../../shared/key-hash.js';
@@ -126,7 +127,7 @@ export const sagaCommit = brokerTool({
   },
   input: SagaIdInput,
   async handler(deps, { saga_id: sagaId }, context) {
-    const status = await deps.sagas.close(context.principal.tenant, sagaId, 'commit', context.principal.subject, deps.config.defaults.syncWaitMs);
+    const status = await deps.sagas.close(context.principal.tenant, sagaId, 'commit', { who: actorOf(context.principal), via: 'saga_commit' }, deps.config.defaults.syncWaitMs);
     return status === undefined ? notFound(sagaId) : sagaResult(status, true);
   },
 });
@@ -140,7 +141,7 @@ export const sagaAbort = brokerTool({
   },
   input: SagaIdInput,
   async handler(deps, { saga_id: sagaId }, context) {
-    const status = await deps.sagas.close(context.principal.tenant, sagaId, 'abort', context.principal.subject, deps.config.defaults.syncWaitMs);
+    const status = await deps.sagas.close(context.principal.tenant, sagaId, 'abort', { who: actorOf(context.principal), via: 'saga_abort' }, deps.config.defaults.syncWaitMs);
     return status === undefined ? notFound(sagaId) : sagaResult(status, true);
   },
 });

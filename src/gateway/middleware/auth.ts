@@ -7,6 +7,8 @@
 // Refusals keep /mcp's JSON-RPC error bodies; with OAuth the challenge points to the Protected
 // Resource Metadata, so a connector can discover the authorization server (MCP authorization spec).
 import type { MiddlewareHandler } from 'hono';
+import { actorOf } from '../../audit/arguments.js';
+import type { AuditSink } from '../../audit/sink.js';
 import type { Config } from '../../config/schema.js';
 import { credentialKeyBytes, sealToken } from '../../downstream/sealed-token.js';
 import type { Logger } from '../../observability/log.js';
@@ -17,6 +19,7 @@ import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.
 import { jsonRpcErrorResponse, REQUEST_REFUSED, UNAUTHORIZED } from '../jsonrpc.js';
 import type { GatewayEnv } from '../types.js';
 
+import type { Principal } from '../auth/principal.js';
 export type { Principal } from '../auth/principal.js';
 export { apiKeyPrincipals } from '../auth/api-keys.js';
 
@@ -30,6 +33,8 @@ export interface AuthOptions {
   credentialKey?: string;
   /** Given by tests; default: built from `oauth`. */
   verifier?: TokenVerifier;
+  /** Refusals go to the audit log (never the credential: at most an API key's fingerprint). */
+  audit?: AuditSink;
 }
 
 export function auth(options: AuthOptions): MiddlewareHandler<GatewayEnv> {
@@ -38,10 +43,17 @@ export function auth(options: AuthOptions): MiddlewareHandler<GatewayEnv> {
   const verifier = oauth !== undefined ? (options.verifier ?? createTokenVerifier(oauth, { log })) : undefined;
   const sealKey = options.credentialKey !== undefined ? credentialKeyBytes(options.credentialKey) : undefined;
 
-  const refuse = (status: 401 | 403, message: string, challenge: Challenge): Response =>
-    jsonRpcErrorResponse(status, null, UNAUTHORIZED, message, {
+  const refuse = (status: 401 | 403, message: string, challenge: Challenge, who?: { tenant?: string; principal?: Principal; subject?: string }): Response => {
+    options.audit?.recordRefusal({
+      ...(who?.tenant !== undefined ? { tenant: who.tenant } : {}),
+      who: who?.principal !== undefined ? actorOf(who.principal) : { subject: who?.subject ?? 'unknown' },
+      reason: status === 401 ? 'unauthenticated' : 'forbidden',
+      message,
+    });
+    return jsonRpcErrorResponse(status, null, UNAUTHORIZED, message, {
       'www-authenticate': oauth !== undefined ? bearerChallenge(oauth, challenge) : 'Bearer realm="switchyard"',
     });
+  };
 
   return async function auth(c, next) {
     if (tenants.length === 0 && oauth === undefined) {
@@ -67,7 +79,7 @@ export function auth(options: AuthOptions): MiddlewareHandler<GatewayEnv> {
     }
     const mapped = principalFromClaims(check.claims, oauth, tenants);
     // A good token that names no tenant of ours: another login will not help, so no error code.
-    if (!mapped.ok) return refuse(403, `Forbidden: ${mapped.reason}`, { kind: 'missing' });
+    if (!mapped.ok) return refuse(403, `Forbidden: ${mapped.reason}`, { kind: 'missing' }, { subject: subjectOf(check.claims, oauth.claims.subject) });
     const granted = new Set(mapped.principal.scopes);
     const missing = oauth.requiredScopes.filter((s) => !granted.has(s));
     if (missing.length > 0) {
@@ -76,7 +88,7 @@ export function auth(options: AuthOptions): MiddlewareHandler<GatewayEnv> {
         description: `requires scope ${oauth.requiredScopes.join(' ')}`,
         // Every scope the request needs, in one challenge: the client asks for them and steps up once.
         scopes: oauth.requiredScopes,
-      });
+      }, { tenant: mapped.principal.tenant, principal: mapped.principal });
     }
     if (sealKey !== undefined) {
       // The token's own expiry; an opaque token's introspection answer may lack one: an hour at most.
@@ -86,4 +98,10 @@ export function auth(options: AuthOptions): MiddlewareHandler<GatewayEnv> {
     c.set('principal', mapped.principal);
     return next();
   };
+}
+
+/** A refused token's subject, for the audit log: the claim, as an "oauth:" name like a principal's. */
+function subjectOf(claims: Record<string, unknown>, claim: string): string {
+  const value = claims[claim];
+  return typeof value === 'string' ? `oauth:${value.slice(0, 200)}` : 'unknown';
 }

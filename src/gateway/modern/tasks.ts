@@ -15,6 +15,7 @@
 // end of a call (deadline, dead letter), exactly as tools/call returns them; `failed` only for a
 // downstream JSON-RPC error, carried as `error`; `cancelled`. Tasks are scoped to the tenant, like
 // get_call: another tenant's task id is as unknown as a random one (-32602).
+import { actorOf } from '../../audit/arguments.js';
 import { CLIENT_CAPABILITIES_META_KEY, type ServerContext } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import type { CallView } from '../../services/call-service.js';
@@ -79,7 +80,7 @@ export async function getTask(deps: HandlerDeps, principal: Principal, taskId: s
 /** Cancellation is acknowledged empty, also for a task that already ended (the spec's idempotent ack). */
 export async function cancelTask(deps: HandlerDeps, principal: Principal, taskId: string): Promise<Record<string, never>> {
   const view = await viewOf(deps, principal, taskId);
-  if (view.outcome === undefined) await guarded(() => deps.calls.cancel(principal.tenant, taskId));
+  if (view.outcome === undefined) await guarded(() => deps.calls.cancel(principal.tenant, taskId, { who: actorOf(principal), via: 'tasks/cancel' }));
   return {};
 }
 
