@@ -15,6 +15,11 @@ export function sagaWorkflowId(tenant: string, sagaId: string): string {
   return `switchyard/${tenant}/saga/${encodeURIComponent(sagaId)}`;
 }
 
+/** The child that exports a call workflow's audit record (workflows/audit-export.ts). */
+export function auditExportWorkflowId(tenant: string, correlationId: string): string {
+  return `switchyard/${tenant}/audit/${correlationId}`;
+}
+
 export function laneWorkflowId(tenant: string, orderingKey: string): string {
   return `switchyard/${tenant}/lane/${encodeURIComponent(orderingKey)}`;
 }

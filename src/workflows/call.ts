@@ -19,9 +19,11 @@ import {
   allHandlersFinished,
   workflowInfo,
 } from '@temporalio/workflow';
-import { callAuditRecord } from '../shared/audit.js';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { callAuditRecord, type AuditRecord } from '../shared/audit.js';
 import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.js';
-import { deadLetterWorkflowId, laneWorkflowId, sagaWorkflowId } from '../shared/ids.js';
+import { auditExportWorkflowId, deadLetterWorkflowId, laneWorkflowId, sagaWorkflowId } from '../shared/ids.js';
+import { auditExportWorkflow } from './audit-export.js';
 import {
   admitUpdate,
   callSearchAttributes,
@@ -46,15 +48,7 @@ const { enqueueInLane, enqueueInKey } = proxyLocalActivities<Activities>({
   retry: { initialInterval: '100 ms', maximumInterval: '2 seconds' },
 });
 
-/**
- * The call's audit record, exported as the call ends, beside its other last steps. A local
- * activity: the caller waits for this workflow to close, and a local activity costs it one store
- * write, not a task-queue round trip. Retried until the store takes it; the store skips a repeat.
- */
-const { exportAudit } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+/** Call workflows start a child that exports their audit record (an added command: older histories have none). */
 const AUDIT_EXPORT = 'audit-export';
 
 /** Ordered calls take their turn in their key workflow (key.ts) rather than in a lane (lane.ts). */
@@ -126,7 +120,9 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
     status.phase = 'done';
     reportCallEnded(envelope, final);
     await CancellationScope.nonCancellable(async () => {
-      const exported = envelope.audit !== undefined && patched(AUDIT_EXPORT) ? exportAudit([callAuditRecord(envelope, startedAt, Date.now(), final)]) : undefined;
+      // The record leaves through a child started beside the other last steps: the caller, who
+      // waits for this workflow to close, waits for Temporal to start it, never for the store.
+      const exported = envelope.audit !== undefined && patched(AUDIT_EXPORT) ? startAuditExport(callAuditRecord(envelope, startedAt, Date.now(), final)) : undefined;
       upsertSearchAttributes([{ key: SA_OUTCOME, value: final.status }]);
       const ownDeadLetter = final.status === 'dead_lettered' && envelope.saga === undefined;
       const halts = ownDeadLetter && envelope.orderingKey !== undefined && envelope.onDeadLetter === 'halt';
@@ -166,5 +162,19 @@ export async function callWorkflow(envelope: CallEnvelope): Promise<CallOutcome>
       await exported;
       await condition(allHandlersFinished);
     });
+  }
+}
+
+async function startAuditExport(record: AuditRecord): Promise<void> {
+  try {
+    await startChild(auditExportWorkflow, {
+      workflowId: auditExportWorkflowId(record.tenant, record.key),
+      args: [[record]],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      staticSummary: `audit record of ${record.tool ?? 'a call'} for tenant ${record.tenant}`,
+    });
+  } catch (error) {
+    // Already started (this workflow's task ran again after a worker died): that child exports it.
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
   }
 }

@@ -5,3 +5,4 @@ export { callWorkflow } from './call.js';
 export { laneWorkflow } from './lane.js';
 export { deadLetterWorkflow } from './dead-letter.js';
 export { sagaWorkflow } from './saga.js';
+export { auditExportWorkflow } from './audit-export.js';

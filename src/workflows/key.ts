@@ -136,7 +136,7 @@ const { isCallRunning, laneBusy } = proxyLocalActivities<Activities>({
  * Retried until the store takes them: a store that is down delays the log, never a call.
  */
 const { exportAudit } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 /** Key workflows export their calls' audit records (an added command: older histories have none). */
