@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, formatPath, loadConfig, locateConfig, parseConfig } from '../../src/config/load.js';
-import type { Config } from '../../src/config/schema.js';
+import { auditStoreLocation, type Config } from '../../src/config/schema.js';
 import { DownstreamConnection } from '../../src/downstream/connection.js';
 import { createLogger } from '../../src/observability/log.js';
 
@@ -112,6 +112,18 @@ describe('gateway.sessions', () => {
 });
 
 describe('unknown keys and wrong types', () => {
+  it('audit: on by default in <temporal.dataDir>/audit.db with digests; a bad store or mode names the key and never echoes a URL', () => {
+    const config = parseConfig({ source: 'test', raw: {} }, {});
+    assert.deepEqual(auditStoreLocation(config), { kind: 'sqlite', path: '.switchyard/audit.db' });
+    assert.equal(config.audit.arguments, 'digest');
+    assert.deepEqual(auditStoreLocation(parseConfig({ source: 'test', raw: { audit: { store: 'postgresql://u:p@db/audit' } } }, {})), { kind: 'postgres', url: 'postgresql://u:p@db/audit' });
+    assert.equal(auditStoreLocation(parseConfig({ source: 'test', raw: { audit: { enabled: false } } }, {})), undefined);
+    const bad = refuse({ audit: { store: 'mysql://user:secret@db/audit' } }).problems;
+    assert.deepEqual(bad, ['audit.store: must be a SQLite file path or a postgres:// (postgresql://) URL']);
+    assert.deepEqual(refuse({ audit: { arguments: 'all' } }).problems, ['audit.arguments: must be "digest", "redacted" or "full"']);
+    assert.deepEqual(refuse({ audit: { redact: ['x'] } }).problems, ['audit: unknown key "redact"']);
+  });
+
   it('refuses an unknown top-level key', () => {
     assert.deepEqual(refuse({ gatewy: {} }).problems, ['(top level): unknown key "gatewy"']);
   });

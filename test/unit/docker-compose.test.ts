@@ -294,6 +294,23 @@ describe('deploy/switchyard.compose.yaml', () => {
     assert.equal(server.transport === 'http' ? server.url : undefined, 'http://everything:3001/mcp');
   });
 
+  it('keeps the audit log in the audit-db PostgreSQL, which gateway and worker wait for', () => {
+    const config = parseConfig(configSource, { SWITCHYARD_API_KEY: apiKey });
+    assert.equal(config.audit.enabled, true);
+    const url = new URL(config.audit.store ?? '');
+    assert.equal(url.protocol, 'postgres:');
+    assert.ok(url.hostname in services, `audit.store host "${url.hostname}" is not a compose service`);
+    assert.match(image(url.hostname), /^postgres:/);
+    const env = environment(url.hostname);
+    assert.equal(decodeURIComponent(url.username), env.POSTGRES_USER);
+    assert.equal(decodeURIComponent(url.password), env.POSTGRES_PASSWORD);
+    assert.equal(url.pathname.slice(1), env.POSTGRES_DB);
+    assert.equal(url.port || '5432', '5432');
+    assert.ok(binds(url.hostname).size === 0 && strings(service(url.hostname).volumes ?? [], 'volumes').some((v) => v.endsWith(':/var/lib/postgresql/data')), 'the audit database keeps its data in a named volume');
+    assert.equal(ports(url.hostname).size, 0, 'the audit database is not published');
+    for (const name of ['gateway', 'worker']) assert.equal(dependsOn(name)[url.hostname], 'service_healthy', `${name} must wait for ${url.hostname}`);
+  });
+
   it('points at services and ports that docker-compose.yml provides', () => {
     const config = parseConfig(configSource, { SWITCHYARD_API_KEY: 'a-different-key-0123456789' });
     assert.deepEqual(config.tenants[0]?.apiKeys, ['a-different-key-0123456789'], 'the key must come from the environment');
