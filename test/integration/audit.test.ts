@@ -20,6 +20,7 @@ import { correlationIdOf, Stack, textOf } from '../support/stack.js';
 
 const KEY = 'acme-user-key-0123456789';
 const ADMIN_KEY = 'acme-admin-key-0123456789';
+const GLOBEX_ADMIN_KEY = 'globex-admin-key-0123456789';
 const fingerprint = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 12);
 const auth = (key: string) => ({ Authorization: `Bearer ${key}` });
 
@@ -31,7 +32,10 @@ function stackWith(configure: (config: Record<string, unknown>) => void = () => 
     // Key workflows continue as new every 3 calls: audit records cross continue-as-new.
     callsPerRun: 3,
     configure: (config) => {
-      config.tenants = [{ id: 'acme', apiKeys: [KEY], adminApiKeys: [ADMIN_KEY] }];
+      config.tenants = [
+        { id: 'acme', apiKeys: [KEY], adminApiKeys: [ADMIN_KEY] },
+        { id: 'globex', apiKeys: ['globex-user-key-0123456789'], adminApiKeys: [GLOBEX_ADMIN_KEY] },
+      ];
       configure(config);
     },
   });
@@ -142,6 +146,31 @@ describe('audit log (SQLite, the default store)', { timeout: 400_000 }, () => {
     assert.equal(admin![0]!.outcome, 'forbidden');
     assert.equal(admin![0]!.tool, 'switchyard.dlq_list');
     assert.equal(admin![0]!.who.subject, `apikey:${fingerprint(KEY)}`);
+  });
+
+  it("a tenant's admin reads its own tenant's records through switchyard.audit_list, and no other tenant's", async () => {
+    const acme = await stack.client(auth(KEY));
+    const acmeCall = correlationIdOf(await acme.callTool({ name: 'fixture.echo', arguments: { message: 'acme only' } }));
+    await acme.close();
+    const globex = await stack.client(auth(GLOBEX_ADMIN_KEY));
+    const globexCall = correlationIdOf(await globex.callTool({ name: 'fixture.echo', arguments: { message: 'globex only' } }));
+    await recordsFor(store, [acmeCall], 'the acme call recorded');
+    const listed = await waitFor('the globex call in its admin\'s list', async () => {
+      const result = await globex.callTool({ name: 'switchyard.audit_list', arguments: { kind: 'call', limit: 500 } });
+      const records = (result.structuredContent as { records: AuditEntry[] }).records;
+      return records.some((r) => r.correlationId === globexCall) ? records : undefined;
+    });
+    assert.ok(listed.every((r) => r.tenant === 'globex'), 'only globex records');
+    assert.ok(!listed.some((r) => r.correlationId === acmeCall), "acme's call is not in globex's list");
+    const filtered = await globex.callTool({ name: 'switchyard.audit_list', arguments: { correlation_id: acmeCall } });
+    assert.deepEqual((filtered.structuredContent as { records: AuditEntry[] }).records, [], 'naming another tenant\'s call finds nothing');
+    const unknown = await globex.callTool({ name: 'switchyard.audit_list', arguments: { tenant: 'acme' } }).catch((error: unknown) => error as Error);
+    assert.match(String((unknown as Error).message ?? JSON.stringify(unknown)), /tenant/, 'there is no argument to name a tenant');
+    await globex.close();
+    const user = await stack.client(auth(KEY));
+    const refused = await user.callTool({ name: 'switchyard.audit_list', arguments: {} });
+    await user.close();
+    assert.equal(refused.isError, true, 'a non-admin key may not read the log');
   });
 
   it('an operator cancel is recorded with who did it, and the call ends cancelled in its own record', async () => {

@@ -60,7 +60,7 @@ describe('broker tool listing', () => {
   it('lists every tool with an object input schema that refuses unknown properties', () => {
     assert.deepEqual(
       BROKER_TOOLS.map((t) => t.name),
-      ['submit', 'get_call', 'cancel_call', 'run_saga', 'saga_commit', 'saga_abort', 'get_saga', 'dlq_list', 'dlq_show', 'dlq_redrive', 'dlq_discard'],
+      ['submit', 'get_call', 'cancel_call', 'run_saga', 'saga_commit', 'saga_abort', 'get_saga', 'dlq_list', 'dlq_show', 'dlq_redrive', 'dlq_discard', 'audit_list'],
     );
     for (const tool of BROKER_TOOLS) {
       assert.equal(tool.inputSchema.type, 'object', tool.name);

@@ -10,13 +10,14 @@ import type { CallContext, CallToolAnswer, HandlerDeps } from '../handlers.js';
 import { INVALID_PARAMS, JsonRpcError, printable } from '../jsonrpc.js';
 import { errorResult } from '../results.js';
 import { brokerToolName } from '../tool-names.js';
+import { auditList } from './audit.js';
 import { cancelCall, getCall, submit } from './calls.js';
 import { dlqDiscard, dlqList, dlqRedrive, dlqShow } from './dead-letters.js';
 import { getSaga, runSaga, sagaAbort, sagaCommit } from './sagas.js';
 import type { BrokerTool } from './tool.js';
 
 /** In listing order. */
-const REGISTRY: readonly BrokerTool[] = [submit, getCall, cancelCall, runSaga, sagaCommit, sagaAbort, getSaga, dlqList, dlqShow, dlqRedrive, dlqDiscard];
+const REGISTRY: readonly BrokerTool[] = [submit, getCall, cancelCall, runSaga, sagaCommit, sagaAbort, getSaga, dlqList, dlqShow, dlqRedrive, dlqDiscard, auditList];
 
 const BY_NAME = new Map(REGISTRY.map((tool) => [tool.definition.name, tool]));
 
