@@ -15,7 +15,7 @@ export function openSqliteAuditStore(path: string): SqlAuditStore {
   const db = new DatabaseSync(path);
   db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA synchronous = NORMAL');
   for (const statement of SCHEMA) db.exec(statement);
   const runner: SqlRunner = {
     query: async <T extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []) => db.prepare(sql).all(...(params as never[])) as T[],

@@ -130,9 +130,10 @@ const { isCallRunning, laneBusy } = proxyLocalActivities<Activities>({
 });
 
 /**
- * Calls' audit records leave through a regular activity scheduled in the workflow task that
- * answers the caller, so the answer never waits for it (a local activity would hold that task
- * open). One export runs at a time; the records of calls that end meanwhile go in the next one.
+ * Calls' audit records leave through a regular activity, never in the workflow task that answers
+ * the caller (a local activity would hold that task open). Records wait up to AUDIT_FLUSH_MS, or
+ * until AUDIT_FLUSH_RECORDS are queued, so that a busy workflow pays one activity for many calls;
+ * one export runs at a time, and the records of calls that end meanwhile go in the next one.
  * Retried until the store takes them: a store that is down delays the log, never a call.
  */
 const { exportAudit } = proxyActivities<Activities>({
@@ -142,6 +143,8 @@ const { exportAudit } = proxyActivities<Activities>({
 /** Key workflows export their calls' audit records (an added command: older histories have none). */
 const AUDIT_EXPORT = 'audit-export';
 const AUDIT_BATCH_BYTES = 512 * 1024;
+const AUDIT_FLUSH_MS = 1_000;
+const AUDIT_FLUSH_RECORDS = 100;
 
 export async function keyWorkflow(input: KeyInput): Promise<void> {
   const me = workflowInfo().workflowId;
@@ -175,7 +178,8 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   const auditQueue: AuditRecord[] = [...(input.audit ?? [])];
   let auditInFlight: AuditRecord[] = [];
   const auditIdle = () => auditQueue.length === 0 && auditInFlight.length === 0;
-  if (auditQueue.length > 0 && patched(AUDIT_EXPORT)) void exportAuditRecords();
+  /** When the oldest queued record must leave; 0: at once (carried over, or the workflow is ending). */
+  let auditDueAt = 0;
 
   const unfinished = () => calls.size + queue.filter((e) => e.kind === 'external').length + (holder !== undefined ? 1 : 0);
   const known = (id: string) => calls.has(id) || recent.has(id);
@@ -352,6 +356,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
         // A signal racing with this completion makes the server refuse it and deliver it again: nothing is lost.
         if (queue.length === 0 && calls.size === 0 && holder === undefined) return;
       }
+      flushAudit();
       if (idle) wantTickAt(lastActivity + input.recentOutcomesMs);
       if (queue.length > 0) wantTickAt(Math.max(now + QUEUE_TICK_MS, earliestQueuedDeadline()));
       if (holder !== undefined && !holder.includes('/dead-letter/')) wantTickAt(holderSince + HOLDER_CHECK_MS);
@@ -362,7 +367,10 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     }
   } catch (error) {
     if (!isCancellation(error)) throw error;
-    // The workflow was cancelled (an operator): every call it holds ends cancelled.
+    // The workflow was cancelled (an operator): every call it holds ends cancelled, and their
+    // records leave at once (the cancelled scope's timers no longer fire).
+    auditDueAt = -1;
+    flushAudit();
     await CancellationScope.nonCancellable(async () => {
       for (const entry of queue.splice(0)) {
         const live = entry.kind === 'call' ? calls.get(entry.id) : undefined;
@@ -525,8 +533,16 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   /** Queues the call's audit record; exported in the background (see exportAudit above). */
   function audit(envelope: CallEnvelope, startedAt: number | undefined, outcome: CallOutcome): void {
     if (envelope.audit === undefined || !patched(AUDIT_EXPORT)) return;
+    if (auditQueue.length === 0 && auditDueAt >= 0) auditDueAt = Date.now() + AUDIT_FLUSH_MS;
     auditQueue.push(callAuditRecord(envelope, startedAt, Date.now(), outcome));
-    if (auditInFlight.length === 0) void exportAuditRecords();
+    flushAudit();
+  }
+
+  /** Starts an export when records are due, or sets the tick that makes them due. */
+  function flushAudit(): void {
+    if (auditQueue.length === 0 || auditInFlight.length > 0) return;
+    if (auditQueue.length >= AUDIT_FLUSH_RECORDS || Date.now() >= auditDueAt) void exportAuditRecords();
+    else wantTickAt(auditDueAt);
   }
 
   async function exportAuditRecords(): Promise<void> {
