@@ -1,6 +1,7 @@
 // What the gateway puts in a call's envelope for its audit record (config `audit`): the parts of
 // "who" that the envelope's subject does not say, and the arguments as the config wants them
 // recorded. The digest is computed here, once, because workflow code cannot hash.
+import { createHmac } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Principal } from '../gateway/auth/principal.js';
 import type { AuditActor, EnvelopeAudit } from '../shared/audit.js';
@@ -14,15 +15,20 @@ export function envelopeAudit(principal: Principal, args: Record<string, unknown
     ...(actor.clientId !== undefined ? { clientId: actor.clientId } : {}),
     ...(actor.keyFingerprint !== undefined ? { keyFingerprint: actor.keyFingerprint } : {}),
     ...(actor.via !== undefined ? { via: actor.via } : {}),
-    argumentsDigest: argumentsDigest(args),
+    argumentsDigest: argumentsDigest(args, audit.digestKey),
     mode: audit.arguments,
     ...(audit.arguments === 'redacted' ? { redacted: redact(args, new Set(audit.redactKeys.map((k) => k.toLowerCase()))) as Record<string, unknown> } : {}),
   };
 }
 
-/** SHA-256 of the arguments' canonical JSON: the same arguments give the same digest, whatever their key order. */
-export function argumentsDigest(args: Record<string, unknown>): string {
-  return sha256Hex(canonicalJson(args));
+/**
+ * The digest of the arguments' canonical JSON: the same arguments give the same digest, whatever
+ * their key order. HMAC-SHA-256 under `audit.digestKey` when set (a reader cannot test guesses),
+ * else SHA-256.
+ */
+export function argumentsDigest(args: Record<string, unknown>, key?: string): string {
+  const text = canonicalJson(args);
+  return key === undefined ? sha256Hex(text) : createHmac('sha256', key).update(text, 'utf8').digest('hex');
 }
 
 /** Who a principal is, for the log. An API key's principal carries its fingerprint in its subject (`apikey:<12 hex>`). */

@@ -496,8 +496,18 @@ const ConfigSchemaShape = z
           .min(1)
           .refine((text) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(text) || /^postgres(ql)?:\/\/./.test(text), 'must be a SQLite file path or a postgres:// (postgresql://) URL')
           .optional(),
-        /** How a call's arguments are recorded: their SHA-256 only, a copy with `redactKeys` masked, or in full. */
+        /**
+         * With it, argument digests are HMAC-SHA-256 under this key, so a reader of the log cannot
+         * confirm a guess of short arguments; without it, plain SHA-256. Put it in ${VAR}.
+         */
+        digestKey: z.string().min(32, 'must be at least 32 characters (use a random secret, e.g. openssl rand -base64 32)').optional(),
+        /** How a call's arguments are recorded: their digest only, a copy with `redactKeys` masked, or in full. */
         arguments: z.enum(AUDIT_ARGUMENTS, { error: 'must be "digest", "redacted" or "full"' }).default('digest'),
+        /**
+         * Audit records one key or shard workflow holds while the store cannot be written; beyond
+         * it the workflow refuses new calls (-32029) until they are out: the log fails closed.
+         */
+        maxPending: z.number().int().min(1).max(1_000).default(1_000),
         /** With `arguments: redacted`: object keys (any depth, case-insensitive) whose values are replaced by "[redacted]". */
         redactKeys: z.array(z.string().min(1)).default(['password', 'secret', 'token', 'apiKey', 'api_key', 'authorization', 'cookie', 'credentials']),
       })
@@ -717,7 +727,7 @@ export type DeadLetterPolicy = (typeof DEAD_LETTER_POLICIES)[number];
 
 /** How key and shard workflows are started: the gateway and the worker's activities must agree. */
 export function keySettings(config: Config) {
-  return { ...config.callPath, maxQueuedPerKey: config.limits.maxQueuedPerKey, maxQueuedPerTenant: config.limits.maxQueuedPerTenant };
+  return { ...config.callPath, maxQueuedPerKey: config.limits.maxQueuedPerKey, maxQueuedPerTenant: config.limits.maxQueuedPerTenant, auditMaxPending: config.audit.maxPending };
 }
 
 /** Where the audit log is kept (config `audit.store`); undefined when the log is off. */

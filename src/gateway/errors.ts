@@ -5,7 +5,7 @@
 // BROKER_UNAVAILABLE without detail.
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
-import { KeyLimitError } from '../services/key-calls.js';
+import { AuditBehindError, KeyLimitError } from '../services/key-calls.js';
 import { SagaRefusedError } from '../services/sagas.js';
 import { TemplateError } from '../shared/saga.js';
 import { META } from './envelope.js';
@@ -35,6 +35,11 @@ export function toJsonRpcError(error: unknown, deps: { config: Config; log: Logg
       `Too many unfinished calls on this ${error.scope} (${error.count}, limit ${error.limit}); the call was not accepted. Retry after ${Math.ceil(retryAfterMs / 1000)} s.`,
       { [META.retryAfterMs]: retryAfterMs },
     );
+  }
+  if (error instanceof AuditBehindError) {
+    const retryAfterMs = deps.config.limits.retryAfterMs;
+    deps.log.error('call refused: the audit log is behind (is its store reachable?)', { ...failure.context, reason: error.message });
+    return new JsonRpcError(BROKER_BUSY, `The audit log cannot be written, so the call was not accepted. Retry after ${Math.ceil(retryAfterMs / 1000)} s.`, { [META.retryAfterMs]: retryAfterMs });
   }
   if (error instanceof SagaRefusedError) return new JsonRpcError(INVALID_PARAMS, failure.sagaField === undefined ? error.message : `${failure.sagaField}: ${error.message}`);
   if (error instanceof TemplateError) return new JsonRpcError(INVALID_PARAMS, error.message);

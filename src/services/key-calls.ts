@@ -23,6 +23,9 @@ import { keyWorkflowStart, type KeyWorkflowSettings } from '../shared/route.js';
 import type { keyWorkflow } from '../workflows/key.js';
 
 /** A call refused by its key workflow's limit (limits.maxQueuedPerKey, or a shard's share of maxQueuedPerTenant). */
+/** The key workflow holds as many audit records as it may while the audit store cannot be written: it accepts no call until they are out. */
+export class AuditBehindError extends Error {}
+
 export class KeyLimitError extends Error {
   constructor(
     readonly count: number,
@@ -191,6 +194,7 @@ export class KeyCalls {
       const [count, limit] = (cause.details ?? []) as [number, number];
       return new KeyLimitError(count, limit, envelope.orderingKey !== undefined ? 'ordering key' : 'tenant');
     }
+    if (cause instanceof ApplicationFailure && cause.type === 'AuditBehind') return new AuditBehindError(cause.message);
     return undefined;
   }
 

@@ -28,6 +28,8 @@ export interface KeyWorkflowSettings {
   callsPerRun: number;
   maxQueuedPerKey: number;
   maxQueuedPerTenant: number;
+  /** audit.maxPending: audit records a key workflow holds before it refuses new calls. */
+  auditMaxPending?: number;
 }
 
 /** The start options of the key or shard workflow for a route: the gateway's Update-with-Start and the activities' Signal-with-Start agree on them. */
@@ -39,6 +41,7 @@ export function keyWorkflowStart(tenant: string, route: string, orderingKey: str
     maxQueued: orderingKey === undefined ? Math.max(1, Math.ceil(settings.maxQueuedPerTenant / settings.shardsPerTenant)) : settings.maxQueuedPerKey,
     recentOutcomesMs: settings.recentOutcomesMs,
     callsPerRun: settings.callsPerRun,
+    ...(settings.auditMaxPending !== undefined ? { auditMaxPending: settings.auditMaxPending } : {}),
   };
   return {
     workflowId: keyWorkflowId(tenant, route),

@@ -78,6 +78,8 @@ export interface KeyInput {
   finishedExternal?: string[];
   /** Audit records not yet known to be exported (the export in flight included: the store skips a repeat). */
   audit?: AuditRecord[];
+  /** audit.maxPending (default and ceiling AUDIT_MAX_PENDING). */
+  auditMaxPending?: number;
 }
 
 /** A queued call: one this workflow runs, or a call workflow waiting for its turn (saga steps, idempotent calls). */
@@ -145,6 +147,12 @@ const AUDIT_EXPORT = 'audit-export';
 const AUDIT_BATCH_BYTES = 512 * 1024;
 const AUDIT_FLUSH_MS = 1_000;
 const AUDIT_FLUSH_RECORDS = 100;
+/**
+ * Records a workflow holds while its store cannot be written (audit.maxPending, at most this).
+ * Beyond it new calls are refused (the audit log fails closed): the carried records must stay
+ * well under continue-as-new's 2 MB.
+ */
+const AUDIT_MAX_PENDING = 1_000;
 
 export async function keyWorkflow(input: KeyInput): Promise<void> {
   const me = workflowInfo().workflowId;
@@ -178,6 +186,9 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   const auditQueue: AuditRecord[] = [...(input.audit ?? [])];
   let auditInFlight: AuditRecord[] = [];
   const auditIdle = () => auditQueue.length === 0 && auditInFlight.length === 0;
+  const auditPending = () => auditQueue.length + auditInFlight.length;
+  const auditLimit = Math.min(input.auditMaxPending ?? AUDIT_MAX_PENDING, AUDIT_MAX_PENDING);
+  const auditBehind = () => auditPending() >= auditLimit;
   /** When the oldest queued record must leave; 0: at once (carried over, or the workflow is ending). */
   let auditDueAt = 0;
 
@@ -201,16 +212,21 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
         if (!known(envelope.correlationId) && unfinished() >= input.maxQueued) {
           throw ApplicationFailure.create({ type: 'LimitExceeded', message: 'too many unfinished calls on this ordering key', details: [unfinished(), input.maxQueued] });
         }
+        if (!known(envelope.correlationId) && auditBehind()) {
+          throw ApplicationFailure.create({ type: 'AuditBehind', message: `the audit log is behind: ${auditPending()} records wait for its store`, details: [auditPending(), auditLimit] });
+        }
       },
     },
   );
   setHandler(submitCallSignal, ({ envelope, holdMs }) => {
     if (envelope.tenant !== input.tenant) return;
-    if (!known(envelope.correlationId) && unfinished() >= input.maxQueued) {
+    const overLimit = unfinished() >= input.maxQueued;
+    if (!known(envelope.correlationId) && (overLimit || auditBehind())) {
       // A signal cannot be refused: the call ends at once, and the gateway answers "busy".
       const live: Live = { envelope, phase: 'done', attempt: 0, holders: 0, attendedUntil: Date.now() + holdMs };
       calls.set(envelope.correlationId, live);
-      void finish(live, { status: 'failed', reason: 'over_limit', message: `too many unfinished calls on this ordering key (${unfinished() - 1}, limit ${input.maxQueued})`, attempts: 0 });
+      const message = overLimit ? `too many unfinished calls on this ordering key (${unfinished() - 1}, limit ${input.maxQueued})` : `the audit log is behind: ${auditPending()} records wait for its store`;
+      void finish(live, { status: 'failed', reason: 'over_limit', message, attempts: 0 });
       return;
     }
     admit(envelope, Date.now() + holdMs);
@@ -661,6 +677,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       recent: carriedRecent,
       tombstones: [...tombstones],
       finishedExternal,
+      ...(input.auditMaxPending !== undefined ? { auditMaxPending: input.auditMaxPending } : {}),
       // An export in flight is abandoned by continue-as-new: its records go again (the store skips repeats).
       ...(auditIdle() ? {} : { audit: [...auditInFlight, ...auditQueue] }),
     };

@@ -21,6 +21,7 @@ import { correlationIdOf, Stack, textOf } from '../support/stack.js';
 const KEY = 'acme-user-key-0123456789';
 const ADMIN_KEY = 'acme-admin-key-0123456789';
 const GLOBEX_ADMIN_KEY = 'globex-admin-key-0123456789';
+const DIGEST_KEY = 'a-digest-key-of-at-least-32-characters';
 const fingerprint = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 12);
 const auth = (key: string) => ({ Authorization: `Bearer ${key}` });
 
@@ -258,7 +259,7 @@ describe('audit log (PostgreSQL store)', { timeout: 300_000 }, () => {
   before(async () => {
     await postgres.start();
     stack = stackWith((config) => {
-      config.audit = { store: postgres.url, arguments: 'redacted' };
+      config.audit = { store: postgres.url, arguments: 'redacted', digestKey: DIGEST_KEY, maxPending: 3 };
     });
     await stack.start();
     await stack.waitForReady();
@@ -270,7 +271,7 @@ describe('audit log (PostgreSQL store)', { timeout: 300_000 }, () => {
     await postgres.stop();
   });
 
-  it('a store that hangs delays no answer; the exports retried meanwhile are stored once', async () => {
+  it('a store that hangs delays no answer, then refuses calls past audit.maxPending; the exports retried meanwhile are stored once', async () => {
     // Someone holds the head table: every append waits, longer than an export's 10 s timeout, so
     // exports are retried while the first attempts still wait. Both go on when it is released.
     const locker = new pg.Client({ connectionString: postgres.url });
@@ -281,11 +282,19 @@ describe('audit log (PostgreSQL store)', { timeout: 300_000 }, () => {
     const client = await stack.client(auth(KEY));
     const ids: string[] = [];
     try {
+      const onKey = { 'switchyard/ordering_key': 'pg-key' };
       for (let i = 0; i < 3; i++) {
-        const fast = await client.callTool({ name: 'fixture.echo', arguments: { message: `locked-${i}`, password: 'hunter2' } });
+        const fast = await client.callTool({ name: 'fixture.echo', arguments: { message: `locked-${i}`, password: 'hunter2' }, _meta: onKey });
         assert.equal(textOf(fast), `locked-${i}`);
         ids.push(correlationIdOf(fast));
       }
+      // Three records wait in the key's workflow (audit.maxPending: 3): it takes no more calls.
+      const refused = await client.callTool({ name: 'fixture.echo', arguments: { message: 'one too many' }, _meta: onKey }).then(
+        () => undefined,
+        (error: unknown) => error as { code?: number; message?: string },
+      );
+      assert.equal(refused?.code, -32029, `refused as busy: ${JSON.stringify(refused)}`);
+      assert.match(String(refused?.message), /audit log cannot be written/);
       const own = await client.callTool({ name: 'fixture.echo', arguments: { message: 'locked-own' }, _meta: { 'switchyard/idempotency_key': `pg-${Date.now()}` } });
       assert.equal(textOf(own), 'locked-own', 'a call workflow answers while its record waits for the store');
       ids.push(correlationIdOf(own));
@@ -297,9 +306,13 @@ describe('audit log (PostgreSQL store)', { timeout: 300_000 }, () => {
       await client.close();
     }
     const byId = await recordsFor(store, ids, 'the calls recorded once the store is free', 120_000);
+    const after = await stack.client(auth(KEY));
+    assert.equal(textOf(await after.callTool({ name: 'fixture.echo', arguments: { message: 'accepted again' }, _meta: { 'switchyard/ordering_key': 'pg-key' } })), 'accepted again', 'the key takes calls again once its records are out');
+    await after.close();
     assert.deepEqual(ids.map((id) => byId.get(id)!.length), [1, 1, 1, 1], 'each call recorded exactly once');
     // audit.arguments: redacted keeps the arguments, without the configured secret keys.
-    assert.deepEqual(byId.get(ids[0]!)![0]!.arguments, { digest: argumentsDigest({ message: 'locked-0', password: 'hunter2' }), redacted: { message: 'locked-0', password: '[redacted]' } });
+    assert.deepEqual(byId.get(ids[0]!)![0]!.arguments, { digest: argumentsDigest({ message: 'locked-0', password: 'hunter2' }, DIGEST_KEY), redacted: { message: 'locked-0', password: '[redacted]' } });
+    assert.notEqual(byId.get(ids[0]!)![0]!.arguments!.digest, argumentsDigest({ message: 'locked-0', password: 'hunter2' }), 'with audit.digestKey, an HMAC: a reader cannot test guesses');
     const verified = await stack.cli('audit', 'verify');
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   });
