@@ -12,6 +12,7 @@
 //   --out DIR          BENCH_OUT           where results go (default bench/results)
 //   --note TEXT        BENCH_NOTE          recorded with the machine (e.g. "machine shared with other jobs")
 //   --config JSON      BENCH_CONFIG        merged over the switchyard config (e.g. '{"worker":{...}}')
+//                                          ('{"audit":{"enabled":false}}' measures the audit log's cost)
 //   --temporal-arg A   (repeatable)        extra `temporal server start-dev` argument
 //   --profile DIR                          V8 CPU profiles of gateway and worker into DIR
 //   --bin PATH                             another build's bin/switchyard.js (experiments)
