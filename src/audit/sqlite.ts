@@ -14,9 +14,23 @@ export function openSqliteAuditStore(path: string): SqlAuditStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path);
   db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  db.exec('PRAGMA journal_mode = WAL');
+  // Switching a new file to WAL does not wait for the busy timeout: a gateway and a worker that
+  // open a new file at once can see "database is locked". Try again for as long as it would wait.
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('BEGIN IMMEDIATE');
+      for (const statement of SCHEMA) db.exec(statement);
+      db.exec('COMMIT');
+      break;
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      if (!/locked|busy/i.test((error as Error).message) || Date.now() >= deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); // a synchronous pause: opening is synchronous
+    }
+  }
   db.exec('PRAGMA synchronous = NORMAL');
-  for (const statement of SCHEMA) db.exec(statement);
   const runner: SqlRunner = {
     query: async <T extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []) => db.prepare(sql).all(...(params as never[])) as T[],
     run: async (sql: string, params: readonly unknown[] = []) => void db.prepare(sql).run(...(params as never[])),

@@ -64,7 +64,16 @@ export class DeadLetterService {
 
   /** Runs the call again and returns when that attempt finished (it may be dead-lettered again). */
   async redrive(tenant: string, correlationId: string, by: OperatorBy): Promise<DeadLetterStatus> {
-    const status = await this.act(tenant, correlationId, () => this.handle(tenant, correlationId).executeUpdate(redriveUpdate, { args: [{ by: byText(by) }] }));
+    let status: DeadLetterStatus;
+    try {
+      status = await this.act(tenant, correlationId, () => this.handle(tenant, correlationId).executeUpdate(redriveUpdate, { args: [{ by: byText(by) }] }));
+    } catch (error) {
+      // The worker's access policy stopped it: an operator action all the same, and audited.
+      if (error instanceof RedriveRefused) {
+        await this.audit?.recordOperatorAction({ tenant, who: by.who, action: 'redrive', target: correlationId, outcome: 'refused', detail: { via: by.via, reason: error.message.slice(0, 500) } });
+      }
+      throw error;
+    }
     await this.record(tenant, correlationId, by, 'redrive', status);
     return status;
   }

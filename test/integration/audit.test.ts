@@ -25,6 +25,8 @@ const DIGEST_KEY = 'a-digest-key-of-at-least-32-characters';
 const fingerprint = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 12);
 const auth = (key: string) => ({ Authorization: `Bearer ${key}` });
 
+const GLOBEX_KEY = 'globex-user-key-0123456789';
+
 function stackWith(configure: (config: Record<string, unknown>) => void = () => undefined): Stack {
   return new Stack({
     syncWaitMs: 1_500,
@@ -35,8 +37,17 @@ function stackWith(configure: (config: Record<string, unknown>) => void = () => 
     configure: (config) => {
       config.tenants = [
         { id: 'acme', apiKeys: [KEY], adminApiKeys: [ADMIN_KEY] },
-        { id: 'globex', apiKeys: ['globex-user-key-0123456789'], adminApiKeys: [GLOBEX_ADMIN_KEY] },
+        { id: 'globex', apiKeys: [GLOBEX_KEY], adminApiKeys: [GLOBEX_ADMIN_KEY] },
       ];
+      // RBAC: everything, except fixture.fail for globex (its refusals go to the audit log).
+      config.auth = {
+        policy: {
+          rules: [
+            { name: 'everyone', principals: { tenants: ['acme', 'globex'] }, allow: { tools: ['*'], broker: ['*'] } },
+            { name: 'no-fail-for-globex', principals: { tenants: ['globex'] }, deny: { tools: ['fixture.fail'] } },
+          ],
+        },
+      };
       configure(config);
     },
   });
@@ -124,7 +135,7 @@ describe('audit log (SQLite, the default store)', { timeout: 400_000 }, () => {
     assert.match(bad.stderr, /--since must be an ISO 8601 time or epoch milliseconds/);
   });
 
-  it('refusals are recorded: an unknown API key (no tenant) and a non-admin calling an admin tool', async () => {
+  it('refusals are recorded: an unknown API key (no tenant), a non-admin calling an admin tool, a call the RBAC policy denies', async () => {
     const before = Date.now();
     const refused = await fetch(stack.mcpUrl, {
       method: 'POST',
@@ -136,6 +147,20 @@ describe('audit log (SQLite, the default store)', { timeout: 400_000 }, () => {
     const forbidden = await client.callTool({ name: 'switchyard.dlq_list', arguments: {} });
     await client.close();
     assert.equal(forbidden.isError, true);
+    const globex = await stack.client(auth(GLOBEX_KEY));
+    const denied = await globex.callTool({ name: 'fixture.fail', arguments: {} }).then(
+      () => undefined,
+      (error: unknown) => error as { code?: number },
+    );
+    await globex.close();
+    assert.equal(denied?.code, -32003, 'the policy refuses it');
+    const [policy] = await waitFor('the policy refusal recorded', async () => {
+      const found = await store.list({ tenant: 'globex', kind: 'refusal', outcome: 'policy', since: before });
+      return found.length > 0 ? found : undefined;
+    });
+    assert.equal(policy!.tool, 'fixture.fail');
+    assert.equal(policy!.who.subject, `apikey:${fingerprint(GLOBEX_KEY)}`);
+    assert.equal(policy!.detail?.method, 'tools/call');
     const [unauthenticated, admin] = await waitFor('both refusals recorded', async () => {
       const none = await store.list({ tenant: NO_TENANT, kind: 'refusal', since: before });
       const acme = await store.list({ tenant: 'acme', kind: 'refusal', since: before });
