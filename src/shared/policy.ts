@@ -11,7 +11,7 @@
 import type { Mutation } from '../config/schema.js';
 
 /** The broker's own tools by short name, for checking `broker` globs in the config (test/unit/policy.test.ts keeps it equal to the registry). */
-export const BROKER_TOOL_NAMES = ['submit', 'get_call', 'cancel_call', 'run_saga', 'saga_commit', 'saga_abort', 'get_saga', 'dlq_list', 'dlq_show', 'dlq_redrive', 'dlq_discard'] as const;
+export const BROKER_TOOL_NAMES = ['submit', 'get_call', 'cancel_call', 'run_saga', 'saga_commit', 'saga_abort', 'get_saga', 'dlq_list', 'dlq_show', 'dlq_redrive', 'dlq_discard', 'audit_list'] as const;
 
 /** What a grant (`allow` or `deny`) names; every list is of globs where `*` matches any run of characters. */
 export interface PolicyGrant {
