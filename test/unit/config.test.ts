@@ -480,7 +480,7 @@ describe('auth.policy', () => {
       'auth.policy.rules[0].principals.apiKeys[0]: "nobody" names no API key (give one a name: {name, key} in tenants[].apiKeys)',
       'auth.policy.rules[0].allow.tools[0]: "gitlab" matches no configured server id',
       'auth.policy.rules[0].allow.tools[1]: "search" must be "<server>.<name>" (globs with *), or "*" for everything',
-      'auth.policy.rules[0].allow.broker[0]: "dlq_purge" matches no broker tool (submit, get_call, cancel_call, run_saga, saga_commit, saga_abort, get_saga, dlq_list, dlq_show, dlq_redrive, dlq_discard)',
+      'auth.policy.rules[0].allow.broker[0]: "dlq_purge" matches no broker tool (submit, get_call, cancel_call, run_saga, saga_commit, saga_abort, get_saga, dlq_list, dlq_show, dlq_redrive, dlq_discard, audit_list)',
     ]);
   });
 
