@@ -54,6 +54,16 @@ function getTracer() {
   return tracer;
 }
 
+/**
+ * The context a message's sender put in its headers. The provider is registered first: until it
+ * is, the global propagator is a no-op and every workflow's first span (its RunWorkflow) would
+ * start a trace of its own.
+ */
+function senderContext(headers: Parameters<typeof extractContextFromHeaders>[0]): Context | undefined {
+  getTracer();
+  return extractContextFromHeaders(headers);
+}
+
 /** Runs `run` inside a new span whose parent is `parent`; the span ends when its promise settles, without an await of ours. */
 function inSpan<T>(name: string, parent: Context | undefined, attributes: Attributes, run: () => Promise<T>): Promise<T> {
   const from = parent ?? context.active();
@@ -77,15 +87,15 @@ function end(span: Span, error: unknown): void {
 class Inbound implements WorkflowInboundCallsInterceptor {
   execute(input: Parameters<NonNullable<WorkflowInboundCallsInterceptor['execute']>>[0], next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
     const info = workflowInfo();
-    return inSpan(`RunWorkflow:${info.workflowType}`, extractContextFromHeaders(input.headers), { temporalWorkflowId: info.workflowId, run_id: info.runId }, () => next(input));
+    return inSpan(`RunWorkflow:${info.workflowType}`, senderContext(input.headers), { temporalWorkflowId: info.workflowId, run_id: info.runId }, () => next(input));
   }
 
   handleUpdate(input: Parameters<NonNullable<WorkflowInboundCallsInterceptor['handleUpdate']>>[0], next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>): Promise<unknown> {
-    return inSpan(`HandleUpdate:${input.name}`, extractContextFromHeaders(input.headers), { temporalUpdateId: input.updateId, temporalWorkflowId: workflowInfo().workflowId }, () => next(input));
+    return inSpan(`HandleUpdate:${input.name}`, senderContext(input.headers), { temporalUpdateId: input.updateId, temporalWorkflowId: workflowInfo().workflowId }, () => next(input));
   }
 
   handleSignal(input: Parameters<NonNullable<WorkflowInboundCallsInterceptor['handleSignal']>>[0], next: Next<WorkflowInboundCallsInterceptor, 'handleSignal'>): Promise<void> {
-    return inSpan(`HandleSignal:${input.signalName}`, extractContextFromHeaders(input.headers), { temporalWorkflowId: workflowInfo().workflowId }, () => next(input));
+    return inSpan(`HandleSignal:${input.signalName}`, senderContext(input.headers), { temporalWorkflowId: workflowInfo().workflowId }, () => next(input));
   }
 }
 

@@ -150,6 +150,64 @@ describe('telemetry', { timeout: 300_000 }, () => {
     assert.ok(named(trace, 'tools/call fixture.slow').some((s) => tagOf(s, 'span.kind') === 'server'), 'with the gateway span it started from');
   });
 
+  it('a dead-lettered call redriven later stays in its trace', async () => {
+    const traceparent = newTraceparent();
+    const traceId = traceIdOf(traceparent)!;
+    const client = await stack.client();
+    try {
+      // A non-idempotent request that hangs past the server's timeout: outcome unknown, dead-lettered.
+      stack.fixture.hangApply = true;
+      let id: string;
+      try {
+        const dead = await client.callTool({ name: 'fixture.apply', arguments: { key: 'otel-redrive' }, _meta: { traceparent, 'switchyard/accept_async': true } });
+        id = correlationIdOf(dead);
+        const ended = await finalResult(id);
+        assert.equal((ended.structuredContent as { status: string }).status, 'dead_lettered', textOf(ended));
+      } finally {
+        stack.fixture.hangApply = false;
+      }
+      // The operator redrives it from a session with no trace context of its own.
+      const redriven = await client.callTool({ name: 'switchyard.dlq_redrive', arguments: { correlation_id: id } });
+      assert.equal((redriven.structuredContent as { state: string }).state, 'redriven', textOf(redriven));
+      const attempts = stack.fixture.executionsOf('apply').filter((e) => e.args.key === 'otel-redrive');
+      assert.ok(attempts.length >= 2, 'the first attempt and the redrive');
+      for (const attempt of attempts) assert.equal(traceIdOf(attempt.meta?.traceparent), traceId, 'every attempt, the redriven one included, is in the caller\'s trace');
+      const trace = await jaeger.trace(traceId, (t) => named(t, 'tools/call fixture.apply').filter((s) => tagOf(s, 'span.kind') === 'client').length >= 2);
+      assert.ok(named(trace, 'tools/call fixture.apply').some((s) => tagOf(s, 'span.kind') === 'server'), 'with the gateway span it started from');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a saga run with run_saga is one trace: its steps and its compensation reach the servers with the caller\'s trace', async () => {
+    const traceparent = newTraceparent();
+    const traceId = traceIdOf(traceparent)!;
+    const client = await stack.client({ traceparent });
+    try {
+      const result = await client.callTool({
+        name: 'switchyard.run_saga',
+        arguments: {
+          steps: [
+            { step: 'first', tool: 'fixture.echo', arguments: { message: 'otel-saga-step' }, compensation: { tool: 'fixture.echo', arguments: { message: 'otel-saga-undo' } } },
+            { step: 'second', tool: 'fixture.rpc_error', arguments: { tag: 'otel-saga' } },
+          ],
+        },
+      }, CallToolResultSchema, { timeout: 60_000 });
+      assert.equal((result.structuredContent as { state: string }).state, 'compensated', textOf(result));
+    } finally {
+      await client.close();
+    }
+    const sent = (pick: (e: { tool: string; args: Record<string, unknown> }) => boolean) => stack.fixture.executions.filter(pick);
+    const step = sent((e) => e.tool === 'echo' && e.args.message === 'otel-saga-step');
+    const failing = sent((e) => e.tool === 'rpc_error' && e.args.tag === 'otel-saga');
+    const undo = sent((e) => e.tool === 'echo' && e.args.message === 'otel-saga-undo');
+    assert.equal(undo.length, 1, 'the first step was undone');
+    for (const execution of [...step, ...failing, ...undo]) assert.equal(traceIdOf(execution.meta?.traceparent), traceId, `${execution.tool} ${JSON.stringify(execution.args)} is in the saga's trace`);
+    // The gateway's span, the saga workflow's run, and the downstream requests of the step and its undo.
+    const trace = await jaeger.trace(traceId, (t) => named(t, 'tools/call fixture.echo').filter((s) => tagOf(s, 'span.kind') === 'client').length >= 2 && named(t, 'RunWorkflow:sagaWorkflow').length === 1 && named(t, 'tools/call switchyard.run_saga').length === 1);
+    assert.equal(serviceOf(trace, named(trace, 'RunWorkflow:sagaWorkflow')[0]!), 'switchyard-worker');
+  });
+
   it('the SLI metrics move as calls complete, time out and dead-letter', async () => {
     const labels = { tenant: 'default', server: 'fixture' };
     const calls = (tool: string, outcome: string) => scrape(workerMetrics, 'switchyard_calls_total', { ...labels, tool, outcome });

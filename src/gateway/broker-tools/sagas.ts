@@ -1,7 +1,8 @@
 // The saga tools: switchyard.run_saga (a whole saga at once), saga_commit, saga_abort and
 // get_saga (on a whole or an incremental saga), through SagaService (src/services/sagas.ts).
-import { actorOf } from '../../audit/arguments.js';
 import { z } from 'zod';
+import { actorOf } from '../../audit/arguments.js';
+import { callTraceContext } from '../../observability/tracing.js';
 import type { ToolResult } from '../../shared/envelope.js';
 import { hashKeyOf } from '../../shared/key-hash.js';
 import { FINAL_SAGA_STATES, type SagaStatus, type SagaStepSpec } from '../../shared/saga.js';
@@ -84,8 +85,10 @@ export const runSaga = brokerTool({
         config: deps.config,
         now,
       });
-      const built = compensationEnvelope(deps, envelope, raw.compensation, context, `${at}.compensation`);
-      return { step: name, envelope, ...(built !== undefined ? { compensation: built } : {}) };
+      // Each step (and through it, its undo) runs in the trace of the request that started the saga.
+      const traced = { ...envelope, ...callTraceContext() };
+      const built = compensationEnvelope(deps, traced, raw.compensation, context, `${at}.compensation`);
+      return { step: name, envelope: traced, ...(built !== undefined ? { compensation: built } : {}) };
     });
     // The saga's input holds every step: one payload, under the same limit as one call's arguments.
     checkRecordable(specs, 'argument "steps" (all steps together)');
