@@ -59,7 +59,9 @@ describe('bench smoke', () => {
   after(() => rmSync(out, { recursive: true, force: true }));
 
   it('runs every mode, engine floor included, at concurrency 1 and 2 and writes latest.json and latency.svg', { timeout: 300_000 }, async () => {
-    const { code, output } = await runScript('run.ts', ['--calls', '3', '--warmup', '1', '--concurrency', '1,2', '--modes', MODES.join(','), '--out', out]);
+    // The audit log off: its batched export (a timer and an activity per batch, docs/performance.md)
+    // is measured by the bench, not held to the call path's exact costs asserted here.
+    const { code, output } = await runScript('run.ts', ['--calls', '3', '--warmup', '1', '--concurrency', '1,2', '--modes', MODES.join(','), '--out', out, '--config', '{"audit":{"enabled":false}}']);
     assert.equal(code, 0, output);
 
     const result = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchResult;
