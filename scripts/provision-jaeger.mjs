@@ -6,30 +6,14 @@
 // fetched into the Go module cache and built from there as the main module. Nothing is downloaded
 // at run time but Go modules, through the Go module proxy.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { binDir, executable, found as foundAt, goEnv, quiet } from './provision-common.mjs';
 
 const MODULE = 'github.com/jaegertracing/jaeger';
 const VERSION = 'v1.76.0';
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const binDir = join(root, '.switchyard', 'bin');
 const local = join(binDir, 'jaeger-all-in-one');
-const quiet = process.argv.includes('--quiet');
-
-function executable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function found(path, how) {
-  if (!quiet) console.log(`Jaeger: ${path} (${how})`);
-  process.exit(0);
-}
+const found = (path, how) => foundAt('Jaeger', path, how);
 
 if (process.env.JAEGER_BIN) {
   if (executable(process.env.JAEGER_BIN)) found(process.env.JAEGER_BIN, 'from JAEGER_BIN');
@@ -52,7 +36,7 @@ if (go.status !== 0) {
 }
 const started = Date.now();
 console.log(`Building Jaeger all-in-one ${VERSION} with ${go.stdout.trim()} into ${binDir} (a few minutes, once)...`);
-const env = { ...process.env, GOFLAGS: [process.env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') };
+const env = goEnv();
 const download = spawnSync('go', ['mod', 'download', '-json', `${MODULE}@${VERSION}`], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
 let dir;
 try {

@@ -3,29 +3,13 @@
 // then .switchyard/bin/temporal; otherwise builds it there from its Go module and reuses it next
 // time. Nothing is downloaded at run time but Go modules, through the Go module proxy.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
-import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { binDir, executable, found as foundAt, goEnv } from './provision-common.mjs';
 
 const VERSION = 'v1.5.1'; // the last tag that `go install` can build (v1.6+ has a replace directive)
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const binDir = join(root, '.switchyard', 'bin');
 const local = join(binDir, 'temporal');
-const quiet = process.argv.includes('--quiet');
-
-function executable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function found(path, how) {
-  if (!quiet) console.log(`Temporal CLI: ${path} (${how})`);
-  process.exit(0);
-}
+const found = (path, how) => foundAt('Temporal CLI', path, how);
 
 if (process.env.TEMPORAL_CLI) {
   if (executable(process.env.TEMPORAL_CLI)) found(process.env.TEMPORAL_CLI, 'from TEMPORAL_CLI');
@@ -53,7 +37,7 @@ console.log(`Building the Temporal CLI ${VERSION} with ${go.stdout.trim()} into 
 mkdirSync(binDir, { recursive: true });
 const build = spawnSync('go', ['install', `github.com/temporalio/cli/cmd/temporal@${VERSION}`], {
   stdio: 'inherit',
-  env: { ...process.env, GOBIN: binDir, GOFLAGS: [process.env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
+  env: { ...goEnv(), GOBIN: binDir },
 });
 if (build.status !== 0 || !executable(local)) {
   console.error(
