@@ -20,20 +20,6 @@ describe('durability', { timeout: 300_000 }, () => {
     await stack.stop();
   });
 
-  async function finalResult(correlationId: string, timeoutMs = 60_000) {
-    // A fresh session each time: the test must not depend on one surviving connection.
-    return waitFor(`call ${correlationId} to complete`, async () => {
-      const client = await stack.client();
-      try {
-        const r = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: correlationId } });
-        const status = (r.structuredContent as { status: string }).status;
-        return status === 'running' || status === 'queued' ? undefined : r;
-      } finally {
-        await client.close();
-      }
-    }, timeoutMs, 500);
-  }
-
   it('a call survives SIGKILL of the worker mid-call and is retried on a new worker', async () => {
     const client = await stack.client();
     const accepted = await client.callTool({ name: 'fixture.slow', arguments: { ms: 3_000, tag: 'worker-kill' } });
@@ -43,7 +29,7 @@ describe('durability', { timeout: 300_000 }, () => {
     await stack.kill('worker');
     await stack.startWorker();
 
-    const done = await finalResult(correlationId);
+    const done = await stack.finalResult(correlationId);
     assert.equal((done.structuredContent as { status: string }).status, 'completed');
     assert.equal(textOf(done), 'slept 3000 ms (worker-kill)');
     const attempts = stack.fixture.executions.filter((e) => e.correlationId === correlationId);
@@ -57,7 +43,7 @@ describe('durability', { timeout: 300_000 }, () => {
     const correlationId = correlationIdOf(accepted);
     await stack.kill('gateway');
     await stack.startGateway();
-    const done = await finalResult(correlationId);
+    const done = await stack.finalResult(correlationId);
     assert.equal(textOf(done), 'slept 3000 ms (gateway-restart)');
     assert.equal(stack.fixture.executions.filter((e) => e.correlationId === correlationId).length, 1, 'ran exactly once');
   });
@@ -124,7 +110,7 @@ describe('durability', { timeout: 300_000 }, () => {
     await waitFor('call reached the server', () => stack.fixture.executions.find((e) => e.correlationId === correlationId));
     await stack.restartTemporal();
 
-    const done = await finalResult(correlationId, 90_000);
+    const done = await stack.finalResult(correlationId, 90_000);
     assert.equal((done.structuredContent as { status: string }).status, 'completed');
     assert.equal(textOf(done), 'slept 4000 ms (temporal-restart)');
   });
@@ -174,7 +160,7 @@ describe('durability', { timeout: 300_000 }, () => {
     }, 90_000, 500);
     const outcomes = new Map<string, { status: string; text: string }>();
     for (const id of [...ordered, ...unordered]) {
-      const done = await finalResult(id, 90_000);
+      const done = await stack.finalResult(id, 90_000);
       outcomes.set(id, { status: (done.structuredContent as { status: string }).status, text: textOf(done) });
     }
     const report = JSON.stringify({ runningAtKill, outcomes: [...outcomes.entries()], sync: (sync.structuredContent as { status: string }).status, waited: 'result' in waited ? textOf(waited.result) : String(waited.error) });

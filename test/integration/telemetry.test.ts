@@ -67,19 +67,6 @@ describe('telemetry', { timeout: 300_000 }, () => {
     await jaeger.stop();
   });
 
-  async function finalResult(correlationId: string, timeoutMs = 60_000) {
-    return waitFor(`call ${correlationId} to end`, async () => {
-      const client = await stack.client();
-      try {
-        const r = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: correlationId } });
-        const status = (r.structuredContent as { status: string }).status;
-        return status === 'running' || status === 'queued' ? undefined : r;
-      } finally {
-        await client.close();
-      }
-    }, timeoutMs, 500);
-  }
-
   const named = (trace: JaegerTrace, name: string) => trace.spans.filter((s) => s.operationName === name);
 
   it("one trace from the client's traceparent header through gateway, workflow and activity to the downstream server", async () => {
@@ -138,7 +125,7 @@ describe('telemetry', { timeout: 300_000 }, () => {
     await waitFor('first attempt running', () => stack.fixture.executions.find((e) => e.correlationId === correlationId));
     await stack.kill('worker');
     await stack.startWorker();
-    const done = await finalResult(correlationId);
+    const done = await stack.finalResult(correlationId);
     assert.equal(textOf(done), 'slept 2500 ms (otel-kill)');
 
     const attempts = stack.fixture.executions.filter((e) => e.correlationId === correlationId);
@@ -161,7 +148,7 @@ describe('telemetry', { timeout: 300_000 }, () => {
       try {
         const dead = await client.callTool({ name: 'fixture.apply', arguments: { key: 'otel-redrive' }, _meta: { traceparent, 'switchyard/accept_async': true } });
         id = correlationIdOf(dead);
-        const ended = await finalResult(id);
+        const ended = await stack.finalResult(id);
         assert.equal((ended.structuredContent as { status: string }).status, 'dead_lettered', textOf(ended));
       } finally {
         stack.fixture.hangApply = false;
@@ -234,7 +221,7 @@ describe('telemetry', { timeout: 300_000 }, () => {
     stack.fixture.hangApply = true;
     try {
       const dead = await client.callTool({ name: 'fixture.apply', arguments: { key: 'otel-dead' }, _meta: { 'switchyard/accept_async': true } });
-      await finalResult(correlationIdOf(dead));
+      await stack.finalResult(correlationIdOf(dead));
     } finally {
       stack.fixture.hangApply = false;
     }

@@ -215,6 +215,23 @@ export class Stack {
     return client;
   }
 
+  /**
+   * `switchyard.get_call` until the call is neither queued nor running, from a fresh session each
+   * time (a test must not depend on one surviving connection).
+   */
+  async finalResult(correlationId: string, timeoutMs = 60_000): Promise<Awaited<ReturnType<McpClient['callTool']>>> {
+    return waitFor(`call ${correlationId} to end`, async () => {
+      const client = await this.client();
+      try {
+        const r = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: correlationId } });
+        const status = (r.structuredContent as { status: string }).status;
+        return status === 'running' || status === 'queued' ? undefined : r;
+      } finally {
+        await client.close();
+      }
+    }, timeoutMs, 500);
+  }
+
   async waitForReady(): Promise<Record<string, unknown>> {
     return waitFor('gateway ready', async () => {
       const response = await fetch(`http://127.0.0.1:${this.gatewayPort}/readyz`);
