@@ -62,7 +62,8 @@ describe('priority and protection', { timeout: 300_000 }, () => {
     await submit('fixture.slow', { ms: 3_000, tag: 'bp-1' }, key);
     await submit('fixture.slow', { ms: 10, tag: 'bp-2' }, key);
     await submit('fixture.slow', { ms: 10, tag: 'bp-3' }, key);
-    await new Promise((r) => setTimeout(r, 300)); // visibility catches up (limits are counted there)
+    // Limits are counted in visibility, which catches up a moment after the starts.
+    await waitFor('visibility to count the key\'s calls', async () => ((await stack.temporalClient.workflow.count(`WorkflowType = 'callWorkflow' AND ExecutionStatus = 'Running' AND SwitchyardOrderingKey = '${stack.storedKey('bp-key')}'`)).count >= 3 ? true : undefined), 10_000, 100);
     const error = await client
       .callTool({ name: 'fixture.slow', arguments: { ms: 10, tag: 'bp-4' }, _meta: { ...key, 'switchyard/idempotency_key': 'bp-4' } })
       .then(() => assert.fail('expected a refusal'), (e: unknown) => e as McpError);
@@ -83,7 +84,8 @@ describe('priority and protection', { timeout: 300_000 }, () => {
     const fill = 15 - running;
     await submit('fixture.slow', { ms: 4_000, tag: 'tenant-hold' });
     for (let i = 1; i < fill; i++) await submit('fixture.record', { key: 'tenant-fill', step: i });
-    await new Promise((r) => setTimeout(r, 300));
+    // Limits are counted in visibility, which catches up a moment after the starts.
+    await waitFor('visibility to count the tenant\'s calls', async () => ((await stack.temporalClient.workflow.count(`WorkflowType = 'callWorkflow' AND ExecutionStatus = 'Running'`)).count >= 15 ? true : undefined), 10_000, 100);
     const error = await submit('fixture.record', { key: 'tenant-over', step: 0 }).then(() => assert.fail('expected a refusal'), (e: unknown) => e as McpError);
     assert.equal(error.code, -32029);
     assert.match(error.message, /this tenant \(15, limit 15\)/);
