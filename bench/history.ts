@@ -22,6 +22,8 @@ export interface WorkflowCost {
   updatesByName: Record<string, number>;
   /** Signals received, by name (a lane's `enqueue`s are the calls it served). */
   signals: Record<string, number>;
+  /** Workflow tasks that failed or timed out: each makes the worker replay the history (a sign of overload or a bug). */
+  taskTrouble: { failed: number; timedOut: number };
 }
 
 export function costOfHistory(events: HistoryEvent[]): WorkflowCost {
@@ -30,10 +32,13 @@ export function costOfHistory(events: HistoryEvent[]): WorkflowCost {
   const updatesByName: Record<string, number> = {};
   let updates = 0;
   let task = -1;
+  const taskTrouble = { failed: 0, timedOut: 0 };
   const tasksWithLocalActivities = new Set<number>();
   events.forEach((event, index) => {
     if (event.workflowExecutionStartedEventAttributes) byKind.start++;
     else if (event.workflowTaskCompletedEventAttributes) task++; // the commands that follow are this task's
+    else if (event.workflowTaskFailedEventAttributes) taskTrouble.failed++;
+    else if (event.workflowTaskTimedOutEventAttributes) taskTrouble.timedOut++;
     else if (event.activityTaskScheduledEventAttributes) byKind.activity++;
     else if (event.activityTaskStartedEventAttributes) byKind.activity += Math.max(1, event.activityTaskStartedEventAttributes.attempt ?? 1) - 1; // retries
     else if (event.markerRecordedEventAttributes?.markerName === 'core_local_activity') tasksWithLocalActivities.add(task);
@@ -55,7 +60,7 @@ export function costOfHistory(events: HistoryEvent[]): WorkflowCost {
   });
   byKind.localActivityTasks = tasksWithLocalActivities.size;
   const actions = ACTION_KINDS.reduce((sum, k) => sum + byKind[k], 0);
-  return { events: events.length, actions, byKind, updates, updatesByName, signals };
+  return { events: events.length, actions, byKind, updates, updatesByName, signals, taskTrouble };
 }
 
 /** One kind of workflow a call goes through, and how many calls one of its runs served. */
@@ -77,6 +82,9 @@ export interface SourceCost {
   calls: number;
   eventsPerCall: number;
   actionsPerCall: number;
+  /** Failed and timed-out workflow tasks in the runs read (0 on a healthy run). */
+  tasksFailed: number;
+  tasksTimedOut: number;
 }
 
 export interface HistoryCost {
@@ -99,6 +107,8 @@ export async function measureHistoryCost(client: Client, sources: CostSource[], 
     let events = 0;
     let actions = 0;
     let calls = 0;
+    let tasksFailed = 0;
+    let tasksTimedOut = 0;
     const byKind = Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>;
     for (const { workflowId, runId } of runs) {
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -111,10 +121,12 @@ export async function measureHistoryCost(client: Client, sources: CostSource[], 
       events += cost.events;
       actions += cost.actions;
       calls += source.callsOf(cost);
+      tasksFailed += cost.taskTrouble.failed;
+      tasksTimedOut += cost.taskTrouble.timedOut;
       for (const k of ACTION_KINDS) byKind[k] += cost.byKind[k];
     }
     if (calls === 0) throw new Error(`history cost: no calls found in ${runs.length} ${source.workflowType} run(s)`);
-    const part: SourceCost = { workflowType: source.workflowType, runs: runs.length, calls, eventsPerCall: round(events / calls), actionsPerCall: round(actions / calls) };
+    const part: SourceCost = { workflowType: source.workflowType, runs: runs.length, calls, eventsPerCall: round(events / calls), actionsPerCall: round(actions / calls), tasksFailed, tasksTimedOut };
     total.sources.push(part);
     total.eventsPerCall = round(total.eventsPerCall + events / calls);
     total.actionsPerCall = round(total.actionsPerCall + actions / calls);

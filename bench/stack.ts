@@ -109,7 +109,9 @@ export class BenchStack {
       }),
       ...(this.options.engine
         ? [(async () => {
-            const child = this.spawn('engine-worker', process.execPath, [...profile('engine-worker'), '--import', 'tsx', ENGINE_WORKER, '--address', this.temporalAddress], ROOT);
+            // The floor's sandbox has the same time limit as Switchyard's worker (workers/sandbox.ts).
+            const limit = (config as { worker?: { sandboxTimeLimitMs?: number } }).worker?.sandboxTimeLimitMs ?? 0;
+            const child = this.spawn('engine-worker', process.execPath, [...profile('engine-worker'), '--import', 'tsx', ENGINE_WORKER, '--address', this.temporalAddress, '--sandbox-time-limit-ms', String(limit)], ROOT);
             // It bundles its workflows first (webpack): slower to start than the prebuilt worker.
             await waitForLine(child, 'engine worker is running', 120_000);
           })()]

@@ -413,6 +413,12 @@ const ConfigSchemaShape = z
         heartbeatTimeoutMs: z.number().int().min(1_000).default(5_000),
         /** A lane (per ordering key) continues as new after this many hand-offs, bounding its history. */
         laneHandoffsPerRun: z.number().int().min(1).max(1_000).default(500),
+        /**
+         * Temporal's deadlock detection: how long one entry into the workflow sandbox may run before
+         * its workflow task fails. 0: no limit, the default, because Node enforces it with a thread
+         * per entry: 3.5-4.7 ms of worker CPU per call in the bench (workers/sandbox.ts).
+         */
+        sandboxTimeLimitMs: z.number().int().min(0).max(60_000).default(0),
       })
       .prefault({}),
     /** The fast call path: key and shard workflows (docs/architecture.md, "The call path"). */

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, type InjectedSinks, type Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { AuditStore } from '../audit/store.js';
 import { keySettings, type Config } from '../config/schema.js';
@@ -15,6 +15,7 @@ import { workerTracing } from '../observability/tracing.js';
 import { WORKFLOW_INTERCEPTOR_MODULES } from '../observability/workflow-interceptors.js';
 import type { CallMetricsSinks } from '../shared/call-metrics.js';
 import { AccessPolicy } from '../shared/policy.js';
+import { workerClass } from './sandbox.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -39,8 +40,10 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
   const tracing = workerTracing(deps.telemetry);
   const callMetrics: InjectedSinks<CallMetricsSinks> = { callMetrics: { callEnded: { fn: (_info, event) => recordCallEnded(event) } } };
   const dataConverter = dataConverterFor(config.encryption);
-  const worker = await Worker.create({
+  const limitMs = config.worker.sandboxTimeLimitMs;
+  const worker = await workerClass(limitMs).create({
     connection,
+    ...(limitMs > 0 ? { isolateExecutionTimeout: limitMs } : {}),
     ...(dataConverter ? { dataConverter } : {}),
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
