@@ -514,6 +514,12 @@ const ConfigSchemaShape = z
          * it the workflow refuses new calls (-32029) until they are out: the log fails closed.
          */
         maxPending: z.number().int().min(1).max(1_000).default(1_000),
+        /**
+         * How long a call's audit record may wait in its key or shard workflow to leave with others
+         * (100 records leave at once). Each export is a Temporal activity: at 1 s a key that served
+         * a call a second paid one per call (docs/performance.md).
+         */
+        flushMs: z.number().int().min(100).max(60_000).default(5_000),
         /** With `arguments: redacted`: object keys (any depth, case-insensitive) whose values are replaced by "[redacted]". */
         redactKeys: z.array(z.string().min(1)).default(['password', 'secret', 'token', 'apiKey', 'api_key', 'authorization', 'cookie', 'credentials']),
       })
@@ -733,7 +739,7 @@ export type DeadLetterPolicy = (typeof DEAD_LETTER_POLICIES)[number];
 
 /** How key and shard workflows are started: the gateway and the worker's activities must agree. */
 export function keySettings(config: Config) {
-  return { ...config.callPath, maxQueuedPerKey: config.limits.maxQueuedPerKey, maxQueuedPerTenant: config.limits.maxQueuedPerTenant, auditMaxPending: config.audit.maxPending };
+  return { ...config.callPath, maxQueuedPerKey: config.limits.maxQueuedPerKey, maxQueuedPerTenant: config.limits.maxQueuedPerTenant, auditMaxPending: config.audit.maxPending, auditFlushMs: config.audit.flushMs };
 }
 
 /** Where the audit log is kept (config `audit.store`); undefined when the log is off. */

@@ -30,6 +30,8 @@ export interface KeyWorkflowSettings {
   maxQueuedPerTenant: number;
   /** audit.maxPending: audit records a key workflow holds before it refuses new calls. */
   auditMaxPending?: number;
+  /** audit.flushMs: how long a call's audit record may wait to leave with others. */
+  auditFlushMs?: number;
 }
 
 /** The start options of the key or shard workflow for a route: the gateway's Update-with-Start and the activities' Signal-with-Start agree on them. */
@@ -42,6 +44,7 @@ export function keyWorkflowStart(tenant: string, route: string, orderingKey: str
     recentOutcomesMs: settings.recentOutcomesMs,
     callsPerRun: settings.callsPerRun,
     ...(settings.auditMaxPending !== undefined ? { auditMaxPending: settings.auditMaxPending } : {}),
+    ...(settings.auditFlushMs !== undefined ? { auditFlushMs: settings.auditFlushMs } : {}),
   };
   return {
     workflowId: keyWorkflowId(tenant, route),

@@ -80,6 +80,8 @@ export interface KeyInput {
   audit?: AuditRecord[];
   /** audit.maxPending (default and ceiling AUDIT_MAX_PENDING). */
   auditMaxPending?: number;
+  /** audit.flushMs: how long a call's audit record may wait to be exported with others (default AUDIT_FLUSH_MS). */
+  auditFlushMs?: number;
 }
 
 /** A queued call: one this workflow runs, or a call workflow waiting for its turn (saga steps, idempotent calls). */
@@ -133,7 +135,7 @@ const { isCallRunning, laneBusy } = proxyLocalActivities<Activities>({
 
 /**
  * Calls' audit records leave through a regular activity, never in the workflow task that answers
- * the caller (a local activity would hold that task open). Records wait up to AUDIT_FLUSH_MS, or
+ * the caller (a local activity would hold that task open). Records wait up to audit.flushMs, or
  * until AUDIT_FLUSH_RECORDS are queued, so that a busy workflow pays one activity for many calls;
  * one export runs at a time, and the records of calls that end meanwhile go in the next one.
  * Retried until the store takes them: a store that is down delays the log, never a call.
@@ -145,6 +147,7 @@ const { exportAudit } = proxyActivities<Activities>({
 /** Key workflows export their calls' audit records (an added command: older histories have none). */
 const AUDIT_EXPORT = 'audit-export';
 const AUDIT_BATCH_BYTES = 512 * 1024;
+/** Runs started before audit.flushMs existed waited this long. */
 const AUDIT_FLUSH_MS = 1_000;
 const AUDIT_FLUSH_RECORDS = 100;
 /**
@@ -188,6 +191,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   const auditIdle = () => auditQueue.length === 0 && auditInFlight.length === 0;
   const auditPending = () => auditQueue.length + auditInFlight.length;
   const auditLimit = Math.min(input.auditMaxPending ?? AUDIT_MAX_PENDING, AUDIT_MAX_PENDING);
+  const auditFlushMs = input.auditFlushMs ?? AUDIT_FLUSH_MS;
   const auditBehind = () => auditPending() >= auditLimit;
   /** When the oldest queued record must leave; 0: at once (carried over, or the workflow is ending). */
   let auditDueAt = 0;
@@ -549,7 +553,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   /** Queues the call's audit record; exported in the background (see exportAudit above). */
   function audit(envelope: CallEnvelope, startedAt: number | undefined, outcome: CallOutcome): void {
     if (envelope.audit === undefined || !patched(AUDIT_EXPORT)) return;
-    if (auditQueue.length === 0 && auditDueAt >= 0) auditDueAt = Date.now() + AUDIT_FLUSH_MS;
+    if (auditQueue.length === 0 && auditDueAt >= 0) auditDueAt = Date.now() + auditFlushMs;
     auditQueue.push(callAuditRecord(envelope, startedAt, Date.now(), outcome));
     flushAudit();
   }
@@ -678,6 +682,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       tombstones: [...tombstones],
       finishedExternal,
       ...(input.auditMaxPending !== undefined ? { auditMaxPending: input.auditMaxPending } : {}),
+      ...(input.auditFlushMs !== undefined ? { auditFlushMs: input.auditFlushMs } : {}),
       // An export in flight is abandoned by continue-as-new: its records go again (the store skips repeats).
       ...(auditIdle() ? {} : { audit: [...auditInFlight, ...auditQueue] }),
     };
