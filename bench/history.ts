@@ -23,7 +23,7 @@ export interface WorkflowCost {
   /** Signals received, by name (a lane's `enqueue`s are the calls it served). */
   signals: Record<string, number>;
   /** Workflow tasks that failed or timed out: each makes the worker replay the history (a sign of overload or a bug). */
-  taskTrouble: { failed: number; timedOut: number };
+  taskTrouble: { failed: number; timedOut: number; causes: string[] };
 }
 
 export function costOfHistory(events: HistoryEvent[]): WorkflowCost {
@@ -32,12 +32,19 @@ export function costOfHistory(events: HistoryEvent[]): WorkflowCost {
   const updatesByName: Record<string, number> = {};
   let updates = 0;
   let task = -1;
-  const taskTrouble = { failed: 0, timedOut: 0 };
+  const taskTrouble = { failed: 0, timedOut: 0, causes: [] as string[] };
   const tasksWithLocalActivities = new Set<number>();
   events.forEach((event, index) => {
     if (event.workflowExecutionStartedEventAttributes) byKind.start++;
     else if (event.workflowTaskCompletedEventAttributes) task++; // the commands that follow are this task's
-    else if (event.workflowTaskFailedEventAttributes) taskTrouble.failed++;
+    else if (event.workflowTaskFailedEventAttributes) {
+      taskTrouble.failed++;
+      const { cause, failure } = event.workflowTaskFailedEventAttributes;
+      // The events that arrived meanwhile follow the failure: name the first (what raced the task).
+      const next = events[index + 1];
+      const arrived = next ? (Object.keys(next).find((key) => key.endsWith('EventAttributes')) ?? '?') : 'none';
+      taskTrouble.causes.push(`${cause ?? '?'}: ${(failure?.message ?? '').slice(0, 160)} (then ${arrived})`);
+    }
     else if (event.workflowTaskTimedOutEventAttributes) taskTrouble.timedOut++;
     else if (event.activityTaskScheduledEventAttributes) byKind.activity++;
     else if (event.activityTaskStartedEventAttributes) byKind.activity += Math.max(1, event.activityTaskStartedEventAttributes.attempt ?? 1) - 1; // retries
@@ -85,6 +92,8 @@ export interface SourceCost {
   /** Failed and timed-out workflow tasks in the runs read (0 on a healthy run). */
   tasksFailed: number;
   tasksTimedOut: number;
+  /** Why tasks failed (temporal.api.enums.v1.WorkflowTaskFailedCause, then the message), each distinct one once. */
+  taskFailureCauses?: string[];
 }
 
 export interface HistoryCost {
@@ -109,6 +118,7 @@ export async function measureHistoryCost(client: Client, sources: CostSource[], 
     let calls = 0;
     let tasksFailed = 0;
     let tasksTimedOut = 0;
+    const causes = new Set<string>();
     const byKind = Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>;
     for (const { workflowId, runId } of runs) {
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -123,10 +133,11 @@ export async function measureHistoryCost(client: Client, sources: CostSource[], 
       calls += source.callsOf(cost);
       tasksFailed += cost.taskTrouble.failed;
       tasksTimedOut += cost.taskTrouble.timedOut;
+      for (const cause of cost.taskTrouble.causes) causes.add(cause);
       for (const k of ACTION_KINDS) byKind[k] += cost.byKind[k];
     }
     if (calls === 0) throw new Error(`history cost: no calls found in ${runs.length} ${source.workflowType} run(s)`);
-    const part: SourceCost = { workflowType: source.workflowType, runs: runs.length, calls, eventsPerCall: round(events / calls), actionsPerCall: round(actions / calls), tasksFailed, tasksTimedOut };
+    const part: SourceCost = { workflowType: source.workflowType, runs: runs.length, calls, eventsPerCall: round(events / calls), actionsPerCall: round(actions / calls), tasksFailed, tasksTimedOut, ...(causes.size > 0 ? { taskFailureCauses: [...causes] } : {}) };
     total.sources.push(part);
     total.eventsPerCall = round(total.eventsPerCall + events / calls);
     total.actionsPerCall = round(total.actionsPerCall + actions / calls);

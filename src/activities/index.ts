@@ -10,6 +10,7 @@ import { createAccessActivities } from './access.js';
 import { createAuditActivities } from './audit.js';
 import { createCallToolActivity } from './call-tool.js';
 import { createLaneActivities } from './lane.js';
+import { createRolloverActivities } from './rollover.js';
 
 export interface ActivityDeps {
   pool: DownstreamPool;
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLaneActivities(deps),
     ...createAccessActivities(deps),
     ...createAuditActivities(deps),
+    ...createRolloverActivities(),
   };
 }
 

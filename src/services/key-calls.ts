@@ -40,6 +40,15 @@ export class KeyLimitError extends Error {
 const WATCH_HOLD_MS = 2_000;
 /** A record is written just after its call ends: how long to look for it. */
 const RECORD_WAIT_MS = 10_000;
+/**
+ * A workflow that answered "draining" continues as new a moment later (workflows/key.ts,
+ * QUIET_ROLLOVER), and a signal or update reaching it meanwhile makes Temporal refuse that
+ * continue-as-new, which costs a replay of the whole run. So this gateway sends it nothing more
+ * until another run is current (or it closed), looking every DRAIN_POLL_MS, for at most
+ * DRAIN_PAUSE_MAX_MS.
+ */
+const DRAIN_POLL_MS = 20;
+const DRAIN_PAUSE_MAX_MS = 2_000;
 
 /** What a waiting gateway learns: the call's outcome, or that it waits for its client's input. */
 export type CallAnswer = CallOutcome | InputWanted;
@@ -57,6 +66,8 @@ interface Slot {
   watching: boolean;
   /** Resolved when an update on this workflow ends (a share frees up). */
   freed: Array<() => void>;
+  /** Set while the workflow's current run is draining: resolves once another run is current. */
+  paused?: Promise<void>;
 }
 
 export class KeyCalls {
@@ -75,8 +86,9 @@ export class KeyCalls {
    */
   async submit(envelope: CallEnvelope, route: string, waitMs: number, signal?: AbortSignal): Promise<CallAnswer | undefined> {
     const start = keyWorkflowStart(envelope.tenant, route, envelope.orderingKey, this.settings);
-    const slot = this.slot(start.workflowId);
     const until = Date.now() + waitMs;
+    await this.slot(start.workflowId).paused;
+    const slot = this.slot(start.workflowId);
     const shareForHeld = this.updatesPerWorkflow - (slot.watching ? 1 : 0);
     if (slot.inFlight < shareForHeld) {
       slot.inFlight++;
@@ -100,6 +112,7 @@ export class KeyCalls {
         this.release(start.workflowId, slot);
       }
       if (reply !== undefined) {
+        if (reply.draining === true) this.pause(start.workflowId, slot, reply.drainingRun);
         if (reply.outcome !== undefined) return reply.outcome;
         if (reply.input !== undefined) return { status: 'input_required', ...reply.input };
         if (Date.now() >= until) return undefined;
@@ -143,6 +156,7 @@ export class KeyCalls {
         const now = Date.now();
         for (const [, waiter] of slot.waiters) if (waiter.until <= now) waiter.resolve(undefined);
         if (slot.waiters.size === 0) break;
+        await slot.paused;
         while (slot.inFlight >= this.updatesPerWorkflow) await new Promise<void>((resolve) => slot.freed.push(resolve));
         const ids = [...slot.waiters.keys()];
         const holdMs = Math.min(WATCH_HOLD_MS, Math.max(0, Math.min(...[...slot.waiters.values()].map((w) => w.until)) - Date.now()));
@@ -162,7 +176,10 @@ export class KeyCalls {
         for (const [id, outcome] of Object.entries(reply.outcomes)) slot.waiters.get(id)?.resolve(outcome);
         for (const [id, input] of Object.entries(reply.inputs ?? {})) slot.waiters.get(id)?.resolve({ status: 'input_required', ...input });
         for (const id of reply.unknown) await this.fromRecord(workflowId, id, slot);
-        if (reply.draining === true) await delay(100);
+        if (reply.draining === true) {
+          this.pause(workflowId, slot, reply.drainingRun);
+          if (reply.drainingRun === undefined) await delay(100); // a run started before drainingRun existed
+        }
       }
     } finally {
       slot.watching = false;
@@ -196,6 +213,24 @@ export class KeyCalls {
     }
     if (cause instanceof ApplicationFailure && cause.type === 'AuditBehind') return new AuditBehindError(cause.message);
     return undefined;
+  }
+
+  /** Holds this gateway's sends to a draining workflow until `run` is no longer its current run (see DRAIN_POLL_MS). */
+  private pause(workflowId: string, slot: Slot, run: string | undefined): void {
+    if (slot.paused !== undefined || run === undefined) return;
+    const handle = this.client.workflow.getHandle(workflowId);
+    const until = Date.now() + DRAIN_PAUSE_MAX_MS;
+    slot.paused = (async () => {
+      try {
+        while (Date.now() < until) {
+          await delay(DRAIN_POLL_MS);
+          const current = await handle.describe().catch(() => undefined);
+          if (current === undefined || current.runId !== run || current.status.name !== 'RUNNING') return;
+        }
+      } finally {
+        slot.paused = undefined;
+      }
+    })();
   }
 
   private slot(workflowId: string): Slot {

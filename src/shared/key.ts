@@ -18,6 +18,8 @@ export interface KeyCallReply {
   /** The call waits for its client's input: what it still needs (workflows/input.ts). */
   input?: PendingInput;
   draining?: boolean;
+  /** With `draining`: the run that is draining (its gateways send nothing until another run is current). */
+  drainingRun?: string;
 }
 
 /** Gateway → workflow: answers for a call's input round (`round` undefined: the current one, as tasks/update sends). */
@@ -50,6 +52,8 @@ export interface WatchReply {
   /** Calls this workflow does not know (never arrived, or ended and left: look for their record). */
   unknown: string[];
   draining?: boolean;
+  /** With `draining`: the run that is draining. */
+  drainingRun?: string;
 }
 
 /** One call as its key workflow sees it (get_call, tasks/get, the CLI): a call workflow's status, and more. */

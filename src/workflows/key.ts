@@ -146,6 +146,18 @@ const { exportAudit } = proxyActivities<Activities>({
 });
 /** Key workflows export their calls' audit records (an added command: older histories have none). */
 const AUDIT_EXPORT = 'audit-export';
+/**
+ * Continue-as-new waits for a quiet moment (an added activity: older histories have none).
+ * Temporal refuses a continue-as-new when anything reaches the workflow while its task runs (a
+ * signal, an activity's completion, a timer: UnhandledCommand), and the worker then replays the
+ * whole run before it tries again; with one busy key each roll-over stalled its calls for 2.5-6 s.
+ * So a draining workflow starts no audit export, lets the one in flight finish, answers its held
+ * callers "draining" (their gateways then send nothing until the next run is current:
+ * services/key-calls.ts), and continues as new after a ROLLOVER_QUIET_MS pause (activities/rollover.ts).
+ */
+const QUIET_ROLLOVER = 'quiet-rollover';
+const ROLLOVER_QUIET_MS = 50;
+const { rolloverPause } = proxyActivities<Activities>({ startToCloseTimeout: '10 seconds' });
 const AUDIT_BATCH_BYTES = 512 * 1024;
 /** Runs started before audit.flushMs existed waited this long. */
 const AUDIT_FLUSH_MS = 1_000;
@@ -248,7 +260,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
         else if (input !== undefined) inputs[id] = input;
         else if (!calls.has(id)) unknown.push(id);
       }
-      return { outcomes, unknown, ...(Object.keys(inputs).length > 0 ? { inputs } : {}), ...(draining ? { draining: true } : {}) };
+      return { outcomes, unknown, ...(Object.keys(inputs).length > 0 ? { inputs } : {}), ...(draining ? { draining: true, drainingRun: workflowInfo().runId } : {}) };
     };
     const stops = (c: Live) => c.outcome !== undefined || c.input !== undefined;
     if (live.length < ids.length || live.some(stops) || holdMs <= 0 || draining) return reply();
@@ -361,6 +373,11 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       while (!draining && startNext());
       if (draining && running.size === 0) {
         await condition(() => finishing === 0 && allHandlersFinished());
+        if (patched(QUIET_ROLLOVER)) {
+          await condition(() => auditInFlight.length === 0);
+          await rolloverPause(ROLLOVER_QUIET_MS);
+          await condition(() => finishing === 0 && allHandlersFinished() && auditInFlight.length === 0);
+        }
         const next = carried();
         // Queued calls carry their arguments: a queue too large for one input stays in this run
         // a while longer, and continue-as-new is tried again once more calls have left it.
@@ -431,7 +448,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     }
     if (live.outcome !== undefined) return { outcome: live.outcome };
     if (live.input !== undefined) return { input: live.input };
-    return draining ? { draining: true } : {};
+    return draining ? { draining: true, drainingRun: workflowInfo().runId } : {};
   }
 
   /** Starts the next call if a slot is free; false when nothing can start. */
@@ -561,6 +578,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   /** Starts an export when records are due, or sets the tick that makes them due. */
   function flushAudit(): void {
     if (auditQueue.length === 0 || auditInFlight.length > 0) return;
+    if (draining && auditDueAt >= 0 && patched(QUIET_ROLLOVER)) return; // carried to the next run (see QUIET_ROLLOVER)
     if (auditQueue.length >= AUDIT_FLUSH_RECORDS || Date.now() >= auditDueAt) void exportAuditRecords();
     else wantTickAt(auditDueAt);
   }

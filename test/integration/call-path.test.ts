@@ -110,6 +110,32 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     assert.equal(records.count, 0, 'no record for calls whose callers were waiting');
   });
 
+  it('rolls a busy key over to its next run with no workflow task refused: callers that keep calling hold off while it continues as new', async () => {
+    // Closed-loop callers (each sends its next call when answered) keep calls arriving at every
+    // continue-as-new. One that reaches the workflow while its continue-as-new is being completed
+    // makes Temporal refuse it (UnhandledCommand) and the worker replay the whole run: the key
+    // workflow rolls over after a quiet moment instead, and the gateway sends nothing to a
+    // draining run (workflows/key.ts QUIET_ROLLOVER, services/key-calls.ts).
+    const key = 'busy';
+    const callers = 16;
+    const each = 12;
+    const statuses = await Promise.all(
+      Array.from({ length: callers }, async (_, caller) => {
+        const seen: unknown[] = [];
+        for (let i = 0; i < each; i++) {
+          const result = await client.callTool({ name: 'fixture.record', arguments: { key, step: caller * 100 + i }, _meta: meta(key) }, undefined, { timeout: 120_000 });
+          seen.push(result._meta?.['switchyard/status']);
+        }
+        return seen;
+      }),
+    );
+    assert.deepEqual(statuses.flat(), Array(callers * each).fill('completed'));
+    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    assert.ok(runs.length >= (callers * each) / CALLS_PER_RUN / 2, `the key workflow continued as new many times (${runs.length} runs)`);
+    const refused = runs.flat().flatMap((e) => (e.workflowTaskFailedEventAttributes ? [e.workflowTaskFailedEventAttributes.failure?.message ?? '?'] : []));
+    assert.deepEqual(refused, [], 'no workflow task of the key failed');
+  });
+
   it('answers 200 concurrent unordered calls run as local activities in shards that continue as new, with no workflow task failing', async () => {
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => client.callTool({ name: 'fast.echo', arguments: { message: `local-${i}` } }, undefined, { timeout: 120_000 })),
