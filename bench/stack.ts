@@ -109,9 +109,13 @@ export class BenchStack {
       }),
       ...(this.options.engine
         ? [(async () => {
-            // The floor's sandbox has the same time limit as Switchyard's worker (workers/sandbox.ts).
-            const limit = (config as { worker?: { sandboxTimeLimitMs?: number } }).worker?.sandboxTimeLimitMs ?? 0;
-            const child = this.spawn('engine-worker', process.execPath, [...profile('engine-worker'), '--import', 'tsx', ENGINE_WORKER, '--address', this.temporalAddress, '--sandbox-time-limit-ms', String(limit)], ROOT);
+            // The floor's sandbox runs as Switchyard's worker's does (workers/sandbox.ts).
+            const sandbox = (config as { worker?: { sandboxTimeLimitMs?: number; workflowStackTraces?: boolean } }).worker;
+            const child = this.spawn('engine-worker', process.execPath, [
+              ...profile('engine-worker'), '--import', 'tsx', ENGINE_WORKER, '--address', this.temporalAddress,
+              '--sandbox-time-limit-ms', String(sandbox?.sandboxTimeLimitMs ?? 0),
+              ...(sandbox?.workflowStackTraces === true ? ['--workflow-stack-traces'] : []),
+            ], ROOT);
             // It bundles its workflows first (webpack): slower to start than the prebuilt worker.
             await waitForLine(child, 'engine worker is running', 120_000);
           })()]

@@ -419,6 +419,11 @@ const ConfigSchemaShape = z
          * per entry: 3.5-4.7 ms of worker CPU per call in the bench (workers/sandbox.ts).
          */
         sandboxTimeLimitMs: z.number().int().min(0).max(60_000).default(0),
+        /**
+         * The SDK's stack capture for every promise a workflow creates, which serves the Web UI's
+         * "Stack Trace" tab: a fifth of the worker's CPU per call in the bench (workers/sandbox.ts).
+         */
+        workflowStackTraces: z.boolean().default(false),
       })
       .prefault({}),
     /** The fast call path: key and shard workflows (docs/architecture.md, "The call path"). */

@@ -1,25 +1,79 @@
-// How the worker runs the workflow sandbox: Temporal's Worker, with its per-entry time limit
-// made optional (config `worker.sandboxTimeLimitMs`).
+// How the worker runs the workflow sandbox: Temporal's Worker, with two of its costs made optional.
 //
-// The SDK calls into the workflow's V8 context several times per activation (activate, unblock
-// conditions until none unblocks, conclude: about 8 times per call on the key workflow) and gives
-// each call Node's vm `timeout`, which starts and joins a watchdog thread per call (nodejs/node
-// #47739). Measured on the 2-core machine: 3 µs per entry without it, 170 µs with it, more under
-// load; in the bench (32 clients, two runs each way) the worker's CPU per call fell by 29-38 %,
-// 3.5-4.7 ms, and the engine floor's worker's by 38 %. The limit only catches workflow code
-// that never yields (an endless loop), and the only workflow code this worker runs is the
-// product's own, replay-tested; so it is off unless configured (docs/performance.md).
+// The time limit (config `worker.sandboxTimeLimitMs`, default 0: none). The SDK calls into the
+// workflow's V8 context several times per activation (activate, unblock conditions until none
+// unblocks, conclude: about 8 times per call on the key workflow) and gives each call Node's vm
+// `timeout`, which starts and joins a watchdog thread per call (nodejs/node#47739). Measured on the
+// 2-core machine: 3 µs per entry without it, 170 µs with it, more under load; in the bench (32
+// clients, two runs each way) the worker's CPU per call fell by 29-38 %. The limit only catches
+// workflow code that never yields (an endless loop), and the only workflow code this worker runs
+// is the product's own, replay-tested; so it is off unless configured.
+//
+// Stack traces (config `worker.workflowStackTraces`, default false). To answer the `__stack_trace`
+// query (the Web UI's "Stack Trace" tab), the SDK installs a V8 promise hook in each workflow
+// thread that builds an Error, maps every frame through the bundle's source map and matches
+// RegExps for every promise a workflow creates: 30-40 per call on the key workflow, a fifth of the
+// worker's CPU per call in paired bench runs. Off, the SDK's own fallback applies (the query
+// answers "Workflow stack traces are not enabled on this worker"); what a key workflow waits for
+// is in its `keyState` and `callView` queries instead. The hook has no switch, so the workflow
+// threads are started here with the same SDK thread module, preceded by a line that marks the
+// hooks as installed and installs only the source-mapped Error stacks (docs/performance.md).
+import { createRequire } from 'node:module';
+import { Worker as NodeWorker } from 'node:worker_threads';
 import { Worker } from '@temporalio/worker';
 
 type CreatorArgs = Parameters<(typeof Worker)['createWorkflowCreator']>;
+type Creator = ReturnType<(typeof Worker)['createWorkflowCreator']>;
 
-/** Builds a Worker class whose sandbox entries have `limitMs` as their time limit, or none (0). */
-export function workerClass(limitMs: number): typeof Worker {
-  if (limitMs > 0) return Worker;
-  return class UnlimitedSandboxWorker extends Worker {
-    protected static override createWorkflowCreator(bundle: CreatorArgs[0], options: CreatorArgs[1], logger: CreatorArgs[2]): ReturnType<(typeof Worker)['createWorkflowCreator']> {
+export interface SandboxOptions {
+  /** Milliseconds one entry into the sandbox may run; 0: no limit. */
+  timeLimitMs: number;
+  /** The SDK's per-promise stack capture, for the `__stack_trace` query. */
+  stackTraces: boolean;
+}
+
+// The SDK's internals this depends on (pinned by package-lock; test/unit/sandbox.test.ts and the
+// integration suite start real workers through them).
+const sdk = createRequire(import.meta.url);
+interface ThreadClient {
+  send(request: object): Promise<unknown>;
+}
+const threadedVm = sdk('@temporalio/worker/lib/workflow/threaded-vm.js') as {
+  WorkerThreadClient: new (thread: NodeWorker, logger: CreatorArgs[2], patchActivationCallback: unknown) => ThreadClient;
+  ThreadedVMWorkflowCreator: new (clients: ThreadClient[]) => Awaited<Creator>;
+};
+/** A workflow thread without the promise hook: the SDK's thread module, after marking the hooks installed. */
+const THREAD_WITHOUT_STACK_TRACES = `
+const { globalHandlers } = require(${JSON.stringify(sdk.resolve('@temporalio/worker/lib/workflow/vm-shared.js'))});
+globalHandlers.overridePrepareStackTrace();
+globalHandlers.installed = true;
+require(${JSON.stringify(sdk.resolve('@temporalio/worker/lib/workflow/workflow-worker-thread.js'))});
+`;
+
+/** Builds a Worker class whose sandbox runs as `options` say; the stock Worker when they are the SDK's defaults. */
+export function workerClass(options: SandboxOptions): typeof Worker {
+  if (options.timeLimitMs > 0 && options.stackTraces) return Worker;
+  return class SwitchyardSandboxWorker extends Worker {
+    protected static override async createWorkflowCreator(bundle: CreatorArgs[0], compiled: CreatorArgs[1], logger: CreatorArgs[2]): Creator {
       // `undefined` is what vm's runInContext takes as "no limit"; the option itself is typed as a number.
-      return super.createWorkflowCreator(bundle, { ...options, isolateExecutionTimeoutMs: undefined as unknown as number }, logger);
+      const sandbox = options.timeLimitMs > 0 ? compiled : { ...compiled, isolateExecutionTimeoutMs: undefined as unknown as number };
+      // Debug mode runs workflows on the main thread, where the hook is the SDK's to install.
+      if (options.stackTraces || sandbox.debugMode) return super.createWorkflowCreator(bundle, sandbox, logger);
+      // As ThreadedVMWorkflowCreator.create does, with the thread module above.
+      const clients = Array.from({ length: sandbox.workflowThreadPoolSize }, () => new threadedVm.WorkerThreadClient(new NodeWorker(THREAD_WITHOUT_STACK_TRACES, { eval: true }), logger, sandbox.patchActivationCallback));
+      await Promise.all(
+        clients.map((client) =>
+          client.send({
+            type: 'init',
+            workflowBundle: bundle,
+            isolateExecutionTimeoutMs: sandbox.isolateExecutionTimeoutMs,
+            reuseV8Context: sandbox.reuseV8Context ?? true,
+            registeredActivityNames: new Set(sandbox.activities.keys()),
+            hasPatchActivationCallback: sandbox.patchActivationCallback !== undefined,
+          }),
+        ),
+      );
+      return new threadedVm.ThreadedVMWorkflowCreator(clients);
     }
   };
 }

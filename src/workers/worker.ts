@@ -41,7 +41,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
   const callMetrics: InjectedSinks<CallMetricsSinks> = { callMetrics: { callEnded: { fn: (_info, event) => recordCallEnded(event) } } };
   const dataConverter = dataConverterFor(config.encryption);
   const limitMs = config.worker.sandboxTimeLimitMs;
-  const worker = await workerClass(limitMs).create({
+  const worker = await workerClass({ timeLimitMs: limitMs, stackTraces: config.worker.workflowStackTraces }).create({
     connection,
     ...(limitMs > 0 ? { isolateExecutionTimeout: limitMs } : {}),
     ...(dataConverter ? { dataConverter } : {}),

@@ -209,4 +209,13 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     const stranger = await client.callTool({ name: 'switchyard.get_call', arguments: { correlation_id: id.replace(/^k[0-9a-f]+/, keyRoute('default', stack.storedKey('nothing-here'))) } });
     assert.equal(stranger._meta?.['switchyard/status'], 'not_found');
   });
+
+  it('runs key workflows without the SDK\'s per-promise stack capture by default: the stack-trace query says so, calls still run (ordering.test.ts has it on)', async () => {
+    const key = 'no-stack-traces';
+    const running = client.callTool({ name: 'fixture.slow', arguments: { ms: 800, tag: 'stack-1' }, _meta: meta(key) });
+    const handle = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    await waitFor('running', async () => (await handle.query<{ running: string[] }>('keyState')).running[0]);
+    await assert.rejects(handle.query<string>('__stack_trace'), /stack traces are not enabled/);
+    assert.equal(textOf(await running), 'slept 800 ms (stack-1)');
+  });
 });

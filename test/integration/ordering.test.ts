@@ -3,6 +3,8 @@
 // `applied` is what took effect and `executions` is every request that reached it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { keyWorkflowId } from '../../src/shared/ids.js';
+import { keyRoute } from '../../src/shared/route.js';
 import { waitFor } from '../support/ports.js';
 import { byKey, submit } from '../support/ordering.js';
 import { Stack } from '../support/stack.js';
@@ -14,7 +16,9 @@ describe('per-key order', { timeout: 3_600_000 }, () => {
   let stack: Stack;
 
   before(async () => {
-    stack = await new Stack({ withEverything: false, heartbeatTimeoutMs: 2_000, laneHandoffsPerRun: 100 }).start();
+    // With the SDK's stack traces on (worker.workflowStackTraces; off by default, see call-path.test.ts),
+    // so that the SDK's own workflow threads run this suite's kills too.
+    stack = await new Stack({ withEverything: false, heartbeatTimeoutMs: 2_000, laneHandoffsPerRun: 100, configure: (config) => void (config.worker.workflowStackTraces = true) }).start();
   });
 
   after(async () => {
@@ -54,6 +58,9 @@ describe('per-key order', { timeout: 3_600_000 }, () => {
     const repeats = [...reached.values()].reduce((n, steps) => n + steps.length, 0) - KEYS * STEPS;
     console.log(`# ${KEYS * STEPS} ordered steps in ${(elapsed / 1000).toFixed(1)} s; worker killed at ${kills.join(' and ')} applied; ${repeats} requests repeated after the kills (deduped by the server)`);
     assert.equal(kills.length, 2);
+    // The SDK's stack-trace query (the Web UI's "Stack Trace" tab) answers from a key workflow.
+    const trace = await stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', stack.storedKey('order-0')))).query<string>('__stack_trace');
+    assert.match(trace, /keyWorkflow/);
     await Promise.all(clients.map((c) => c.close()));
   });
 });

@@ -2,6 +2,8 @@
 // SDK must be handed no limit at all (undefined, which vm's runInContext reads as "none", so it
 // starts no watchdog thread per entry); with a limit, the stock Worker takes it as
 // isolateExecutionTimeout. The cost this removes is measured by the bench (docs/performance.md).
+// (Stack traces are on here, so the stock creator is called; with them off the worker starts its own
+// workflow threads, which only a real worker shows: test/integration/call-path.test.ts, ordering.test.ts.)
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { Worker } from '@temporalio/worker';
@@ -28,7 +30,7 @@ describe('workflow sandbox time limit', () => {
 
   it('hands the SDK no time limit when the limit is 0, and keeps the other options', async () => {
     const seen = capture();
-    await call(workerClass(0), { isolateExecutionTimeoutMs: 5_000, taskQueue: 'q' });
+    await call(workerClass({ timeLimitMs: 0, stackTraces: true }), { isolateExecutionTimeoutMs: 5_000, taskQueue: 'q' });
     assert.equal(seen.length, 1);
     assert.ok('isolateExecutionTimeoutMs' in seen[0]!);
     assert.equal(seen[0]!.isolateExecutionTimeoutMs, undefined);
@@ -36,9 +38,9 @@ describe('workflow sandbox time limit', () => {
   });
 
   it('uses the stock Worker, and so the configured limit, when a limit is set', async () => {
-    assert.equal(workerClass(2_000), Worker);
+    assert.equal(workerClass({ timeLimitMs: 2_000, stackTraces: true }), Worker);
     const seen = capture();
-    await call(workerClass(2_000), { isolateExecutionTimeoutMs: 2_000 });
+    await call(workerClass({ timeLimitMs: 2_000, stackTraces: true }), { isolateExecutionTimeoutMs: 2_000 });
     assert.equal(seen[0]!.isolateExecutionTimeoutMs, 2_000);
   });
 });
