@@ -4,7 +4,8 @@
 // Temporal admits 10 updates in flight per workflow, and on server 1.29.1 a refused one clears the
 // workflow's cached state and aborts its other admitted updates (docs/performance.md). So this
 // gateway keeps at most `updatesPerWorkflow` of its own in flight on each workflow: under that
-// share a call is a held Update-with-Start (one round trip: accepted, run, answered); over it, a
+// share a call is a held Update-with-Start (one round trip: accepted, run, answered; a plain
+// Update once this gateway has reached the workflow); over it, a
 // Signal-with-Start (no limit), whose outcome comes back through this gateway's one `watch` on
 // that workflow, together with those of its other overflow calls.
 import { randomUUID } from 'node:crypto';
@@ -70,8 +71,17 @@ interface Slot {
   paused?: Promise<void>;
 }
 
+/** Workflows remembered as open (see KeyCalls.open). */
+const OPEN_REMEMBERED = 10_000;
+
 export class KeyCalls {
   private readonly slots = new Map<string, Slot>();
+  /**
+   * Workflows this gateway's last update reached, oldest first: the next call goes as a plain
+   * update, which costs the server less than Update-with-Start (docs/performance.md), and falls
+   * back to it when the workflow has closed meanwhile.
+   */
+  private readonly open = new Set<string>();
 
   constructor(
     private readonly client: Client,
@@ -94,15 +104,27 @@ export class KeyCalls {
       slot.inFlight++;
       let reply: KeyCallReply | undefined;
       try {
-        const operation = new WithStartWorkflowOperation<typeof keyWorkflow>('keyWorkflow', { ...start, taskQueue: this.taskQueue, workflowIdConflictPolicy: 'USE_EXISTING' });
-        const send = () =>
+        const update = { args: [{ envelope, holdMs: Math.max(0, waitMs) }] as [{ envelope: CallEnvelope; holdMs: number }], updateId: envelope.correlationId };
+        const withStart = () =>
           this.client.workflow.executeUpdateWithStart(callUpdate, {
-            args: [{ envelope, holdMs: Math.max(0, waitMs) }],
-            updateId: envelope.correlationId,
-            startWorkflowOperation: operation,
+            ...update,
+            startWorkflowOperation: new WithStartWorkflowOperation<typeof keyWorkflow>('keyWorkflow', { ...start, taskQueue: this.taskQueue, workflowIdConflictPolicy: 'USE_EXISTING' }),
           });
+        const send = async () => {
+          if (!this.open.has(start.workflowId)) return await withStart();
+          try {
+            return await this.client.workflow.getHandle<typeof keyWorkflow>(start.workflowId).executeUpdate(callUpdate, update);
+          } catch (error) {
+            // It closed (idle) since: start it again with the call, under the same update id.
+            if (!(error instanceof WorkflowNotFoundError)) throw error;
+            this.open.delete(start.workflowId);
+            return await withStart();
+          }
+        };
         reply = await (signal === undefined ? send() : this.client.withAbortSignal(signal, send));
+        this.rememberOpen(start.workflowId);
       } catch (error) {
+        this.open.delete(start.workflowId);
         const refused = this.refusal(error, envelope);
         if (refused !== undefined || signal?.aborted === true) throw refused ?? error;
         // The update did not get through (the workflow was closing, say): send the call by signal.
@@ -246,6 +268,12 @@ export class KeyCalls {
     slot.inFlight--;
     slot.freed.shift()?.();
     this.forgetIfIdle(workflowId, slot);
+  }
+
+  private rememberOpen(workflowId: string): void {
+    this.open.delete(workflowId);
+    this.open.add(workflowId);
+    if (this.open.size > OPEN_REMEMBERED) this.open.delete(this.open.values().next().value!);
   }
 
   private forgetIfIdle(workflowId: string, slot: Slot): void {

@@ -210,6 +210,23 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     assert.equal(stranger._meta?.['switchyard/status'], 'not_found');
   });
 
+  it('sends a call to a key workflow that closed since this gateway last reached it (a plain update fails) by starting it again, still as an update', async () => {
+    const key = 'reopened';
+    const first = await client.callTool({ name: 'fixture.record', arguments: { key, step: 0 }, _meta: meta(key) });
+    assert.equal(first._meta?.['switchyard/status'], 'completed');
+    const workflowId = keyWorkflowId('default', keyRoute('default', stack.storedKey(key)));
+    await stack.temporalClient.workflow.getHandle(workflowId).terminate('test: the workflow closed meanwhile');
+    const second = await client.callTool({ name: 'fixture.record', arguments: { key, step: 1 }, _meta: meta(key) });
+    assert.equal(textOf(second), `${key}#1`);
+    const runs = await waitFor('the second run listed', async () => {
+      const found = await historiesOf(workflowId);
+      return found.length === 2 ? found : undefined;
+    });
+    const updateIds = runs[1]!.flatMap((e) => (e.workflowExecutionUpdateAcceptedEventAttributes ? [e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.meta?.updateId] : []));
+    assert.deepEqual(updateIds, [correlationIdOf(second)], 'the call reached the new run as an update');
+    assert.equal(runs[1]!.filter((e) => e.workflowExecutionSignaledEventAttributes).length, 0, 'not by the signal fallback');
+  });
+
   it('runs key workflows without the SDK\'s per-promise stack capture by default: the stack-trace query says so, calls still run (ordering.test.ts has it on)', async () => {
     const key = 'no-stack-traces';
     const running = client.callTool({ name: 'fixture.slow', arguments: { ms: 800, tag: 'stack-1' }, _meta: meta(key) });
