@@ -71,8 +71,13 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
     // A local activity cannot heartbeat: its workflow task is what Temporal watches.
     const beat = info.isLocal ? undefined : setInterval(() => heartbeat(lastProgress), Math.max(200, Math.floor(envelope.heartbeatTimeoutMs / 4)));
     if (!info.isLocal) heartbeat();
-    // Waiting for a slot ends with the deadline or a cancel, like the call itself.
-    const waitSignal = AbortSignal.any([cancellationSignal(), AbortSignal.timeout(Math.max(1, deadlineLeft()))]);
+    // Waiting for a slot ends with the deadline or a cancel, like the call itself. Not
+    // AbortSignal.timeout: its timer cannot be cleared, lives until the deadline, and holds this
+    // activity's async context (the SDK's whole Activity) that long: at 140 calls/s with 600 s
+    // deadlines the worker held 84,000 finished activities (docs/performance.md, "Soak").
+    const slotDeadline = new AbortController();
+    const slotTimer = setTimeout(() => slotDeadline.abort(), Math.max(1, deadlineLeft()));
+    const waitSignal = AbortSignal.any([cancellationSignal(), slotDeadline.signal]);
     // The request outlives a round that ends with a question: a cancel reaches it through `call`.
     // (The signal is read here, in the activity's context: an abort listener runs outside it.)
     const cancelled = cancellationSignal();
@@ -85,6 +90,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
     try {
       try {
         release = await connection.limiter.acquire(waitSignal);
+        clearTimeout(slotTimer);
       } catch {
         if (cancellationSignal().aborted) throw new CancelledFailure('call cancelled');
         ended = 'deadline';
@@ -184,6 +190,7 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
       release?.();
       connection.breaker.settle();
       clearInterval(beat);
+      clearTimeout(slotTimer);
     }
   };
 }
