@@ -36,6 +36,7 @@ import type { Principal } from './middleware/auth.js';
 import { authInfoOf, principalOf } from './auth-info.js';
 import { INSTRUCTIONS, SERVER_INFO } from './identity.js';
 import { ownerDigest, SessionSeal } from './session-seal.js';
+import { callSignal } from './call-signal.js';
 
 /** How a 2025 client's answer to each relayed input request is read. */
 const INPUT_RESULT_SCHEMAS = {
@@ -327,7 +328,7 @@ export class SessionRegistry {
     server.setRequestHandler(ListToolsRequestSchema, (request, extra) => this.guard('tools/list', () => listTools(this.deps, request.params?.cursor, principalOf(extra.authInfo))));
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
       this.guard('tools/call', async () => {
-        const stopped = new AbortController();
+        const stopped = callSignal(extra.signal);
         const call = { cancelledByClient: false, stop: () => stopped.abort() };
         inFlight.set(extra.requestId, call);
         const progressToken = request.params._meta?.progressToken;
@@ -337,7 +338,7 @@ export class SessionRegistry {
           const result = await callTool(this.deps, request.params, {
             principal: principalOf(extra.authInfo),
             headers: (extra.requestInfo?.headers ?? {}) as Record<string, string | string[] | undefined>,
-            signal: AbortSignal.any([extra.signal, stopped.signal]),
+            signal: stopped.signal,
             cancelledByClient: () => call.cancelledByClient,
             ...((visitedSession ?? extra.sessionId) !== undefined ? { sessionId: visitedSession ?? extra.sessionId } : {}),
             ...(request.params.task !== undefined ? { task: request.params.task } : {}),
@@ -361,6 +362,7 @@ export class SessionRegistry {
           await this.deps.passthrough?.relayCall(answered, extra.sendNotification, this.deps.passthrough.sessionWantsLog(server), { token: progressToken, sent: progressSent });
           return answered as CallToolResult;
         } finally {
+          stopped.dispose();
           // A repeated request id must not take another call's entry with it.
           if (inFlight.get(extra.requestId) === call) inFlight.delete(extra.requestId);
           if (visitedSession !== undefined) this.forgetIdleVisit(visitedSession);
