@@ -73,8 +73,8 @@ export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX
     if (!info.isLocal) heartbeat();
     // Waiting for a slot ends with the deadline or a cancel, like the call itself. Not
     // AbortSignal.timeout: its timer cannot be cleared, lives until the deadline, and holds this
-    // activity's async context (the SDK's whole Activity) that long: at 140 calls/s with 600 s
-    // deadlines the worker held 84,000 finished activities (docs/performance.md, "Soak").
+    // activity's async context (the SDK's whole Activity) that long: a soak with 600 s deadlines
+    // held every activity of its last ten minutes (docs/performance.md, "Soak").
     const slotDeadline = new AbortController();
     const slotTimer = setTimeout(() => slotDeadline.abort(), Math.max(1, deadlineLeft()));
     const waitSignal = AbortSignal.any([cancellationSignal(), slotDeadline.signal]);

@@ -32,8 +32,8 @@ export interface SandboxOptions {
   stackTraces: boolean;
 }
 
-// The SDK's internals this depends on (pinned by package-lock; test/unit/sandbox.test.ts and the
-// integration suite start real workers through them).
+// The SDK's internals this depends on (pinned by package-lock; every integration test starts real
+// workers through them, so an SDK upgrade that moves them fails there).
 const sdk = createRequire(import.meta.url);
 interface ThreadClient {
   send(request: object): Promise<unknown>;
