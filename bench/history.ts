@@ -5,6 +5,7 @@
 // search-attribute upsert 1; child workflow 2. Heartbeats and queries are billed too but leave no
 // event, so they are not counted here (docs/performance.md).
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 type HistoryEvent = NonNullable<History['events']>[number];
@@ -14,6 +15,8 @@ export type ActionKind = (typeof ACTION_KINDS)[number];
 
 export interface WorkflowCost {
   events: number;
+  /** The events' size as the server stores them (protobuf), payloads included. */
+  bytes: number;
   actions: number;
   byKind: Record<ActionKind, number>;
   /** Updates accepted: the calls a key workflow served. */
@@ -67,7 +70,8 @@ export function costOfHistory(events: HistoryEvent[]): WorkflowCost {
   });
   byKind.localActivityTasks = tasksWithLocalActivities.size;
   const actions = ACTION_KINDS.reduce((sum, k) => sum + byKind[k], 0);
-  return { events: events.length, actions, byKind, updates, updatesByName, signals, taskTrouble };
+  const bytes = events.reduce((sum, event) => sum + proto.temporal.api.history.v1.HistoryEvent.encode(event).finish().length, 0);
+  return { events: events.length, bytes, actions, byKind, updates, updatesByName, signals, taskTrouble };
 }
 
 /** One kind of workflow a call goes through, and how many calls one of its runs served. */
@@ -88,6 +92,8 @@ export interface SourceCost {
   runs: number;
   calls: number;
   eventsPerCall: number;
+  /** History bytes (protobuf, payloads included) per call. */
+  bytesPerCall: number;
   actionsPerCall: number;
   /** Failed and timed-out workflow tasks in the runs read (0 on a healthy run). */
   tasksFailed: number;
@@ -98,6 +104,7 @@ export interface SourceCost {
 
 export interface HistoryCost {
   eventsPerCall: number;
+  bytesPerCall: number;
   actionsPerCall: number;
   actionsPerCallByKind: Record<ActionKind, number>;
   /** What was read, per workflow type: a call's cost is the sum over its types. */
@@ -109,11 +116,12 @@ export interface HistoryCost {
  * calls rather than warm-up ones) and returns their cost per call served.
  */
 export async function measureHistoryCost(client: Client, sources: CostSource[], window: { from: Date; to: Date }, sample: number): Promise<HistoryCost> {
-  const total: HistoryCost = { eventsPerCall: 0, actionsPerCall: 0, actionsPerCallByKind: Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>, sources: [] };
+  const total: HistoryCost = { eventsPerCall: 0, bytesPerCall: 0, actionsPerCall: 0, actionsPerCallByKind: Object.fromEntries(ACTION_KINDS.map((k) => [k, 0])) as Record<ActionKind, number>, sources: [] };
   for (const source of sources) {
     const runs = await listRuns(client, source, window, sample);
     let read = 0;
     let events = 0;
+    let bytes = 0;
     let actions = 0;
     let calls = 0;
     let tasksFailed = 0;
@@ -129,6 +137,7 @@ export async function measureHistoryCost(client: Client, sources: CostSource[], 
       if (!source.closedOnly && source.callsOf(cost) === 0) continue;
       if (++read > sample) break;
       events += cost.events;
+      bytes += cost.bytes;
       actions += cost.actions;
       calls += source.callsOf(cost);
       tasksFailed += cost.taskTrouble.failed;
@@ -137,9 +146,10 @@ export async function measureHistoryCost(client: Client, sources: CostSource[], 
       for (const k of ACTION_KINDS) byKind[k] += cost.byKind[k];
     }
     if (calls === 0) throw new Error(`history cost: no calls found in ${runs.length} ${source.workflowType} run(s)`);
-    const part: SourceCost = { workflowType: source.workflowType, runs: runs.length, calls, eventsPerCall: round(events / calls), actionsPerCall: round(actions / calls), tasksFailed, tasksTimedOut, ...(causes.size > 0 ? { taskFailureCauses: [...causes] } : {}) };
+    const part: SourceCost = { workflowType: source.workflowType, runs: runs.length, calls, eventsPerCall: round(events / calls), bytesPerCall: Math.round(bytes / calls), actionsPerCall: round(actions / calls), tasksFailed, tasksTimedOut, ...(causes.size > 0 ? { taskFailureCauses: [...causes] } : {}) };
     total.sources.push(part);
     total.eventsPerCall = round(total.eventsPerCall + events / calls);
+    total.bytesPerCall = Math.round(total.bytesPerCall + bytes / calls);
     total.actionsPerCall = round(total.actionsPerCall + actions / calls);
     for (const k of ACTION_KINDS) total.actionsPerCallByKind[k] = round(total.actionsPerCallByKind[k] + byKind[k] / calls);
   }

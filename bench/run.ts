@@ -153,7 +153,7 @@ async function main(): Promise<number> {
         phases.push(phase);
         process.stderr.write(
           `${mode.padEnd(9)} c=${String(c).padStart(3)}: ${phase.throughputPerSec} calls/s, p50 ${phase.latencyMs.p50} ms, p95 ${phase.latencyMs.p95} ms, p99 ${phase.latencyMs.p99} ms, errors ${phase.errors}` +
-            `${history ? `, ${history.eventsPerCall} events and ${history.actionsPerCall} actions per call` : ''}` +
+            `${history ? `, ${history.eventsPerCall} events, ${history.bytesPerCall} history bytes and ${history.actionsPerCall} actions per call` : ''}` +
             `${heldWatch ? `, overflow ${heldWatch.overflowShare}, ResourceExhausted retries ${heldWatch.resourceExhaustedRetriesPerCall} per call` : ''}` +
             `${signalWatch ? `, by signal ${signalWatch.signalShare}, watches ${signalWatch.watchesPerCall} per call, ResourceExhausted ${signalWatch.resourceExhausted}, peak in flight ${signalWatch.peakInFlight}` : ''}` +
             `${run.firstError ? ` (${run.firstError.slice(0, 200)})` : ''}; cpu s ${JSON.stringify(cpuSeconds)}\n`,

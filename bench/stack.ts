@@ -18,6 +18,12 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
+// A bench or soak stopped from outside takes its processes with it: without these handlers Node
+// exits on SIGTERM or SIGINT without 'exit', and the dev server and echo server kept running
+// (one was found burning CPU through a later measured run).
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => process.exit(signal === 'SIGTERM' ? 143 : 130));
+}
 
 export type ProcessName = 'gateway' | 'worker' | 'temporal' | 'echo' | 'engine-worker';
 
