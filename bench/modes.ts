@@ -16,14 +16,17 @@ export const ENGINE_MODES = [
   'engine-key-held-watch-many-keys',
   'engine-key-signal-watch-one-key',
   'engine-key-signal-watch-many-keys',
+  'engine-key-batch-one-key',
+  'engine-key-batch-many-keys',
 ] as const;
 export const MODES: readonly Mode[] = [...SWITCHYARD_MODES, ...ENGINE_MODES];
 /**
  * What `npm run bench` runs without --modes: every mode but the held-watch prototype, a rejected
  * design that fails calls by construction from 32 clients on one key (docs/call-path-design.md)
  * and would make every full run exit non-zero. It stays runnable by name, and the smoke test runs it.
+ * Nor the batched-local-activity prototype (engine-key-batch), which Switchyard does not use yet.
  */
-export const DEFAULT_MODES: readonly Mode[] = MODES.filter((mode) => !mode.startsWith('engine-key-held-watch'));
+export const DEFAULT_MODES: readonly Mode[] = MODES.filter((mode) => !mode.startsWith('engine-key-held-watch') && !mode.startsWith('engine-key-batch'));
 
 export type SwitchyardMode = (typeof SWITCHYARD_MODES)[number];
 export type EngineMode = (typeof ENGINE_MODES)[number];
@@ -49,6 +52,8 @@ export const MODE_LABELS: Record<Mode, string> = {
   'engine-key-held-watch-many-keys': 'design: update-with-start, 5 held + watch, key per client',
   'engine-key-signal-watch-one-key': 'design: 4 updates held/client, signal + watch over, one key',
   'engine-key-signal-watch-many-keys': 'design: 4 updates held/client, signal + watch over, key per client',
+  'engine-key-batch-one-key': 'prototype: update, one key workflow, queued calls in one local act.',
+  'engine-key-batch-many-keys': 'prototype: update, key workflow per client, queued calls in one local act.',
 };
 
 /**

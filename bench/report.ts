@@ -164,6 +164,8 @@ const COLORS: Record<Mode, string> = {
   'engine-key-held-watch-many-keys': '#aec7e8',
   'engine-key-signal-watch-one-key': '#ffbb78',
   'engine-key-signal-watch-many-keys': '#98df8a',
+  'engine-key-batch-one-key': '#c49c94',
+  'engine-key-batch-many-keys': '#f7b6d2',
 };
 
 /**

@@ -5,6 +5,12 @@ export function createEngineActivities() {
     async echo(message: string): Promise<string> {
       return message;
     },
+    /** engine-key-batch: the calls of one batch, one after another. */
+    async echoBatch(messages: string[]): Promise<string[]> {
+      const results: string[] = [];
+      for (const message of messages) results.push(message);
+      return results;
+    },
   };
 }
 

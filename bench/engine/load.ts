@@ -58,7 +58,7 @@ export async function runEnginePhase(options: EnginePhaseOptions): Promise<Engin
     return { ...phase, signalWatch: figures };
   }
 
-  const activity: KeyWorkflowInput['activity'] = mode.startsWith('engine-key-update-activity') ? 'regular' : 'local';
+  const activity: KeyWorkflowInput['activity'] = mode.startsWith('engine-key-update-activity') ? 'regular' : mode.startsWith('engine-key-batch') ? 'local-batch' : 'local';
   const keys = mode.endsWith('one-key') ? 1 : options.concurrency;
   const keyWorkflowIds = Array.from({ length: keys }, (_, i) => `bench-engine/${run}/key/${i}`);
   // The key workflows exist before the first call (a gateway would use update-with-start only for

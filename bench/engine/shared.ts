@@ -8,7 +8,8 @@ export const ENGINE_TASK_QUEUE = 'switchyard-bench-engine';
 export const callUpdate = defineUpdate<string, [string]>('call');
 
 export interface KeyWorkflowInput {
-  activity: 'local' | 'regular';
+  /** local-batch: one local activity runs all calls queued when it starts (engine-key-batch). */
+  activity: 'local' | 'regular' | 'local-batch';
 }
 
 /**

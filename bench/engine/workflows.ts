@@ -24,6 +24,7 @@ export async function engineCallLocalWorkflow(message: string): Promise<string> 
  * It never ends on its own: the bench terminates it once the phase's histories are read.
  */
 export async function engineKeyWorkflow(input: KeyWorkflowInput): Promise<void> {
+  if (input.activity === 'local-batch') return await batchedKey();
   const { echo } = input.activity === 'local' ? local : regular;
   let tail: Promise<unknown> = Promise.resolve();
   setHandler(callUpdate, async (message) => {
@@ -32,6 +33,28 @@ export async function engineKeyWorkflow(input: KeyWorkflowInput): Promise<void> 
     return await mine;
   });
   await condition(() => false);
+}
+
+/**
+ * engine-key-batch*: as engine-key-update with local activities, but one local activity runs every
+ * call queued when it starts, in order, and the handlers of that batch answer together. The calls
+ * of one batch share one activation and one local-activity dispatch each way, where
+ * engine-key-update pays both per call. (A prototype of a possible call path, docs/performance.md
+ * "Batched local activities".)
+ */
+async function batchedKey(): Promise<void> {
+  const queue: { message: string; done: (result: string) => void; fail: (error: unknown) => void }[] = [];
+  setHandler(callUpdate, (message) => new Promise<string>((done, fail) => void queue.push({ message, done, fail })));
+  for (;;) {
+    await condition(() => queue.length > 0);
+    const batch = queue.splice(0);
+    try {
+      const results = await local.echoBatch(batch.map((call) => call.message));
+      batch.forEach((call, i) => call.done(results[i]!));
+    } catch (error) {
+      for (const call of batch) call.fail(error);
+    }
+  }
 }
 
 /**
