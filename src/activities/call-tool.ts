@@ -35,13 +35,59 @@ export interface CallProgress {
   message?: string;
 }
 
+/**
+ * How one call of a batch ended (callToolBatch): its result, or the failure its own callTool threw,
+ * as the workflow would have received it; null for a call the batch did not run.
+ */
+export type BatchItem = { result: ToolResult; startedAt: number } | { failure: BatchFailure; startedAt: number } | null;
+
+export interface BatchFailure {
+  type: string;
+  message: string;
+  nonRetryable: boolean;
+  details: unknown[];
+}
+
+/**
+ * The first attempts of several calls in one local activity (workflows/key.ts, "batched local
+ * calls"): the calls queued on a key one after another, stopping after the first that does not
+ * simply complete (a failure, or a question for its client), since the next may not start before
+ * it has ended; a shard's calls all at once. Each call runs exactly as callTool runs it. A cancel
+ * reaches every call of the batch, and the batch's own failure (a worker that dies) makes Temporal
+ * run it again: both only for calls that are safe to repeat (the workflow batches no others).
+ */
+export function createCallToolBatchActivity(callTool: ReturnType<typeof createCallToolActivity>) {
+  return async function callToolBatch(envelopes: CallEnvelope[], ordered: boolean): Promise<BatchItem[]> {
+    const one = async (envelope: CallEnvelope): Promise<BatchItem> => {
+      const startedAt = Date.now();
+      try {
+        return { result: await callTool(envelope), startedAt };
+      } catch (error) {
+        if (cancellationSignal().aborted || !(error instanceof ApplicationFailure)) throw error;
+        return { failure: { type: error.type ?? 'Error', message: error.message, nonRetryable: error.nonRetryable === true, details: [...(error.details ?? [])] }, startedAt };
+      }
+    };
+    if (!ordered) return await Promise.all(envelopes.map(one));
+    const items: BatchItem[] = envelopes.map(() => null);
+    for (const [index, envelope] of envelopes.entries()) {
+      const item = await one(envelope);
+      items[index] = item;
+      if (item === null || 'failure' in item || item.result.resultType === 'input_required') break;
+    }
+    return items;
+  };
+}
+
 export function createCallToolActivity({ pool, log, maxResultBytes = DEFAULT_MAX_RESULT_BYTES }: ActivityDeps) {
   /** Requests to 2025 servers that asked their caller something, until the answer's round (held-calls.ts). */
   const held = new HeldCalls();
-  /** `attempt` is set by the workflow when it runs the retries itself (non-idempotent tools). */
-  return async function callTool(envelope: CallEnvelope, attempt?: number): Promise<ToolResult> {
+  /**
+   * `attempt` is set by the workflow when it runs the retries itself (non-idempotent tools);
+   * `attemptsBefore`, when Temporal runs them after a first attempt made in a batch (callToolBatch).
+   */
+  return async function callTool(envelope: CallEnvelope, attempt?: number, attemptsBefore = 0): Promise<ToolResult> {
     const info = activityInfo();
-    const thisAttempt = attempt ?? info.attempt;
+    const thisAttempt = attempt ?? info.attempt + attemptsBefore;
     if (thisAttempt > 1) recordRetry(envelope.tenant, envelope.publicTool, envelope.serverId);
     const connection = pool.get(envelope.serverId);
     if (connection === undefined || !connection.isToolAllowed(envelope.tool)) {

@@ -8,7 +8,7 @@ import type { AccessPolicy } from '../shared/policy.js';
 import type { KeyWorkflowSettings } from '../shared/route.js';
 import { createAccessActivities } from './access.js';
 import { createAuditActivities } from './audit.js';
-import { createCallToolActivity } from './call-tool.js';
+import { createCallToolActivity, createCallToolBatchActivity } from './call-tool.js';
 import { createLaneActivities } from './lane.js';
 import { createRolloverActivities } from './rollover.js';
 
@@ -30,8 +30,10 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const callTool = createCallToolActivity(deps);
   return {
-    callTool: createCallToolActivity(deps),
+    callTool,
+    callToolBatch: createCallToolBatchActivity(callTool),
     ...createLaneActivities(deps),
     ...createAccessActivities(deps),
     ...createAuditActivities(deps),

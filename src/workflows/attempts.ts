@@ -6,8 +6,9 @@
 //     provably happened before the request was sent; anything else (a timeout after sending, a
 //     broken connection, a worker that died mid-request) is an unknown outcome, never repeated.
 import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, proxyLocalActivities, sleep, TimeoutFailure } from '@temporalio/workflow';
+import type { BatchItem } from '../activities/call-tool.js';
 import type { Activities } from '../activities/index.js';
-import type { CallEnvelope, CallOutcome, CallStatus } from '../shared/envelope.js';
+import type { CallEnvelope, CallOutcome, CallStatus, ToolResult } from '../shared/envelope.js';
 
 const NON_RETRYABLE = ['DownstreamProtocolError', 'UnknownTool', 'ResultTooLarge', 'CircuitOpen', 'DeadlineExceeded'];
 
@@ -28,18 +29,25 @@ export interface AttemptOptions {
   priorityKey: number;
   /** The activity id (regular activities), so progress and the Web UI find a call's activity among its workflow's. */
   activityId: string;
+  /**
+   * The first attempt, already made in a batch of local calls (workflows/key.ts): its result is
+   * the call's, and a retryable failure is retried as Temporal would have, counting that attempt.
+   */
+  first?: NonNullable<BatchItem>;
 }
 
 export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatus, 'attempt' | 'lastFailure'>, how?: AttemptOptions): Promise<CallOutcome> {
   const policy = envelope.retry;
   const safeToRepeat = envelope.mutation !== 'non_idempotent';
+  /** Attempts made in a batch before Temporal runs the rest (see AttemptOptions.first). */
+  let attemptsBefore = 0;
   for (let attempt = 1; ; attempt++) {
     const remainingMs = envelope.deadlineAt - Date.now();
     if (remainingMs <= 0) return deadlineExceeded(attempt === 1 ? 'before it could start' : 'between retries');
     status.attempt = attempt;
     const retry = safeToRepeat
       ? {
-          maximumAttempts: policy.maxAttempts,
+          maximumAttempts: policy.maxAttempts - attemptsBefore,
           initialInterval: policy.initialIntervalMs,
           maximumInterval: policy.maxIntervalMs,
           backoffCoefficient: policy.backoffCoefficient,
@@ -65,11 +73,21 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
           retry,
           ...(how !== undefined ? { priority: { priorityKey: how.priorityKey }, activityId: activityId! } : {}),
         });
+    const batched = attempt === 1 ? how?.first : undefined;
     try {
-      const result = safeToRepeat ? await callTool(envelope) : await callTool(envelope, attempt);
+      const result = batched !== undefined ? fromBatch(batched) : !safeToRepeat ? await callTool(envelope, attempt) : attemptsBefore > 0 ? await callTool(envelope, undefined, attemptsBefore) : await callTool(envelope);
       return { status: 'completed', result };
     } catch (error) {
       if (isCancellation(error)) throw error;
+      if (batched !== undefined && error instanceof ApplicationFailure && retriedByTemporal(error) && policy.maxAttempts > 1) {
+        // Temporal would retry it after the first backoff: so does this workflow, then Temporal the rest.
+        status.lastFailure = error.message;
+        const backoff = Math.min(policy.maxIntervalMs, policy.initialIntervalMs);
+        if (envelope.deadlineAt - Date.now() <= backoff) return deadlineExceeded(`while retrying: ${error.message}${attemptsNote(1)}`);
+        await sleep(backoff);
+        attemptsBefore = 1;
+        continue;
+      }
       const failed = asActivityFailure(error, how?.local === true, policy.maxAttempts);
       if (failed === undefined) throw error;
       const { cause } = failed;
@@ -131,6 +149,18 @@ export async function runAttempts(envelope: CallEnvelope, status: Pick<CallStatu
       return deadLettered(safeToRepeat ? 'retries_exhausted' : 'outcome_unknown', cause?.message ?? failed.message, attempts);
     }
   }
+}
+
+/** A batched call's first attempt, as its own local activity would have ended (see AttemptOptions.first). */
+function fromBatch(item: NonNullable<BatchItem>): ToolResult {
+  if ('result' in item) return item.result;
+  const { type, message, nonRetryable, details } = item.failure;
+  throw ApplicationFailure.create({ type, message, nonRetryable, details });
+}
+
+/** Whether Temporal's retry policy would run another attempt after this failure. */
+function retriedByTemporal(failure: ApplicationFailure): boolean {
+  return !failure.nonRetryable && !NON_RETRYABLE.includes(failure.type ?? '');
 }
 
 /**

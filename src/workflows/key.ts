@@ -14,6 +14,7 @@
 // leaves a record workflow (record.ts) under the id a call workflow would have had. Every other
 // outcome stays here for `recentOutcomesMs`.
 import {
+  ActivityCancellationType,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -31,6 +32,7 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { BatchItem } from '../activities/call-tool.js';
 import type { Activities } from '../activities/index.js';
 import { callAuditRecord, takeAuditBatch, type AuditRecord } from '../shared/audit.js';
 import type { CallEnvelope, CallOutcome, CallPhase, PendingInput } from '../shared/envelope.js';
@@ -116,6 +118,12 @@ interface Live {
    */
   attendedUntil: number;
   scope?: CancellationScope;
+  /** Its cancel was asked for (a batch's calls share one scope: the others run again). */
+  cancelRequested?: boolean;
+  /** Its first attempt, made in a batch that stopped at it (a failure, or a question): run() goes on from there. */
+  first?: NonNullable<BatchItem>;
+  /** Its batch failed as a whole: it runs on its own. */
+  unbatched?: boolean;
 }
 
 const HOLDER_CHECK_MS = 60_000;
@@ -168,6 +176,15 @@ const AUDIT_FLUSH_RECORDS = 100;
  * well under continue-as-new's 2 MB.
  */
 const AUDIT_MAX_PENDING = 1_000;
+/**
+ * Batched local calls (an added command: older histories run every call in its own local
+ * activity). When a local call starts and more local calls wait behind it, up to
+ * MAX_BATCH of them go in one local activity (activities/call-tool.ts callToolBatch): a key's one
+ * after another, a shard's at once. Each call costs one request, not a workflow activation and a
+ * local-activity dispatch each way as well (docs/performance.md, "Batched local calls").
+ */
+const BATCHED_LOCAL_CALLS = 'batched-local-calls';
+const MAX_BATCH = 16;
 
 export async function keyWorkflow(input: KeyInput): Promise<void> {
   const me = workflowInfo().workflowId;
@@ -282,7 +299,10 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       const index = queue.findIndex((e) => e.kind === 'call' && e.id === correlationId);
       if (index >= 0) queue.splice(index, 1);
       void finish(live, { status: 'cancelled', message: 'the call was cancelled' });
-    } else live.scope?.cancel();
+    } else {
+      live.cancelRequested = true;
+      live.scope?.cancel();
+    }
   });
   setHandler(provideInputUpdate, async ({ correlationId, round, responses, holdMs }): Promise<InputReply> => {
     const live = calls.get(correlationId);
@@ -466,12 +486,108 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       return true;
     }
     const live = calls.get(entry!.id)!;
-    live.phase = 'running';
-    live.startedAt = Date.now();
-    running.add(entry!.id);
+    const batch = isLocal(live.envelope) && live.first === undefined && live.unbatched !== true ? moreLocalCalls() : [];
+    const members = batch.length > 0 && patched(BATCHED_LOCAL_CALLS) ? [live, ...batch] : [live];
+    for (const member of members) {
+      if (member !== live) queue.splice(queue.findIndex((e) => e.kind === 'call' && e.id === member.envelope.correlationId), 1);
+      member.phase = 'running';
+      member.startedAt = member.first?.startedAt ?? Date.now();
+      running.add(member.envelope.correlationId);
+    }
     if (isLocal(live.envelope)) localRunning = true;
-    void run(entry!.id, live);
+    if (members.length > 1) void runBatch(members);
+    else void run(entry!.id, live);
     return true;
+  }
+
+  /**
+   * The queued local calls that may join a batch with the one starting now (still in the queue):
+   * on a key those right behind it, in order; in a shard the most urgent, as slots allow.
+   */
+  function moreLocalCalls(): Live[] {
+    const joins = (e: (typeof queue)[number]) => {
+      if (e.kind !== 'call') return undefined;
+      const live = calls.get(e.id)!;
+      return isLocal(live.envelope) && live.first === undefined && live.unbatched !== true ? live : undefined;
+    };
+    const taken: Live[] = [];
+    if (input.orderingKey !== undefined) {
+      for (const e of queue) {
+        const live = joins(e);
+        if (live === undefined || taken.length >= MAX_BATCH - 1) break;
+        taken.push(live);
+      }
+      return taken;
+    }
+    const slots = Math.min(MAX_BATCH - 1, input.concurrency - (running.size - waitingInput.size) - 1);
+    const candidates = queue.map((e, index) => ({ live: joins(e), index })).filter((c): c is { live: Live; index: number } => c.live !== undefined);
+    candidates.sort((a, b) => PRIORITY_KEYS[a.live.envelope.priority] - PRIORITY_KEYS[b.live.envelope.priority] || a.index - b.index);
+    return candidates.slice(0, Math.max(0, slots)).map((c) => c.live);
+  }
+
+  /**
+   * Runs the first attempts of several local calls in one local activity. A call that completed
+   * ends here; one the batch stopped at (it failed, or asked its client something) goes back to
+   * the head of the queue with that first attempt, and run() goes on from it; the calls the batch
+   * did not reach go back behind it, in their order. A cancel (of one of its calls) or a failure
+   * of the batch itself sends the others back too: they are safe to repeat, which is why only
+   * local calls are batched.
+   */
+  async function runBatch(members: Live[]): Promise<void> {
+    const scope = new CancellationScope();
+    for (const live of members) live.scope = scope;
+    const ordered = input.orderingKey !== undefined;
+    const now = Date.now();
+    const remaining = Math.max(...members.map((live) => live.envelope.deadlineAt - now));
+    const perCall = members.map((live) => live.envelope.requestTimeoutMs + 5_000);
+    const { callToolBatch } = proxyLocalActivities<Activities>({
+      scheduleToCloseTimeout: remaining,
+      startToCloseTimeout: Math.min(remaining, ordered ? perCall.reduce((a, b) => a + b, 0) : Math.max(...perCall)),
+      retry: { maximumAttempts: 1 },
+      // A cancel ends the batch once its requests are aborted, not before: a key's next call
+      // never starts while one of its batch is still being stopped.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      summary: `${members.length} calls for tenant ${input.tenant}`,
+    });
+    let items: BatchItem[] | undefined;
+    let cancelled = false;
+    try {
+      items = await scope.run(() => callToolBatch(members.map((live) => live.envelope), ordered));
+    } catch (error) {
+      cancelled = isCancellation(error);
+      if (!cancelled) log.warn('a batch of local calls failed; its calls run on their own', { calls: members.length, error: String(error) });
+    }
+    localRunning = false;
+    // A cancel from outside (the workflow itself) ends them all; a call's own cancel ends that call.
+    const fromOutside = cancelled && !members.some((live) => live.cancelRequested === true);
+    const back: Live[] = [];
+    const ends: Array<Promise<void>> = [];
+    members.forEach((live, index) => {
+      const item = items?.[index] ?? null;
+      const id = live.envelope.correlationId;
+      live.scope = undefined;
+      if (item !== null && 'result' in item && item.result.resultType !== 'input_required') {
+        running.delete(id);
+        live.startedAt = item.startedAt;
+        live.attempt = 1;
+        ends.push(finish(live, { status: 'completed', result: item.result }));
+      } else if (live.cancelRequested === true || fromOutside) {
+        running.delete(id);
+        ends.push(finish(live, { status: 'cancelled', message: 'the call was cancelled' }));
+      } else {
+        if (item !== null) {
+          live.first = item;
+          live.startedAt = item.startedAt;
+        }
+        if (items === undefined && !cancelled) live.unbatched = true;
+        running.delete(id);
+        live.phase = 'queued';
+        back.push(live);
+      }
+    });
+    queue.unshift(...back.map((live) => ({ kind: 'call' as const, id: live.envelope.correlationId })));
+    bump();
+    await Promise.all(ends);
   }
 
   async function giveTurn(callWorkflowId: string): Promise<void> {
@@ -515,7 +631,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     };
     let outcome: CallOutcome;
     try {
-      const how = { local: isLocal(envelope), priorityKey: PRIORITY_KEYS[envelope.priority], activityId: id };
+      const how = { local: isLocal(envelope), priorityKey: PRIORITY_KEYS[envelope.priority], activityId: id, ...(live.first !== undefined ? { first: live.first } : {}) };
       const first = await scope.run(() => runAttempts(envelope, live, how));
       outcome = asksInput(first) ? await scope.run(() => rounds.follow(first, envelope, live, how, onWait)) : first;
     } catch (error) {

@@ -31,6 +31,8 @@ describe('the fast call path', { timeout: 600_000 }, () => {
         // The fixture again with a short timeout: `execution: auto` runs its safe tools as local activities.
         const url = config.servers.find((server) => server.id === 'fixture')!.url;
         config.servers.push({ id: 'fast', transport: 'http', url, timeoutMs: 2_000 });
+        // And as a local server with a long timeout (batches that outlast a workflow task's heartbeat).
+        config.servers.push({ id: 'long', transport: 'http', url, timeoutMs: 20_000, execution: 'local' });
       },
     }).start();
     client = await stack.client();
@@ -79,19 +81,15 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     return { taskOf, bySignal };
   }
 
-  it(`has no cap on waiting callers: 50 concurrent callers on one key are all accepted in order and answered (${UPDATES_PER_WORKFLOW} updates per workflow, the rest by signal)`, async () => {
-    const key = 'fifty';
-    const results = await Promise.all(
-      Array.from({ length: 50 }, (_, step) => client.callTool({ name: 'fixture.record', arguments: { key, step }, _meta: meta(key) }, undefined, { timeout: 120_000 })),
-    );
-    // Every caller got its own answer, not an "accepted".
-    assert.deepEqual(results.map((r) => r._meta?.['switchyard/status']), Array(50).fill('completed'));
-    assert.deepEqual(results.map(textOf).sort(), Array.from({ length: 50 }, (_, step) => `${key}#${step}`).sort());
+  /**
+   * The `record` calls on a key ran once each, one at a time, in the key workflow's acceptance
+   * order across its runs: a call accepted in an earlier workflow task (or run) never ran after
+   * one accepted in a later one.
+   */
+  async function assertRanInAcceptanceOrder(key: string, calls: number) {
     const ran = stack.fixture.executionsOf('record').filter((e) => e.args.key === key).sort((a, b) => a.startedAt - b.startedAt);
-    assert.equal(ran.length, 50, 'each call ran once');
+    assert.equal(ran.length, calls, 'each call ran once');
     for (let i = 1; i < ran.length; i++) assert.ok(ran[i]!.startedAt >= ran[i - 1]!.finishedAt!, 'one at a time on a key');
-    // Execution order is the key workflow's acceptance order, across its runs: a call accepted in
-    // an earlier workflow task (or run) never ran after one accepted in a later one.
     const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
     const accepted = await Promise.all(runs.map(acceptanceTasks));
     const when = new Map<string, [number, number]>();
@@ -103,6 +101,42 @@ describe('the fast call path', { timeout: 600_000 }, () => {
       const [runBefore, taskBefore] = order[i - 1]!;
       assert.ok(run > runBefore || (run === runBefore && task >= taskBefore), `call ${i} ran after call ${i - 1} but was accepted earlier`);
     }
+    return { runs, accepted };
+  }
+
+  /** How many local activities of each type a key's runs recorded (one marker per local activity). */
+  function localActivities(runs: HistoryEvent[][]): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const event of runs.flat()) {
+      const marker = event.markerRecordedEventAttributes;
+      if (marker?.markerName !== 'core_local_activity') continue;
+      const data = Buffer.from(marker.details?.data?.payloads?.[0]?.data ?? new Uint8Array()).toString('utf8');
+      const type = /"activity_type":"([^"]+)"/.exec(data)?.[1] ?? '?';
+      counts[type] = (counts[type] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  /**
+   * Sends a call on a key and returns once the key workflow has it queued (so calls are accepted
+   * in the order sent), with the call's answer to come (wrapped: an async function would wait for it).
+   */
+  async function queueBehind(key: string, queuedBefore: number, name: string, args: Record<string, unknown>) {
+    const handle = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    const call = client.callTool({ name, arguments: args, _meta: meta(key) }, undefined, { timeout: 60_000 });
+    await waitFor(`${name} queued`, async () => ((await handle.query<{ queued: string[] }>('keyState')).queued.length > queuedBefore ? true : undefined));
+    return { answer: call };
+  }
+
+  it(`has no cap on waiting callers: 50 concurrent callers on one key are all accepted in order and answered (${UPDATES_PER_WORKFLOW} updates per workflow, the rest by signal)`, async () => {
+    const key = 'fifty';
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, step) => client.callTool({ name: 'fixture.record', arguments: { key, step }, _meta: meta(key) }, undefined, { timeout: 120_000 })),
+    );
+    // Every caller got its own answer, not an "accepted".
+    assert.deepEqual(results.map((r) => r._meta?.['switchyard/status']), Array(50).fill('completed'));
+    assert.deepEqual(results.map(textOf).sort(), Array.from({ length: 50 }, (_, step) => `${key}#${step}`).sort());
+    const { runs, accepted } = await assertRanInAcceptanceOrder(key, 50);
     assert.ok(accepted.reduce((n, a) => n + a.bySignal, 0) > 0, 'some calls went by signal: the share of updates was in use');
     assert.ok(runs.length > 1, `the key workflow continued as new (${CALLS_PER_RUN} calls per run) with callers waiting`);
     // Every caller was waiting, by update or by watch: no call needed a record of its own.
@@ -192,6 +226,69 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     assert.equal(correlationIdOf(cancelled), queuedId);
     assert.equal(textOf(after), 'slept 10 ms (ui-after)');
     assert.equal(stack.fixture.executionsOf('slow').filter((e) => e.args.tag === 'ui-cancelled').length, 0, 'the cancelled call never reached the server');
+  });
+
+  it('runs the local calls queued on a key in batches (one local activity for several), still one at a time in acceptance order', async () => {
+    const key = 'batched';
+    const blocker = client.callTool({ name: 'fast.slow', arguments: { ms: 600, tag: 'batch-blocker' }, _meta: meta(key) });
+    await waitFor('blocker running', () => stack.fixture.executionsOf('slow').find((e) => e.args.tag === 'batch-blocker'));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, step) => client.callTool({ name: 'fast.record', arguments: { key, step }, _meta: meta(key) }, undefined, { timeout: 60_000 })),
+    );
+    assert.equal(textOf(await blocker), 'slept 600 ms (batch-blocker)');
+    assert.deepEqual(results.map(textOf), Array.from({ length: 12 }, (_, step) => `${key}#${step}`));
+    const { runs } = await assertRanInAcceptanceOrder(key, 12);
+    const local = localActivities(runs);
+    assert.ok((local.callToolBatch ?? 0) >= 1, `the queued calls ran in batches (${JSON.stringify(local)})`);
+    assert.ok((local.callToolBatch ?? 0) + (local.callTool ?? 0) < 13, `fewer local activities than calls (${JSON.stringify(local)})`);
+  });
+
+  it('cancels one call of a running batch: it never runs, the others of its batch run again and complete, in order', async () => {
+    const key = 'batch-cancel';
+    // A regular activity holds no workflow task open: the calls behind it are seen queued.
+    const blocker = client.callTool({ name: 'fixture.slow', arguments: { ms: 5_000, tag: 'bc-blocker' }, _meta: meta(key) });
+    await waitFor('blocker running', () => stack.fixture.executionsOf('slow').find((e) => e.args.tag === 'bc-blocker'));
+    // The first stalls (only the first time it runs): the batch is still on it when the cancel
+    // arrives, with the workflow task's heartbeat (a running local activity holds the task open).
+    const { answer: first } = await queueBehind(key, 0, 'long.flaky', { tag: 'bc-1', stallMs: 12_000 });
+    const cancelling = new AbortController();
+    const second = client.callTool({ name: 'long.echo', arguments: { message: 'bc-2' }, _meta: meta(key) }, undefined, { timeout: 60_000, signal: cancelling.signal }).catch((error: unknown) => error);
+    const handle = stack.temporalClient.workflow.getHandle(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    await waitFor('the second queued', async () => ((await handle.query<{ queued: string[] }>('keyState')).queued.length > 1 ? true : undefined));
+    const { answer: third } = await queueBehind(key, 2, 'long.record', { key, step: 3 });
+    await waitFor('the batch running', () => stack.fixture.executionsOf('flaky').find((e) => e.args.tag === 'bc-1'));
+    cancelling.abort();
+    assert.equal(textOf(await first), 'flaky bc-1');
+    assert.equal(textOf(await third), `${key}#3`);
+    assert.ok((await second) instanceof Error, 'the client cancelled the second call');
+    await blocker;
+    const firstRuns = stack.fixture.executionsOf('flaky').filter((e) => e.args.tag === 'bc-1');
+    assert.deepEqual(firstRuns.map((e) => e.cancelled === true), [true, false], 'the first call was stopped with its batch, then ran again');
+    assert.equal(stack.fixture.executionsOf('echo').filter((e) => e.args.message === 'bc-2').length, 0, 'the cancelled call never reached the server');
+    const thirdRuns = stack.fixture.executionsOf('record').filter((e) => e.args.key === key);
+    assert.equal(thirdRuns.length, 1);
+    assert.ok(thirdRuns[0]!.startedAt >= firstRuns[1]!.finishedAt!, 'the third ran after the first had ended');
+    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    assert.ok((localActivities(runs).callToolBatch ?? 0) >= 1, 'the calls ran as a batch');
+  });
+
+  it('retries a call that failed inside a batch with its own retry policy, counting that attempt, and runs the calls behind it only after it', async () => {
+    const key = 'batch-retry';
+    const blocker = client.callTool({ name: 'fixture.slow', arguments: { ms: 5_000, tag: 'br-blocker' }, _meta: meta(key) });
+    await waitFor('blocker running', () => stack.fixture.executionsOf('slow').find((e) => e.args.tag === 'br-blocker'));
+    const { answer: before } = await queueBehind(key, 0, 'fast.record', { key, step: 1 });
+    // Its first run outlasts the `fast` server's 2 s request timeout: a retryable failure.
+    const { answer: flaky } = await queueBehind(key, 1, 'fast.flaky', { tag: 'br', stallMs: 5_000 });
+    const { answer: behind } = await queueBehind(key, 2, 'fast.record', { key, step: 2 });
+    assert.equal(textOf(await blocker), 'slept 5000 ms (br-blocker)');
+    assert.deepEqual([textOf(await before), textOf(await flaky), textOf(await behind)], [`${key}#1`, 'flaky br', `${key}#2`]);
+    const attempts = stack.fixture.executionsOf('flaky').filter((e) => e.args.tag === 'br');
+    assert.deepEqual(attempts.map((e) => e.attempt), [1, 2], 'the retry is attempt 2: the batched attempt counts');
+    const records = stack.fixture.executionsOf('record').filter((e) => e.args.key === key).sort((a, b) => a.startedAt - b.startedAt);
+    assert.deepEqual(records.map((e) => e.args.step), [1, 2], 'each other call ran once');
+    assert.ok(records[1]!.startedAt >= attempts[1]!.finishedAt!, 'the call behind ran after the retry had ended');
+    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    assert.ok((localActivities(runs).callToolBatch ?? 0) >= 1, 'the three ran as a batch first');
   });
 
   it('finds a call answered on the fast path with get_call, while it runs and after it ended', async () => {

@@ -166,6 +166,30 @@ export class FixtureServer {
       },
     );
     server.registerTool(
+      'flaky',
+      {
+        description: 'Stalls for stallMs (cancellable) the first time it runs for a tag, answers at once after that: a transient failure behind a short request timeout.',
+        inputSchema: { tag: z.string(), stallMs: z.number() },
+        annotations: { readOnlyHint: true },
+      },
+      async ({ tag, stallMs }, extra) => {
+        const first = !this.executionsOf('flaky').some((e) => e.args.tag === tag);
+        const execution = this.record('flaky', { tag, stallMs }, extra._meta, extra.requestInfo?.headers);
+        if (first) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, stallMs);
+            extra.signal.addEventListener('abort', () => {
+              clearTimeout(timer);
+              execution.cancelled = true;
+              resolve();
+            });
+          });
+        }
+        execution.finishedAt = Date.now();
+        return { content: [{ type: 'text', text: `flaky ${tag}` }] };
+      },
+    );
+    server.registerTool(
       'record',
       {
         description: 'Records a step of a key, for ordering checks. Idempotent: a repeat of a correlation id is not applied again.',
