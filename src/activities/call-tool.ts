@@ -49,30 +49,27 @@ export interface BatchFailure {
 }
 
 /**
- * The first attempts of several calls in one local activity (workflows/key.ts, "batched local
- * calls"): the calls queued on a key one after another, stopping after the first that does not
- * simply complete (a failure, or a question for its client), since the next may not start before
- * it has ended; a shard's calls all at once. Each call runs exactly as callTool runs it. A cancel
- * reaches every call of the batch, and the batch's own failure (a worker that dies) makes Temporal
- * run it again: both only for calls that are safe to repeat (the workflow batches no others).
+ * The first attempts of a key's next local calls in one local activity (workflows/key.ts,
+ * BATCHED_LOCAL_CALLS), one after another, stopping after the first that does not simply complete
+ * (a failure, or a question for its client): the next may not start before it has ended. Each
+ * call runs exactly as callTool runs it. A cancel reaches every call of the batch, and the batch's
+ * own failure (a worker that dies) makes Temporal run it again: both only for calls that are safe
+ * to repeat (the workflow batches no others).
  */
 export function createCallToolBatchActivity(callTool: ReturnType<typeof createCallToolActivity>) {
-  return async function callToolBatch(envelopes: CallEnvelope[], ordered: boolean): Promise<BatchItem[]> {
-    const one = async (envelope: CallEnvelope): Promise<BatchItem> => {
-      const startedAt = Date.now();
-      try {
-        return { result: await callTool(envelope), startedAt };
-      } catch (error) {
-        if (cancellationSignal().aborted || !(error instanceof ApplicationFailure)) throw error;
-        return { failure: { type: error.type ?? 'Error', message: error.message, nonRetryable: error.nonRetryable === true, details: [...(error.details ?? [])] }, startedAt };
-      }
-    };
-    if (!ordered) return await Promise.all(envelopes.map(one));
+  return async function callToolBatch(envelopes: CallEnvelope[]): Promise<BatchItem[]> {
     const items: BatchItem[] = envelopes.map(() => null);
     for (const [index, envelope] of envelopes.entries()) {
-      const item = await one(envelope);
-      items[index] = item;
-      if (item === null || 'failure' in item || item.result.resultType === 'input_required') break;
+      const startedAt = Date.now();
+      try {
+        const result = await callTool(envelope);
+        items[index] = { result, startedAt };
+        if (result.resultType === 'input_required') break;
+      } catch (error) {
+        if (cancellationSignal().aborted || !(error instanceof ApplicationFailure)) throw error;
+        items[index] = { failure: { type: error.type ?? 'Error', message: error.message, nonRetryable: error.nonRetryable === true, details: [...(error.details ?? [])] }, startedAt };
+        break;
+      }
     }
     return items;
   };

@@ -178,10 +178,11 @@ const AUDIT_FLUSH_RECORDS = 100;
 const AUDIT_MAX_PENDING = 1_000;
 /**
  * Batched local calls (an added command: older histories run every call in its own local
- * activity). When a local call starts and more local calls wait behind it, up to
- * MAX_BATCH of them go in one local activity (activities/call-tool.ts callToolBatch): a key's one
- * after another, a shard's at once. Each call costs one request, not a workflow activation and a
- * local-activity dispatch each way as well (docs/performance.md, "Batched local calls").
+ * activity). When a local call starts on a key and more local calls wait right behind it, up to
+ * MAX_BATCH of them run one after another in one local activity (activities/call-tool.ts
+ * callToolBatch). Each costs its request, not also a workflow activation and a local-activity
+ * dispatch each way (docs/performance.md, "Batched local calls"). Shards do not batch: their calls
+ * arrive spread over the shards, and a batch would make each wait for the slowest of it.
  */
 const BATCHED_LOCAL_CALLS = 'batched-local-calls';
 const MAX_BATCH = 16;
@@ -486,7 +487,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       return true;
     }
     const live = calls.get(entry!.id)!;
-    const batch = isLocal(live.envelope) && live.first === undefined && live.unbatched !== true ? moreLocalCalls() : [];
+    const batch = input.orderingKey !== undefined && isLocal(live.envelope) && live.first === undefined && live.unbatched !== true ? localCallsBehind() : [];
     const members = batch.length > 0 && patched(BATCHED_LOCAL_CALLS) ? [live, ...batch] : [live];
     for (const member of members) {
       if (member !== live) queue.splice(queue.findIndex((e) => e.kind === 'call' && e.id === member.envelope.correlationId), 1);
@@ -500,49 +501,34 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     return true;
   }
 
-  /**
-   * The queued local calls that may join a batch with the one starting now (still in the queue):
-   * on a key those right behind it, in order; in a shard the most urgent, as slots allow.
-   */
-  function moreLocalCalls(): Live[] {
-    const joins = (e: (typeof queue)[number]) => {
-      if (e.kind !== 'call') return undefined;
-      const live = calls.get(e.id)!;
-      return isLocal(live.envelope) && live.first === undefined && live.unbatched !== true ? live : undefined;
-    };
+  /** The local calls queued right behind the one starting now on a key, in order (still in the queue): its batch. */
+  function localCallsBehind(): Live[] {
     const taken: Live[] = [];
-    if (input.orderingKey !== undefined) {
-      for (const e of queue) {
-        const live = joins(e);
-        if (live === undefined || taken.length >= MAX_BATCH - 1) break;
-        taken.push(live);
-      }
-      return taken;
+    for (const e of queue) {
+      const live = e.kind === 'call' ? calls.get(e.id)! : undefined;
+      if (live === undefined || !isLocal(live.envelope) || live.first !== undefined || live.unbatched === true || taken.length >= MAX_BATCH - 1) break;
+      taken.push(live);
     }
-    const slots = Math.min(MAX_BATCH - 1, input.concurrency - (running.size - waitingInput.size) - 1);
-    const candidates = queue.map((e, index) => ({ live: joins(e), index })).filter((c): c is { live: Live; index: number } => c.live !== undefined);
-    candidates.sort((a, b) => PRIORITY_KEYS[a.live.envelope.priority] - PRIORITY_KEYS[b.live.envelope.priority] || a.index - b.index);
-    return candidates.slice(0, Math.max(0, slots)).map((c) => c.live);
+    return taken;
   }
 
   /**
-   * Runs the first attempts of several local calls in one local activity. A call that completed
-   * ends here; one the batch stopped at (it failed, or asked its client something) goes back to
-   * the head of the queue with that first attempt, and run() goes on from it; the calls the batch
-   * did not reach go back behind it, in their order. A cancel (of one of its calls) or a failure
-   * of the batch itself sends the others back too: they are safe to repeat, which is why only
-   * local calls are batched.
+   * Runs the first attempts of a key's next local calls in one local activity, one after another.
+   * A call that completed ends here; the one the batch stopped at (it failed, or asked its client
+   * something) goes back to the head of the queue with that first attempt, and run() goes on from
+   * it; the calls the batch did not reach go back behind it, in their order. A cancel (of one of
+   * its calls) or a failure of the batch itself sends the others back too: they are safe to
+   * repeat, which is why only local calls are batched.
    */
   async function runBatch(members: Live[]): Promise<void> {
     const scope = new CancellationScope();
     for (const live of members) live.scope = scope;
-    const ordered = input.orderingKey !== undefined;
     const now = Date.now();
     const remaining = Math.max(...members.map((live) => live.envelope.deadlineAt - now));
     const perCall = members.map((live) => live.envelope.requestTimeoutMs + 5_000);
     const { callToolBatch } = proxyLocalActivities<Activities>({
       scheduleToCloseTimeout: remaining,
-      startToCloseTimeout: Math.min(remaining, ordered ? perCall.reduce((a, b) => a + b, 0) : Math.max(...perCall)),
+      startToCloseTimeout: Math.min(remaining, perCall.reduce((a, b) => a + b, 0)),
       retry: { maximumAttempts: 1 },
       // A cancel ends the batch once its requests are aborted, not before: a key's next call
       // never starts while one of its batch is still being stopped.
@@ -552,7 +538,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     let items: BatchItem[] | undefined;
     let cancelled = false;
     try {
-      items = await scope.run(() => callToolBatch(members.map((live) => live.envelope), ordered));
+      items = await scope.run(() => callToolBatch(members.map((live) => live.envelope)));
     } catch (error) {
       cancelled = isCancellation(error);
       if (!cancelled) log.warn('a batch of local calls failed; its calls run on their own', { calls: members.length, error: String(error) });
