@@ -186,6 +186,16 @@ const AUDIT_MAX_PENDING = 1_000;
  */
 const BATCHED_LOCAL_CALLS = 'batched-local-calls';
 const MAX_BATCH = 16;
+/**
+ * Audit exports start only from the workflow's main loop (an added command position: older runs
+ * started them wherever a call ended or an export came back). Two promises resolved in one
+ * activation (an export's completion, a call's end) ran their continuations in an order that a
+ * replay did not always repeat, so the next export's command moved, and a restarted worker
+ * failed the key's workflow task with a nondeterminism error for good. The main loop runs after
+ * every handler and continuation of an activation has settled, so what it sees, and the
+ * commands it adds, do not depend on that order.
+ */
+const AUDIT_EXPORT_FROM_LOOP = 'audit-export-from-loop';
 
 export async function keyWorkflow(input: KeyInput): Promise<void> {
   const me = workflowInfo().workflowId;
@@ -225,6 +235,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   const auditBehind = () => auditPending() >= auditLimit;
   /** When the oldest queued record must leave; 0: at once (carried over, or the workflow is ending). */
   let auditDueAt = 0;
+  const auditFromLoop = patched(AUDIT_EXPORT_FROM_LOOP);
 
   const unfinished = () => calls.size + queue.filter((e) => e.kind === 'external').length + (holder !== undefined ? 1 : 0);
   const known = (id: string) => calls.has(id) || recent.has(id);
@@ -434,7 +445,16 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
         const live = entry.kind === 'call' ? calls.get(entry.id) : undefined;
         if (live !== undefined) void finish(live, { status: 'cancelled', message: 'the call was cancelled' });
       }
-      await condition(() => running.size === 0 && allHandlersFinished() && auditIdle());
+      const settled = () => running.size === 0 && allHandlersFinished();
+      if (!auditFromLoop) await condition(() => settled() && auditIdle());
+      // The records of the calls ended here leave from this loop (AUDIT_EXPORT_FROM_LOOP).
+      else {
+        const due = () => auditInFlight.length === 0 && auditQueue.length > 0;
+        while (!(settled() && auditIdle())) {
+          await condition(() => (settled() && auditIdle()) || due());
+          if (due()) flushAudit();
+        }
+      }
     });
     throw error;
   }
@@ -674,7 +694,8 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     if (envelope.audit === undefined || !patched(AUDIT_EXPORT)) return;
     if (auditQueue.length === 0 && auditDueAt >= 0) auditDueAt = Date.now() + auditFlushMs;
     auditQueue.push(callAuditRecord(envelope, startedAt, Date.now(), outcome));
-    flushAudit();
+    if (auditFromLoop) bump();
+    else flushAudit();
   }
 
   /** Starts an export when records are due, or sets the tick that makes them due. */
@@ -685,13 +706,14 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     else wantTickAt(auditDueAt);
   }
 
+  /** Exports a batch; older runs went on with the records queued meanwhile (AUDIT_EXPORT_FROM_LOOP). */
   async function exportAuditRecords(): Promise<void> {
-    while (auditQueue.length > 0) {
+    do {
       auditInFlight = takeAuditBatch(auditQueue, AUDIT_BATCH_BYTES);
       const batch = auditInFlight;
       await CancellationScope.nonCancellable(() => exportAudit(batch));
       auditInFlight = [];
-    }
+    } while (!auditFromLoop && auditQueue.length > 0);
     bump();
   }
 

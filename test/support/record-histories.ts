@@ -90,8 +90,8 @@ try {
   recorded.push(['call-deadline-crossing-retry', callWorkflowId('default', await call('crossing.slow', { ms: 5_000, tag: 'crossing' }, { 'switchyard/deadline_ms': 2_500 }))]);
 
   // Key workflows (the fast path): held calls, a queued call cancelled, a call workflow with an
-  // idempotency key taking its turn, continue-as-new with calls queued; and a shard's concurrent
-  // local-activity calls.
+  // idempotency key taking its turn, continue-as-new with calls queued; batched local calls on a
+  // key; and a shard's concurrent local-activity calls.
   const fastKey = { 'switchyard/ordering_key': 'replay-fast' };
   await fast('fixture.record', { key: 'replay-fast', step: 1 }, fastKey);
   const blocker = fast('fixture.slow', { ms: 1_500, tag: 'replay-blocker' }, fastKey);
@@ -108,6 +108,14 @@ try {
   const continued = keyRuns.filter((r) => r.status === 'CONTINUED_AS_NEW').sort((a, b) => a.start - b.start)[0];
   if (continued === undefined) throw new Error(`the key workflow did not continue as new: ${JSON.stringify(keyRuns)}`);
   recorded.push(['key-calls-continued-as-new', keyId, continued.runId]);
+  // Local calls queued on a key run in batches; their audit records leave from the main loop.
+  const batchKey = { 'switchyard/ordering_key': 'replay-batch' };
+  await Promise.all(Array.from({ length: 8 }, (_, step) => fast('short.record', { key: 'replay-batch', step }, batchKey)));
+  const batchId = keyWorkflowId('default', keyRoute('default', 'replay-batch'));
+  // Its first run (6 calls a run): the one that ran the batches.
+  const batchRuns: Array<{ runId: string; start: number }> = [];
+  for await (const run of stack.temporalClient.workflow.list({ query: `WorkflowId = '${batchId}'` })) batchRuns.push({ runId: run.runId, start: run.startTime.getTime() });
+  const batchRun = batchRuns.sort((a, b) => a.start - b.start)[0]!.runId;
   const shardIds = new Set((await Promise.all(Array.from({ length: 8 }, (_, i) => fast('short.echo', { message: `replay-${i}` })))).map((id) => keyWorkflowId('default', routeOf(id)!)));
   const shardId = [...shardIds][0]!;
 
@@ -116,8 +124,8 @@ try {
 
   for (const [, id, runId] of recorded) if (runId === undefined) await settle(id);
   // Key and shard workflows stay open while idle; terminate them so their histories are complete.
-  for (const id of [keyId, shardId]) await stack.temporalClient.workflow.getHandle(id).terminate('recording finished');
-  recorded.push(['key-calls', keyId], ['shard-local-calls', shardId]);
+  for (const id of [keyId, shardId, batchId]) await stack.temporalClient.workflow.getHandle(id).terminate('recording finished');
+  recorded.push(['key-calls', keyId], ['shard-local-calls', shardId], ['key-calls-batched', batchId, batchRun]);
   // lane.json was recorded by the lane-based build (6ad613c); this build starts no lanes, so it
   // is kept as it is: it proves that the code still replays what that build wrote.
 
