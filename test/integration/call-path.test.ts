@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
-import type { temporal } from '@temporalio/proto';
 import { keyWorkflowId, routeOf } from '../../src/shared/ids.js';
 import { cancelCallSignal } from '../../src/shared/messages.js';
 import { keyRoute } from '../../src/shared/route.js';
 import { waitFor } from '../support/ports.js';
+import { acceptanceOf, acceptedBefore, historiesOf, keyHistories, localActivities } from '../support/key-history.js';
 import { Stack } from '../support/stack.js';
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 const UPDATES_PER_WORKFLOW = 2;
 const CALLS_PER_RUN = 8;
@@ -47,40 +46,6 @@ describe('the fast call path', { timeout: 600_000 }, () => {
   const textOf = (result: Record<string, unknown>) => (result.content as Array<{ text: string }>)[0]!.text;
   const correlationIdOf = (result: { _meta?: Record<string, unknown> }) => result._meta?.['switchyard/correlation_id'] as string;
 
-  /** Every run of a key workflow, oldest first, with its history. */
-  async function historiesOf(workflowId: string): Promise<HistoryEvent[][]> {
-    const runs: Array<{ runId: string; startTime: Date }> = [];
-    for await (const execution of stack.temporalClient.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ runId: execution.runId, startTime: execution.startTime });
-    runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
-    return Promise.all(runs.map(async (run) => (await stack.temporalClient.workflow.getHandle(workflowId, run.runId).fetchHistory()).events ?? []));
-  }
-
-  /**
-   * When the key workflow accepted each call: the workflow task that delivered it (held updates and
-   * signals alike). Calls delivered in one task arrived together, and the SDK hands them to the
-   * workflow in an order of its own (in a first task, the updates before a signal with an earlier
-   * event id), so only the task is compared. An update's Accepted event is written when that task
-   * completes; the event it was sequenced after (acceptedRequestSequencingEventId) names the task.
-   */
-  async function acceptanceTasks(events: HistoryEvent[]): Promise<{ taskOf: Map<string, number>; bySignal: number }> {
-    const taskStarts = events.filter((e) => e.workflowTaskStartedEventAttributes).map((e) => Number(e.eventId));
-    const taskAfter = (eventId: number) => taskStarts.findIndex((started) => started > eventId);
-    const taskOf = new Map<string, number>();
-    let bySignal = 0;
-    for (const event of events) {
-      const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
-      if (accepted?.acceptedRequest?.input?.name === 'call') taskOf.set(accepted.acceptedRequest.meta!.updateId!, taskAfter(Number(accepted.acceptedRequestSequencingEventId)));
-      const signal = event.workflowExecutionSignaledEventAttributes;
-      if (signal?.signalName === 'submitCall') {
-        const payload = signal.input?.payloads?.[0];
-        const submitted = (await stack.payloadValue(payload!)) as { envelope: { correlationId: string } };
-        taskOf.set(submitted.envelope.correlationId, taskAfter(Number(event.eventId)));
-        bySignal++;
-      }
-    }
-    return { taskOf, bySignal };
-  }
-
   /**
    * The `record` calls on a key ran once each, one at a time, in the key workflow's acceptance
    * order across its runs: a call accepted in an earlier workflow task (or run) never ran after
@@ -90,31 +55,14 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     const ran = stack.fixture.executionsOf('record').filter((e) => e.args.key === key).sort((a, b) => a.startedAt - b.startedAt);
     assert.equal(ran.length, calls, 'each call ran once');
     for (let i = 1; i < ran.length; i++) assert.ok(ran[i]!.startedAt >= ran[i - 1]!.finishedAt!, 'one at a time on a key');
-    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
-    const accepted = await Promise.all(runs.map(acceptanceTasks));
-    const when = new Map<string, [number, number]>();
-    accepted.forEach(({ taskOf }, run) => taskOf.forEach((task, id) => void (when.has(id) || when.set(id, [run, task]))));
+    const runs = await keyHistories(stack, key);
+    const { accepted, when } = await acceptanceOf(stack, runs);
     const order = ran.map((e) => when.get(e.correlationId!));
     assert.ok(order.every((w) => w !== undefined), 'every call that ran was accepted by the key workflow');
     for (let i = 1; i < order.length; i++) {
-      const [run, task] = order[i]!;
-      const [runBefore, taskBefore] = order[i - 1]!;
-      assert.ok(run > runBefore || (run === runBefore && task >= taskBefore), `call ${i} ran after call ${i - 1} but was accepted earlier`);
+      assert.ok(!acceptedBefore(order[i]!, order[i - 1]!), `call ${i} ran after call ${i - 1} but was accepted earlier`);
     }
     return { runs, accepted };
-  }
-
-  /** How many local activities of each type a key's runs recorded (one marker per local activity). */
-  function localActivities(runs: HistoryEvent[][]): Record<string, number> {
-    const counts: Record<string, number> = {};
-    for (const event of runs.flat()) {
-      const marker = event.markerRecordedEventAttributes;
-      if (marker?.markerName !== 'core_local_activity') continue;
-      const data = Buffer.from(marker.details?.data?.payloads?.[0]?.data ?? new Uint8Array()).toString('utf8');
-      const type = /"activity_type":"([^"]+)"/.exec(data)?.[1] ?? '?';
-      counts[type] = (counts[type] ?? 0) + 1;
-    }
-    return counts;
   }
 
   /**
@@ -164,7 +112,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
       }),
     );
     assert.deepEqual(statuses.flat(), Array(callers * each).fill('completed'));
-    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    const runs = await keyHistories(stack, key);
     assert.ok(runs.length >= (callers * each) / CALLS_PER_RUN / 2, `the key workflow continued as new many times (${runs.length} runs)`);
     const refused = runs.flat().flatMap((e) => (e.workflowTaskFailedEventAttributes ? [e.workflowTaskFailedEventAttributes.failure?.message ?? '?'] : []));
     assert.deepEqual(refused, [], 'no workflow task of the key failed');
@@ -230,17 +178,22 @@ describe('the fast call path', { timeout: 600_000 }, () => {
 
   it('runs the local calls queued on a key in batches (one local activity for several), still one at a time in acceptance order', async () => {
     const key = 'batched';
-    const blocker = client.callTool({ name: 'fast.slow', arguments: { ms: 600, tag: 'batch-blocker' }, _meta: meta(key) });
+    // A regular activity holds no workflow task open, so each call behind it is accepted in a
+    // workflow task of its own: the order checked below is then the order within the batch too.
+    const blocker = client.callTool({ name: 'fixture.slow', arguments: { ms: 5_000, tag: 'batch-blocker' }, _meta: meta(key) }, undefined, { timeout: 60_000 });
     await waitFor('blocker running', () => stack.fixture.executionsOf('slow').find((e) => e.args.tag === 'batch-blocker'));
-    const results = await Promise.all(
-      Array.from({ length: 12 }, (_, step) => client.callTool({ name: 'fast.record', arguments: { key, step }, _meta: meta(key) }, undefined, { timeout: 60_000 })),
-    );
-    assert.equal(textOf(await blocker), 'slept 600 ms (batch-blocker)');
-    assert.deepEqual(results.map(textOf), Array.from({ length: 12 }, (_, step) => `${key}#${step}`));
-    const { runs } = await assertRanInAcceptanceOrder(key, 12);
+    const queued = [];
+    for (let step = 0; step < 8; step++) queued.push(await queueBehind(key, step, 'fast.record', { key, step }));
+    assert.ok(!stack.fixture.executionsOf('slow').find((e) => e.args.tag === 'batch-blocker')!.finishedAt, 'all 8 were queued while the blocker ran');
+    const results = await Promise.all(queued.map((q) => q.answer));
+    assert.equal(textOf(await blocker), 'slept 5000 ms (batch-blocker)');
+    assert.deepEqual(results.map(textOf), Array.from({ length: 8 }, (_, step) => `${key}#${step}`));
+    const { runs, accepted } = await assertRanInAcceptanceOrder(key, 8);
+    const tasks = new Set(accepted.flatMap(({ taskOf }, run) => [...taskOf.values()].map((task) => `${run}:${task}`)));
+    assert.ok(tasks.size >= 9, 'the blocker and each queued call were accepted in workflow tasks of their own');
     const local = localActivities(runs);
     assert.ok((local.callToolBatch ?? 0) >= 1, `the queued calls ran in batches (${JSON.stringify(local)})`);
-    assert.ok((local.callToolBatch ?? 0) + (local.callTool ?? 0) < 13, `fewer local activities than calls (${JSON.stringify(local)})`);
+    assert.ok((local.callToolBatch ?? 0) + (local.callTool ?? 0) < 8, `fewer local activities than calls (${JSON.stringify(local)})`);
   });
 
   it('cancels one call of a running batch: it never runs, the others of its batch run again and complete, in order', async () => {
@@ -268,7 +221,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     const thirdRuns = stack.fixture.executionsOf('record').filter((e) => e.args.key === key);
     assert.equal(thirdRuns.length, 1);
     assert.ok(thirdRuns[0]!.startedAt >= firstRuns[1]!.finishedAt!, 'the third ran after the first had ended');
-    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    const runs = await keyHistories(stack, key);
     assert.ok((localActivities(runs).callToolBatch ?? 0) >= 1, 'the calls ran as a batch');
   });
 
@@ -287,7 +240,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     const records = stack.fixture.executionsOf('record').filter((e) => e.args.key === key).sort((a, b) => a.startedAt - b.startedAt);
     assert.deepEqual(records.map((e) => e.args.step), [1, 2], 'each other call ran once');
     assert.ok(records[1]!.startedAt >= attempts[1]!.finishedAt!, 'the call behind ran after the retry had ended');
-    const runs = await historiesOf(keyWorkflowId('default', keyRoute('default', stack.storedKey(key))));
+    const runs = await keyHistories(stack, key);
     assert.ok((localActivities(runs).callToolBatch ?? 0) >= 1, 'the three ran as a batch first');
   });
 
@@ -316,7 +269,7 @@ describe('the fast call path', { timeout: 600_000 }, () => {
     const second = await client.callTool({ name: 'fixture.record', arguments: { key, step: 1 }, _meta: meta(key) });
     assert.equal(textOf(second), `${key}#1`);
     const runs = await waitFor('the second run listed', async () => {
-      const found = await historiesOf(workflowId);
+      const found = await historiesOf(stack, workflowId);
       return found.length === 2 ? found : undefined;
     });
     const updateIds = runs[1]!.flatMap((e) => (e.workflowExecutionUpdateAcceptedEventAttributes ? [e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.meta?.updateId] : []));

@@ -5,12 +5,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { keyWorkflowId } from '../../src/shared/ids.js';
 import { keyRoute } from '../../src/shared/route.js';
+import { acceptanceOf, acceptedBefore, keyHistories, localActivities } from '../support/key-history.js';
 import { waitFor } from '../support/ports.js';
 import { byKey, submit } from '../support/ordering.js';
 import { Stack } from '../support/stack.js';
 
 const KEYS = 20;
 const STEPS = 50;
+/** Keys of the local-activity run: fewer, so that each key's steps queue up into batches. */
+const LOCAL_KEYS = 8;
+const LOCAL_CALLERS = 4;
+/** How long each of its steps takes at the server: long enough for the next steps to queue behind it. */
+const LOCAL_STEP_MS = 40;
 
 describe('per-key order', { timeout: 3_600_000 }, () => {
   let stack: Stack;
@@ -18,7 +24,20 @@ describe('per-key order', { timeout: 3_600_000 }, () => {
   before(async () => {
     // With the SDK's stack traces on (worker.workflowStackTraces; off by default, see call-path.test.ts),
     // so that the SDK's own workflow threads run this suite's kills too.
-    stack = await new Stack({ withEverything: false, heartbeatTimeoutMs: 2_000, laneHandoffsPerRun: 100, configure: (config) => void (config.worker.workflowStackTraces = true) }).start();
+    stack = await new Stack({
+      withEverything: false,
+      // Fast-path callers are answered once accepted (the local-activity run below): the calls then
+      // end with nobody holding them, so each writes its record, next to the audit exports.
+      syncWaitMs: 0,
+      heartbeatTimeoutMs: 2_000,
+      laneHandoffsPerRun: 100,
+      configure: (config) => {
+        config.worker.workflowStackTraces = true;
+        // The fixture again, its calls run as local activities (batched on a key: architecture.md).
+        const url = config.servers.find((server) => server.id === 'fixture')!.url;
+        config.servers.push({ id: 'local', transport: 'http', url, timeoutMs: 10_000, execution: 'local' });
+      },
+    }).start();
   });
 
   after(async () => {
@@ -63,9 +82,58 @@ describe('per-key order', { timeout: 3_600_000 }, () => {
     assert.match(trace, /keyWorkflow/);
     await Promise.all(clients.map((c) => c.close()));
   });
+
+  it(`${LOCAL_KEYS} keys × ${LOCAL_CALLERS} concurrent callers, ${STEPS} steps a key as local activities (batched), worker SIGKILLed twice: acceptance order, nothing lost, nothing applied twice`, async () => {
+    // Callers on the fast path (not accept_async) are acknowledged only when the workflow task that
+    // accepted them completes, after the local activity it runs: a lone sequential caller never has
+    // a step queued behind the running one. Concurrent callers do, so their order is the key
+    // workflow's acceptance order, read back from its histories. Before the fix of
+    // AUDIT_EXPORT_FROM_LOOP (workflows/key.ts) a restarted worker here failed some key's workflow
+    // task with a nondeterminism error for good, and this test timed out.
+    const clients = await Promise.all(Array.from({ length: LOCAL_KEYS * LOCAL_CALLERS }, () => stack.client()));
+    const next = Array<number>(LOCAL_KEYS).fill(0);
+    const submitting = clients.map(async (client, i) => {
+      const k = i % LOCAL_KEYS;
+      for (let step = next[k]!++; step < STEPS; step = next[k]!++) {
+        await submit(client, `local-${k}`, step, undefined, { 'switchyard/accept_async': undefined }, { tool: 'local.record', ms: LOCAL_STEP_MS });
+      }
+    });
+    const kills: number[] = [];
+    const killer = (async () => {
+      for (const atApplied of [LOCAL_KEYS * STEPS * 0.25, LOCAL_KEYS * STEPS * 0.6]) {
+        await waitFor('progress before a kill', () => (byKeyCount(stack, 'local-') >= atApplied ? true : undefined), 600_000, 20);
+        await stack.kill('worker');
+        kills.push(byKeyCount(stack, 'local-'));
+        await new Promise((r) => setTimeout(r, 500));
+        await stack.startWorker();
+      }
+    })();
+    await Promise.all([...submitting, killer]);
+    await waitFor('every accepted step applied', () => (byKeyCount(stack, 'local-') >= LOCAL_KEYS * STEPS ? true : undefined), 600_000, 250);
+    let batches = 0;
+    for (let k = 0; k < LOCAL_KEYS; k++) {
+      const key = `local-${k}`;
+      const applied = stack.fixture.applied.filter((a) => a.key === key);
+      assert.deepEqual(applied.map((a) => a.step).sort((a, b) => a - b), Array.from({ length: STEPS }, (_, i) => i), `${key}: every step applied once`);
+      const runs = await keyHistories(stack, key);
+      const { when } = await acceptanceOf(stack, runs);
+      const order = applied.map((a) => when.get(a.correlationId!));
+      assert.ok(order.every((w) => w !== undefined), `${key}: every applied step was accepted by the key workflow`);
+      for (let i = 1; i < order.length; i++) assert.ok(!acceptedBefore(order[i]!, order[i - 1]!), `${key}: step ${applied[i]!.step} took effect after step ${applied[i - 1]!.step} but was accepted earlier`);
+      batches += localActivities(runs).callToolBatch ?? 0;
+    }
+    // A local activity leaves no trace until its workflow task completes: after a kill the key's
+    // calls since its last completed task run again, in order (the server may see a step again
+    // after a later one: guarantees.md, "Per-key order").
+    const repeats = stack.fixture.executionsOf('record').filter((e) => String(e.args.key).startsWith('local-')).length - LOCAL_KEYS * STEPS;
+    console.log(`# ${LOCAL_KEYS * STEPS} ordered local steps, ${batches} batches among them; worker killed at ${kills.join(' and ')} applied; ${repeats} requests repeated after the kills (deduped by the server)`);
+    assert.equal(kills.length, 2);
+    assert.ok(batches > 0, 'the queued steps ran in batches');
+    await Promise.all(clients.map((c) => c.close()));
+  });
 });
 
-function byKeyCount(stack: Stack): number {
-  return stack.fixture.applied.filter((a) => a.key.startsWith('order-')).length;
+function byKeyCount(stack: Stack, prefix = 'order-'): number {
+  return stack.fixture.applied.filter((a) => a.key.startsWith(prefix)).length;
 }
 

@@ -192,12 +192,13 @@ export class FixtureServer {
     server.registerTool(
       'record',
       {
-        description: 'Records a step of a key, for ordering checks. Idempotent: a repeat of a correlation id is not applied again.',
-        inputSchema: { key: z.string(), step: z.number() },
+        description: 'Records a step of a key, for ordering checks, after ms milliseconds. Idempotent: a repeat of a correlation id is not applied again.',
+        inputSchema: { key: z.string(), step: z.number(), ms: z.number().optional() },
         annotations: { idempotentHint: true },
       },
-      async ({ key, step }, extra) => {
+      async ({ key, step, ms }, extra) => {
         const execution = this.record('record', { key, step }, extra._meta, extra.requestInfo?.headers);
+        if (ms !== undefined) await new Promise((resolve) => setTimeout(resolve, ms));
         execution.finishedAt = Date.now();
         const id = execution.correlationId;
         if (id === undefined || !this.appliedIds.has(id)) {

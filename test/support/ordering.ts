@@ -4,11 +4,11 @@ import type { Client as McpClient } from '@modelcontextprotocol/sdk/client/index
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Stack } from './stack.js';
 
-export function submit(client: McpClient, key: string, step: number, idempotencyKey?: string, meta: Record<string, unknown> = {}) {
+export function submit(client: McpClient, key: string, step: number, idempotencyKey?: string, meta: Record<string, unknown> = {}, how: { tool?: string; ms?: number } = {}) {
   return client.callTool(
     {
-      name: 'fixture.record',
-      arguments: { key, step },
+      name: how.tool ?? 'fixture.record',
+      arguments: { key, step, ...(how.ms !== undefined ? { ms: how.ms } : {}) },
       _meta: { 'switchyard/ordering_key': key, 'switchyard/accept_async': true, ...(idempotencyKey ? { 'switchyard/idempotency_key': idempotencyKey } : {}), ...meta },
     },
     CallToolResultSchema,
