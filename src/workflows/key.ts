@@ -235,7 +235,11 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   const auditBehind = () => auditPending() >= auditLimit;
   /** When the oldest queued record must leave; 0: at once (carried over, or the workflow is ending). */
   let auditDueAt = 0;
-  const auditFromLoop = patched(AUDIT_EXPORT_FROM_LOOP);
+  /**
+   * Decided where AUDIT_EXPORT is (the first record queued), or at the start for records carried
+   * over; a run with no record adds no patch, and so no search-attribute upsert.
+   */
+  let auditFromLoop = auditQueue.length > 0 ? patched(AUDIT_EXPORT_FROM_LOOP) : undefined;
 
   const unfinished = () => calls.size + queue.filter((e) => e.kind === 'external').length + (holder !== undefined ? 1 : 0);
   const known = (id: string) => calls.has(id) || recent.has(id);
@@ -445,15 +449,14 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
         const live = entry.kind === 'call' ? calls.get(entry.id) : undefined;
         if (live !== undefined) void finish(live, { status: 'cancelled', message: 'the call was cancelled' });
       }
-      const settled = () => running.size === 0 && allHandlersFinished();
-      if (!auditFromLoop) await condition(() => settled() && auditIdle());
-      // The records of the calls ended here leave from this loop (AUDIT_EXPORT_FROM_LOOP).
-      else {
-        const due = () => auditInFlight.length === 0 && auditQueue.length > 0;
-        while (!(settled() && auditIdle())) {
-          await condition(() => (settled() && auditIdle()) || due());
-          if (due()) flushAudit();
-        }
+      // Settled once every call has ended and written its end (its record child), so its audit record is queued.
+      const settled = () => running.size === 0 && finishing === 0 && allHandlersFinished();
+      // The records of the calls ended here leave from this loop (AUDIT_EXPORT_FROM_LOOP; older
+      // runs exported them as each call ended).
+      const due = () => auditFromLoop === true && auditInFlight.length === 0 && auditQueue.length > 0;
+      while (!(settled() && auditIdle())) {
+        await condition(() => (settled() && auditIdle()) || due());
+        if (due()) flushAudit();
       }
     });
     throw error;
@@ -692,6 +695,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   /** Queues the call's audit record; exported in the background (see exportAudit above). */
   function audit(envelope: CallEnvelope, startedAt: number | undefined, outcome: CallOutcome): void {
     if (envelope.audit === undefined || !patched(AUDIT_EXPORT)) return;
+    auditFromLoop ??= patched(AUDIT_EXPORT_FROM_LOOP);
     if (auditQueue.length === 0 && auditDueAt >= 0) auditDueAt = Date.now() + auditFlushMs;
     auditQueue.push(callAuditRecord(envelope, startedAt, Date.now(), outcome));
     if (auditFromLoop) bump();
@@ -713,7 +717,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       const batch = auditInFlight;
       await CancellationScope.nonCancellable(() => exportAudit(batch));
       auditInFlight = [];
-    } while (!auditFromLoop && auditQueue.length > 0);
+    } while (auditFromLoop !== true && auditQueue.length > 0);
     bump();
   }
 
@@ -794,10 +798,15 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   function wantTickAt(at: number): void {
     if (pendingTicks.some((tick) => tick <= at)) return;
     pendingTicks.push(at);
-    void sleep(Math.max(1, at - Date.now())).then(() => {
-      pendingTicks.splice(pendingTicks.indexOf(at), 1);
-      bump();
-    });
+    void sleep(Math.max(1, at - Date.now())).then(
+      () => {
+        pendingTicks.splice(pendingTicks.indexOf(at), 1);
+        bump();
+      },
+      // Cancelled with the workflow (an operator): the main loop's catch ends its calls. Unhandled,
+      // this rejection failed every workflow task of a cancelled key workflow, for good.
+      () => void pendingTicks.splice(pendingTicks.indexOf(at), 1),
+    );
   }
 
   function carried(): KeyInput {

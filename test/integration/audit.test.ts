@@ -1,5 +1,6 @@
 // The audit log end to end (docs/security.md, "Audit log"), on the real stack: calls leave records
-// with who, what, when and how they ended; refusals and operator actions are recorded; every
+// with who, what, when and how they ended; refusals and operator actions are recorded; a key
+// workflow an operator cancels ends its calls cancelled, each with its record; every
 // acknowledged call has its record exactly once after SIGKILLs of the worker and the gateway;
 // and with PostgreSQL as the store, a store that hangs delays the log but no answer, and the
 // export retried meanwhile is stored once.
@@ -14,6 +15,8 @@ import { NO_TENANT } from '../../src/audit/sink.js';
 import { openSqliteAuditStore } from '../../src/audit/sqlite.js';
 import type { AuditFilter, AuditStore } from '../../src/audit/store.js';
 import type { AuditEntry } from '../../src/shared/audit.js';
+import { keyWorkflowId } from '../../src/shared/ids.js';
+import { keyRoute } from '../../src/shared/route.js';
 import { waitFor } from '../support/ports.js';
 import { TestPostgres } from '../support/postgres.js';
 import { correlationIdOf, Stack, textOf } from '../support/stack.js';
@@ -220,6 +223,30 @@ describe('audit log (SQLite, the default store)', { timeout: 400_000 }, () => {
     const call = (await recordsFor(store, [id], 'the cancelled call recorded')).get(id)!;
     assert.equal(call.length, 1);
     assert.equal(call[0]!.outcome, 'cancelled');
+  });
+
+  it("a key workflow an operator cancels (the Web UI's RequestCancelWorkflowExecution) ends its running and queued calls cancelled, each with its record, and closes", async () => {
+    const client = await stack.client(auth(KEY));
+    const key = 'audit-cancelled-key';
+    const keyMeta = { 'switchyard/ordering_key': key };
+    // On the fast path, answered "working" after syncWaitMs: a running call and three queued behind it.
+    const running = correlationIdOf(await client.callTool({ name: 'fixture.slow', arguments: { ms: 60_000, tag: 'key-cancel' }, _meta: keyMeta }));
+    const queued: string[] = [];
+    for (let i = 0; i < 3; i++) queued.push(correlationIdOf(await client.callTool({ name: 'fixture.echo', arguments: { message: `queued-${i}` }, _meta: keyMeta })));
+    await client.close();
+    const handle = stack.temporalClient.workflow.getHandle(keyWorkflowId('acme', keyRoute('acme', stack.storedKey(key, 'acme'))));
+    await waitFor('three calls queued', async () => ((await handle.query<{ queued: string[] }>('keyState')).queued.length === 3 ? true : undefined));
+    await handle.cancel();
+    await waitFor('the key workflow closed', async () => ((await handle.describe()).status.name === 'CANCELLED' ? true : undefined), 60_000, 250);
+    const byId = await recordsFor(store, [running, ...queued], 'every call of the cancelled key recorded');
+    for (const id of [running, ...queued]) {
+      assert.deepEqual(byId.get(id)!.map((r) => r.outcome), ['cancelled'], `${id}: one record, cancelled`);
+    }
+    assert.ok(!stack.fixture.executions.some((e) => queued.includes(e.correlationId!)), 'no queued call reached the server');
+    // The key goes on in a new key workflow.
+    const later = await stack.client(auth(KEY));
+    assert.equal(textOf(await later.callTool({ name: 'fixture.echo', arguments: { message: 'after the cancel' }, _meta: keyMeta })), 'after the cancel');
+    await later.close();
   });
 
   it('every acknowledged call has its record exactly once after a SIGKILL of the worker mid-call and of the gateway after acknowledgement', async () => {
