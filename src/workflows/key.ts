@@ -188,12 +188,10 @@ const BATCHED_LOCAL_CALLS = 'batched-local-calls';
 const MAX_BATCH = 16;
 /**
  * Audit exports start only from the workflow's main loop (an added command position: older runs
- * started them wherever a call ended or an export came back). Two promises resolved in one
- * activation (an export's completion, a call's end) ran their continuations in an order that a
- * replay did not always repeat, so the next export's command moved, and a restarted worker
- * failed the key's workflow task with a nondeterminism error for good. The main loop runs after
- * every handler and continuation of an activation has settled, so what it sees, and the
- * commands it adds, do not depend on that order.
+ * started them wherever a call ended or an export came back, so the export's command position
+ * depended on the order in which two continuations of one activation ran). The main loop runs
+ * after every handler and continuation of an activation has settled. Done against a
+ * nondeterminism error after a worker kill that it did not cure (docs/architecture.md, "Known bug").
  */
 const AUDIT_EXPORT_FROM_LOOP = 'audit-export-from-loop';
 
