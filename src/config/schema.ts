@@ -424,6 +424,12 @@ const ConfigSchemaShape = z
          * "Stack Trace" tab: a fifth of the worker's CPU per call in the bench (workers/sandbox.ts).
          */
         workflowStackTraces: z.boolean().default(false),
+        /**
+         * Workflow runs the worker keeps in memory between their tasks (the SDK's sticky cache); a
+         * run that is not kept is rebuilt from its history at its next task. Unset: the SDK's
+         * default, from the memory it may use. 0 keeps none: every task replays its whole history.
+         */
+        maxCachedWorkflows: z.number().int().min(0).max(100_000).optional(),
       })
       .prefault({}),
     /** The fast call path: key and shard workflows (docs/architecture.md, "The call path"). */

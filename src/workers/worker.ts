@@ -63,6 +63,7 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
     sinks: { ...tracing.sinks, ...callMetrics },
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+    ...(config.worker.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.worker.maxCachedWorkflows } : {}),
     // Drain in-flight calls on Ctrl-C; whatever does not finish is retried by another worker.
     shutdownGraceTime: '5 seconds',
   });

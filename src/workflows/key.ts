@@ -189,11 +189,36 @@ const MAX_BATCH = 16;
 /**
  * Audit exports start only from the workflow's main loop (an added command position: older runs
  * started them wherever a call ended or an export came back, so the export's command position
- * depended on the order in which two continuations of one activation ran). The main loop runs
- * after every handler and continuation of an activation has settled. Done against a
- * nondeterminism error after a worker kill that it did not cure (docs/architecture.md, "Known bug").
+ * depended on the order in which two continuations of one activation ran). A first attempt at the
+ * nondeterminism error that SETTLED_MAIN_LOOP below cures: by itself it did not.
  */
 const AUDIT_EXPORT_FROM_LOOP = 'audit-export-from-loop';
+/**
+ * The main loop acts on settled state, and audit records leave by timer (an added command; older
+ * runs have none). Decided at a run's first audited call (or at its start, with audit records
+ * carried over), so a run without audit adds no patch, and no search-attribute upsert. A run with
+ * it has every patch above too, and asks for none of them: one TemporalChangeVersion upsert a run
+ * instead of two to four.
+ *
+ * Why: a fresh worker may apply a workflow task's events later, and in another order, than the
+ * worker that first ran them. The SDK's core takes a workflow task that ended with no command,
+ * followed at once by the task an update scheduled, for a local-activity heartbeat, and merges the
+ * two when a fresh worker rebuilds the run (after a crash, say), but not when a later worker replays
+ * the same history (temporalio/sdk-rust#1146, open). The merged events (a record child's start, a
+ * timer, an export's completion) are then applied in the update's activation, after the update,
+ * and at its time. Two things made that a nondeterminism error that stopped a key for good:
+ * - the main loop woke as soon as the update's handler bumped the version, before those events'
+ *   continuations had run, and acted on a state the replay never saw (an export without the record
+ *   a merged event queued, say). With this patch, bump() defers its change to a microtask: the
+ *   SDK checks conditions again only once every job of the activation and every continuation they
+ *   set off have run, so the main loop runs once, on the settled state, in both;
+ * - a batch of audit records was due when the clock passed a time taken from Date.now() as its
+ *   first record was queued, which a merged event takes at the later time. Now a batch leaves when
+ *   a flush timer fires (an event, at the same place in every replay), when AUDIT_FLUSH_RECORDS
+ *   are queued, or when the workflow is cancelled.
+ * docs/architecture.md, "Replays that merge workflow tasks".
+ */
+const SETTLED_MAIN_LOOP = 'settled-main-loop';
 
 export async function keyWorkflow(input: KeyInput): Promise<void> {
   const me = workflowInfo().workflowId;
@@ -222,7 +247,21 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   let finishing = 0;
   let lastActivity = Date.now();
   let version = 0;
-  const bump = () => void version++;
+  /** SETTLED_MAIN_LOOP, decided once (see there); with it, the patches before it are implied, and not asked for. */
+  let settled: boolean | undefined;
+  const decideSettled = () => (settled ??= patched(SETTLED_MAIN_LOOP));
+  const patchedBefore = (id: string) => settled === true || patched(id);
+  let bumpQueued = false;
+  const bump = () => {
+    if (settled !== true) return void version++;
+    if (bumpQueued) return;
+    bumpQueued = true;
+    // After the activation's other continuations (see SETTLED_MAIN_LOOP).
+    void Promise.resolve().then(() => {
+      bumpQueued = false;
+      version++;
+    });
+  };
   const pendingTicks: number[] = [];
   const auditQueue: AuditRecord[] = [...(input.audit ?? [])];
   let auditInFlight: AuditRecord[] = [];
@@ -231,13 +270,25 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   const auditLimit = Math.min(input.auditMaxPending ?? AUDIT_MAX_PENDING, AUDIT_MAX_PENDING);
   const auditFlushMs = input.auditFlushMs ?? AUDIT_FLUSH_MS;
   const auditBehind = () => auditPending() >= auditLimit;
-  /** When the oldest queued record must leave; 0: at once (carried over, or the workflow is ending). */
+  /**
+   * When the oldest queued record must leave; 0: at once (carried over); -1: at once, the workflow
+   * was cancelled. Since SETTLED_MAIN_LOOP only -1 is used (the flush timer decides the rest).
+   */
   let auditDueAt = 0;
   /**
-   * Decided where AUDIT_EXPORT is (the first record queued), or at the start for records carried
-   * over; a run with no record adds no patch, and so no search-attribute upsert.
+   * How exports start (by timer since SETTLED_MAIN_LOOP, or older: AUDIT_EXPORT_FROM_LOOP), decided where
+   * AUDIT_EXPORT is (the first record queued), or at the start for records carried over; a run with
+   * no record adds no patch, and so no search-attribute upsert.
    */
-  let auditFromLoop = auditQueue.length > 0 ? patched(AUDIT_EXPORT_FROM_LOOP) : undefined;
+  let auditFromLoop: boolean | undefined;
+  let auditByTimer: boolean | undefined;
+  /** SETTLED_MAIN_LOOP: a flush timer is pending; it fired, or records were carried over (export at once). */
+  let auditTimerSet = false;
+  let auditFlushNow = auditQueue.length > 0;
+  if (auditQueue.length > 0) {
+    decideSettled();
+    decideAuditExport();
+  }
 
   const unfinished = () => calls.size + queue.filter((e) => e.kind === 'external').length + (holder !== undefined ? 1 : 0);
   const known = (id: string) => calls.has(id) || recent.has(id);
@@ -407,7 +458,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       while (!draining && startNext());
       if (draining && running.size === 0) {
         await condition(() => finishing === 0 && allHandlersFinished());
-        if (patched(QUIET_ROLLOVER)) {
+        if (patchedBefore(QUIET_ROLLOVER)) {
           await condition(() => auditInFlight.length === 0);
           await rolloverPause(ROLLOVER_QUIET_MS);
           await condition(() => finishing === 0 && allHandlersFinished() && auditInFlight.length === 0);
@@ -447,13 +498,13 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
         const live = entry.kind === 'call' ? calls.get(entry.id) : undefined;
         if (live !== undefined) void finish(live, { status: 'cancelled', message: 'the call was cancelled' });
       }
-      // Settled once every call has ended and written its end (its record child), so its audit record is queued.
-      const settled = () => running.size === 0 && finishing === 0 && allHandlersFinished();
+      // Once every call has ended and written its end (its record child), so its audit record is queued.
+      const ended = () => running.size === 0 && finishing === 0 && allHandlersFinished();
       // The records of the calls ended here leave from this loop (AUDIT_EXPORT_FROM_LOOP; older
       // runs exported them as each call ended).
       const due = () => auditFromLoop === true && auditInFlight.length === 0 && auditQueue.length > 0;
-      while (!(settled() && auditIdle())) {
-        await condition(() => (settled() && auditIdle()) || due());
+      while (!(ended() && auditIdle())) {
+        await condition(() => (ended() && auditIdle()) || due());
         if (due()) flushAudit();
       }
     });
@@ -463,6 +514,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   function admit(envelope: CallEnvelope, attendedUntil: number): void {
     const id = envelope.correlationId;
     if (known(id)) return; // a re-sent call (after continue-as-new, or a retried request)
+    if (envelope.audit !== undefined) decideSettled();
     const live: Live = { envelope, phase: 'queued', attempt: 0, holders: 0, attendedUntil };
     calls.set(id, live);
     lastActivity = Date.now();
@@ -509,7 +561,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     }
     const live = calls.get(entry!.id)!;
     const batch = input.orderingKey !== undefined && isLocal(live.envelope) && live.first === undefined && live.unbatched !== true ? localCallsBehind() : [];
-    const members = batch.length > 0 && patched(BATCHED_LOCAL_CALLS) ? [live, ...batch] : [live];
+    const members = batch.length > 0 && patchedBefore(BATCHED_LOCAL_CALLS) ? [live, ...batch] : [live];
     for (const member of members) {
       if (member !== live) queue.splice(queue.findIndex((e) => e.kind === 'call' && e.id === member.envelope.correlationId), 1);
       member.phase = 'running';
@@ -692,18 +744,43 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
 
   /** Queues the call's audit record; exported in the background (see exportAudit above). */
   function audit(envelope: CallEnvelope, startedAt: number | undefined, outcome: CallOutcome): void {
-    if (envelope.audit === undefined || !patched(AUDIT_EXPORT)) return;
-    auditFromLoop ??= patched(AUDIT_EXPORT_FROM_LOOP);
-    if (auditQueue.length === 0 && auditDueAt >= 0) auditDueAt = Date.now() + auditFlushMs;
+    if (envelope.audit === undefined || !(decideSettled() || patched(AUDIT_EXPORT))) return;
+    decideAuditExport();
+    if (!auditByTimer && auditQueue.length === 0 && auditDueAt >= 0) auditDueAt = Date.now() + auditFlushMs;
     auditQueue.push(callAuditRecord(envelope, startedAt, Date.now(), outcome));
     if (auditFromLoop) bump();
     else flushAudit();
   }
 
-  /** Starts an export when records are due, or sets the tick that makes them due. */
+  function decideAuditExport(): void {
+    if (auditFromLoop !== undefined) return;
+    auditByTimer = settled === true;
+    auditFromLoop = patchedBefore(AUDIT_EXPORT_FROM_LOOP);
+  }
+
+  /** Starts an export when records are due, or sets the timer that makes them due. */
   function flushAudit(): void {
     if (auditQueue.length === 0 || auditInFlight.length > 0) return;
-    if (draining && auditDueAt >= 0 && patched(QUIET_ROLLOVER)) return; // carried to the next run (see QUIET_ROLLOVER)
+    if (draining && auditDueAt >= 0 && patchedBefore(QUIET_ROLLOVER)) return; // carried to the next run (see QUIET_ROLLOVER)
+    if (auditByTimer === true) {
+      // Due by events only (the timer's firing, the queue's length, a cancel), never by the clock.
+      if (auditFlushNow || auditDueAt < 0 || auditQueue.length >= AUDIT_FLUSH_RECORDS) {
+        auditFlushNow = false;
+        void exportAuditRecords();
+      } else if (!auditTimerSet) {
+        auditTimerSet = true;
+        // It fires even when its batch left early (by count): the batch queued since then leaves with it, sooner.
+        void sleep(auditFlushMs).then(
+          () => {
+            auditTimerSet = false;
+            auditFlushNow = true;
+            bump();
+          },
+          () => void (auditTimerSet = false), // cancelled with the workflow: the cancel path exports
+        );
+      }
+      return;
+    }
     if (auditQueue.length >= AUDIT_FLUSH_RECORDS || Date.now() >= auditDueAt) void exportAuditRecords();
     else wantTickAt(auditDueAt);
   }

@@ -1,6 +1,6 @@
 // Reading a key workflow's histories back: every run of it, when it accepted each call, and the
 // local activities it recorded. Used to check order against what the workflow itself accepted.
-import type { temporal } from '@temporalio/proto';
+import proto, { type temporal } from '@temporalio/proto';
 import { keyWorkflowId } from '../../src/shared/ids.js';
 import { keyRoute } from '../../src/shared/route.js';
 import type { Stack } from './stack.js';
@@ -70,4 +70,57 @@ export function localActivities(runs: HistoryEvent[][]): Record<string, number> 
     counts[type] = (counts[type] ?? 0) + 1;
   }
   return counts;
+}
+
+const EventType = proto.temporal.api.enums.v1.EventType;
+/** The event types a workflow task's commands write (the SDK core's `is_command_event`). */
+const COMMAND_EVENTS = new Set<number>([
+  EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+  EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED,
+  EventType.EVENT_TYPE_MARKER_RECORDED,
+  EventType.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+  EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+  EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+  EventType.EVENT_TYPE_TIMER_CANCELED,
+  EventType.EVENT_TYPE_TIMER_STARTED,
+  EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+  EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED,
+  EventType.EVENT_TYPE_NEXUS_OPERATION_SCHEDULED,
+  EventType.EVENT_TYPE_NEXUS_OPERATION_CANCEL_REQUESTED,
+  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED,
+  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+]);
+
+/**
+ * The workflow tasks of one run that the SDK's core merges into the next task when a worker
+ * rebuilds the run from its history (temporalio/sdk-rust#1146; docs/architecture.md, "Replays that
+ * merge workflow tasks"): no command since the task before it, none of its own, and the next task
+ * scheduled at once (by an update). As core's `find_end_index_of_next_wft_seq` reads a history.
+ */
+export function mergeableTasks(events: HistoryEvent[]): number {
+  let merged = 0;
+  let sawCommand = false;
+  events.forEach((event, i) => {
+    if (COMMAND_EVENTS.has(event.eventType ?? 0)) sawCommand = true;
+    if (event.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) return;
+    const next = events[i + 1]?.eventType;
+    if (next === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT || next === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) return; // skipped
+    if (!sawCommand && next === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED && events[i + 2]?.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED) {
+      merged++; // taken for a heartbeat: it does not end the sequence
+      return;
+    }
+    sawCommand = false;
+  });
+  return merged;
+}
+
+/** The messages of a run's workflow tasks that failed with a nondeterminism error. */
+export function nondeterminismErrors(events: HistoryEvent[]): string[] {
+  const cause = proto.temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR;
+  return events.flatMap((e) => (e.workflowTaskFailedEventAttributes?.cause === cause ? [e.workflowTaskFailedEventAttributes.failure?.message ?? '(no message)'] : []));
 }

@@ -108,7 +108,7 @@ try {
   const continued = keyRuns.filter((r) => r.status === 'CONTINUED_AS_NEW').sort((a, b) => a.start - b.start)[0];
   if (continued === undefined) throw new Error(`the key workflow did not continue as new: ${JSON.stringify(keyRuns)}`);
   recorded.push(['key-calls-continued-as-new', keyId, continued.runId]);
-  // Local calls queued on a key run in batches; their audit records leave from the main loop.
+  // Local calls queued on a key run in batches.
   const batchKey = { 'switchyard/ordering_key': 'replay-batch' };
   await Promise.all(Array.from({ length: 8 }, (_, step) => fast('short.record', { key: 'replay-batch', step }, batchKey)));
   const batchId = keyWorkflowId('default', keyRoute('default', 'replay-batch'));
@@ -116,6 +116,18 @@ try {
   const batchRuns: Array<{ runId: string; start: number }> = [];
   for await (const run of stack.temporalClient.workflow.list({ query: `WorkflowId = '${batchId}'` })) batchRuns.push({ runId: run.runId, start: run.startTime.getTime() });
   const batchRun = batchRuns.sort((a, b) => a.start - b.start)[0]!.runId;
+  // A key whose calls' audit records leave when its flush timer fires (audit-flush-timer), two exports.
+  const auditKey = { 'switchyard/ordering_key': 'replay-audit' };
+  const auditId = keyWorkflowId('default', keyRoute('default', 'replay-audit'));
+  const exports = async () => {
+    const events = (await stack.temporalClient.workflow.getHandle(auditId).fetchHistory()).events ?? [];
+    const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'exportAudit').map((e) => String(e.eventId)));
+    return events.filter((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId))).length;
+  };
+  for (const round of [1, 2]) {
+    for (const step of [1, 2]) await fast('fixture.record', { key: 'replay-audit', step: round * 10 + step }, auditKey);
+    await waitFor(`audit export ${round}`, async () => ((await exports()) >= round ? true : undefined), 30_000, 250);
+  }
   const shardIds = new Set((await Promise.all(Array.from({ length: 8 }, (_, i) => fast('short.echo', { message: `replay-${i}` })))).map((id) => keyWorkflowId('default', routeOf(id)!)));
   const shardId = [...shardIds][0]!;
 
@@ -124,8 +136,8 @@ try {
 
   for (const [, id, runId] of recorded) if (runId === undefined) await settle(id);
   // Key and shard workflows stay open while idle; terminate them so their histories are complete.
-  for (const id of [keyId, shardId, batchId]) await stack.temporalClient.workflow.getHandle(id).terminate('recording finished');
-  recorded.push(['key-calls', keyId], ['shard-local-calls', shardId], ['key-calls-batched', batchId, batchRun]);
+  for (const id of [keyId, shardId, batchId, auditId]) await stack.temporalClient.workflow.getHandle(id).terminate('recording finished');
+  recorded.push(['key-calls', keyId], ['shard-local-calls', shardId], ['key-calls-batched', batchId, batchRun], ['key-calls-audited', auditId]);
   // lane.json was recorded by the lane-based build (6ad613c); this build starts no lanes, so it
   // is kept as it is: it proves that the code still replays what that build wrote.
 

@@ -39,7 +39,7 @@ describe('workflow replay', { timeout: 120_000 }, () => {
     incompatible = await bundleWorkflowCode({ workflowsPath: resolve(import.meta.dirname, '..', 'fixtures', 'incompatible-workflows.ts'), logger: silent });
   });
 
-  it('has recorded histories of every call shape, of a lane, of key workflows (batched local calls among them) and shard workflows, of a redriven dead letter and of sagas', () => {
+  it('has recorded histories of every call shape, of a lane, of key workflows (batched local calls and audit exports among them) and shard workflows, of a redriven dead letter and of sagas', () => {
     for (const name of [
       'call-completed',
       'call-tool-error',
@@ -56,6 +56,7 @@ describe('workflow replay', { timeout: 120_000 }, () => {
       'key-calls-continued-as-new',
       'shard-local-calls',
       'key-calls-batched',
+      'key-calls-audited',
     ]) {
       assert.ok(files.includes(`${name}.json`), `missing test/histories/${name}.json`);
     }
