@@ -116,7 +116,7 @@ try {
   const batchRuns: Array<{ runId: string; start: number }> = [];
   for await (const run of stack.temporalClient.workflow.list({ query: `WorkflowId = '${batchId}'` })) batchRuns.push({ runId: run.runId, start: run.startTime.getTime() });
   const batchRun = batchRuns.sort((a, b) => a.start - b.start)[0]!.runId;
-  // A key whose calls' audit records leave when its flush timer fires (audit-flush-timer), two exports.
+  // A key whose calls' audit records leave when its flush timer fires (settled-main-loop): two exports.
   const auditKey = { 'switchyard/ordering_key': 'replay-audit' };
   const auditId = keyWorkflowId('default', keyRoute('default', 'replay-audit'));
   const exports = async () => {
