@@ -89,7 +89,7 @@ describe('per-key order', { timeout: 3_600_000 }, () => {
     // a step queued behind the running one. Concurrent callers do, so their order is the key
     // workflow's acceptance order, read back from its histories. With LOCAL_CALLERS = 1 a restarted
     // worker used to fail some key's workflow task with a nondeterminism error for good (1-3 keys of
-    // 8 a run); it passed 3 runs of 3 after SETTLED_MAIN_LOOP. The test below covers that hazard on
+    // 8 a run); it passed its 2 runs with SETTLED_MAIN_LOOP. The test below covers that hazard on
     // every workflow task, without kills (docs/architecture.md, "Replays that merge workflow tasks").
     const clients = await Promise.all(Array.from({ length: LOCAL_KEYS * LOCAL_CALLERS }, () => stack.client()));
     const next = Array<number>(LOCAL_KEYS).fill(0);
