@@ -281,7 +281,6 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
    * no record adds no patch, and so no search-attribute upsert.
    */
   let auditFromLoop: boolean | undefined;
-  let auditByTimer: boolean | undefined;
   /** SETTLED_MAIN_LOOP: a flush timer is pending; it fired, or records were carried over (export at once). */
   let auditTimerSet = false;
   let auditFlushNow = auditQueue.length > 0;
@@ -746,23 +745,21 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   function audit(envelope: CallEnvelope, startedAt: number | undefined, outcome: CallOutcome): void {
     if (envelope.audit === undefined || !(decideSettled() || patched(AUDIT_EXPORT))) return;
     decideAuditExport();
-    if (!auditByTimer && auditQueue.length === 0 && auditDueAt >= 0) auditDueAt = Date.now() + auditFlushMs;
+    if (settled !== true && auditQueue.length === 0 && auditDueAt >= 0) auditDueAt = Date.now() + auditFlushMs;
     auditQueue.push(callAuditRecord(envelope, startedAt, Date.now(), outcome));
     if (auditFromLoop) bump();
     else flushAudit();
   }
 
   function decideAuditExport(): void {
-    if (auditFromLoop !== undefined) return;
-    auditByTimer = settled === true;
-    auditFromLoop = patchedBefore(AUDIT_EXPORT_FROM_LOOP);
+    auditFromLoop ??= patchedBefore(AUDIT_EXPORT_FROM_LOOP);
   }
 
   /** Starts an export when records are due, or sets the timer that makes them due. */
   function flushAudit(): void {
     if (auditQueue.length === 0 || auditInFlight.length > 0) return;
     if (draining && auditDueAt >= 0 && patchedBefore(QUIET_ROLLOVER)) return; // carried to the next run (see QUIET_ROLLOVER)
-    if (auditByTimer === true) {
+    if (settled === true) {
       // Due by events only (the timer's firing, the queue's length, a cancel), never by the clock.
       if (auditFlushNow || auditDueAt < 0 || auditQueue.length >= AUDIT_FLUSH_RECORDS) {
         auditFlushNow = false;
