@@ -427,7 +427,9 @@ const ConfigSchemaShape = z
         /**
          * Workflow runs the worker keeps in memory between their tasks (the SDK's sticky cache); a
          * run that is not kept is rebuilt from its history at its next task. Unset: the SDK's
-         * default, from the memory it may use. 0 keeps none: every task replays its whole history.
+         * default, from the memory it may use. 0 keeps none: every task replays its whole history,
+         * and the SDK (1.24) drops the task of a run that ran a local activity until it times out
+         * (the worker warns: README). 1 is taken as 2 by the SDK.
          */
         maxCachedWorkflows: z.number().int().min(0).max(100_000).optional(),
       })

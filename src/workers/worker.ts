@@ -41,6 +41,9 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
   const callMetrics: InjectedSinks<CallMetricsSinks> = { callMetrics: { callEnded: { fn: (_info, event) => recordCallEnded(event) } } };
   const dataConverter = dataConverterFor(config.encryption);
   const limitMs = config.worker.sandboxTimeLimitMs;
+  if (config.worker.maxCachedWorkflows === 0) {
+    deps.log.warn('worker.maxCachedWorkflows is 0: the Temporal SDK then drops the workflow task of a run that ran a local activity, which times out (10 s) and runs again: use 2 or more (README, worker settings)');
+  }
   const worker = await workerClass({ timeLimitMs: limitMs, stackTraces: config.worker.workflowStackTraces }).create({
     connection,
     ...(limitMs > 0 ? { isolateExecutionTimeout: limitMs } : {}),

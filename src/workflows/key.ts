@@ -37,7 +37,7 @@ import type { Activities } from '../activities/index.js';
 import { callAuditRecord, takeAuditBatch, type AuditRecord } from '../shared/audit.js';
 import type { CallEnvelope, CallOutcome, CallPhase, PendingInput } from '../shared/envelope.js';
 import { callWorkflowId, deadLetterWorkflowId } from '../shared/ids.js';
-import type { InputReply, KeyCallReply, KeyCallView } from '../shared/key.js';
+import type { InputReply, KeyCallReply, KeyCallRequest, KeyCallView } from '../shared/key.js';
 import {
   callSearchAttributes,
   callUpdate,
@@ -52,6 +52,7 @@ import {
   releaseSignal,
   submitCallSignal,
   watchUpdate,
+  type LaneEntry,
 } from '../shared/messages.js';
 import { PRIORITY_KEYS } from '../shared/priority.js';
 import { deadLetterWorkflow } from './dead-letter.js';
@@ -219,6 +220,22 @@ const AUDIT_EXPORT_FROM_LOOP = 'audit-export-from-loop';
  * docs/architecture.md, "Replays that merge workflow tasks".
  */
 const SETTLED_MAIN_LOOP = 'settled-main-loop';
+/**
+ * At a run's start, the calls that came by signal are admitted before those that came by update
+ * (older runs admitted updates first), and the run has SETTLED_MAIN_LOOP, and so every patch
+ * above, from its start. Decided at every run's start: its one TemporalChangeVersion upsert.
+ *
+ * Why: the SDK holds a run's first signals and updates in two buffers until their handlers are
+ * set, and each setHandler() hands over its own buffer; the handler set first wins, whatever the
+ * order of arrival. A run's first workflow task carries both kinds when it comes late (a worker
+ * that was down, a task that timed out) while callers went on: the gateway falls back to a signal
+ * when an update does not get through. Signals first is the order of arrival for a caller that
+ * waits for each acceptance: a signal's call is accepted once the signal is in history, before
+ * the caller sends its next call; an update's call only once this workflow has run it, after the
+ * start. With updates first, a key ran a call sent after 35 others before them.
+ * docs/architecture.md, "A run's first messages".
+ */
+const SIGNALS_FIRST = 'signals-first';
 
 export async function keyWorkflow(input: KeyInput): Promise<void> {
   const me = workflowInfo().workflowId;
@@ -247,8 +264,10 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   let finishing = 0;
   let lastActivity = Date.now();
   let version = 0;
+  /** SIGNALS_FIRST (see there): asked at every start, before any call is admitted. */
+  const signalsFirst = patched(SIGNALS_FIRST);
   /** SETTLED_MAIN_LOOP, decided once (see there); with it, the patches before it are implied, and not asked for. */
-  let settled: boolean | undefined;
+  let settled: boolean | undefined = signalsFirst ? true : undefined;
   const decideSettled = () => (settled ??= patched(SETTLED_MAIN_LOOP));
   const patchedBefore = (id: string) => settled === true || patched(id);
   let bumpQueued = false;
@@ -297,6 +316,31 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
     else admit(entry.envelope, entry.attendedUntil ?? 0);
   }
 
+  const submitBySignal = ({ envelope, holdMs }: KeyCallRequest) => {
+    if (envelope.tenant !== input.tenant) return;
+    const overLimit = unfinished() >= input.maxQueued;
+    if (!known(envelope.correlationId) && (overLimit || auditBehind())) {
+      // A signal cannot be refused: the call ends at once, and the gateway answers "busy".
+      const live: Live = { envelope, phase: 'done', attempt: 0, holders: 0, attendedUntil: Date.now() + holdMs };
+      calls.set(envelope.correlationId, live);
+      const message = overLimit ? `too many unfinished calls on this ordering key (${unfinished() - 1}, limit ${input.maxQueued})` : `the audit log is behind: ${auditPending()} records wait for its store`;
+      void finish(live, { status: 'failed', reason: 'over_limit', message, attempts: 0 });
+      return;
+    }
+    admit(envelope, Date.now() + holdMs);
+  };
+  // Call workflows (saga steps, idempotent calls) take their turn here as they did in a lane.
+  const enqueueExternal = ({ callWorkflowId }: LaneEntry) => {
+    if (callWorkflowId === holder || queue.some((e) => e.kind === 'external' && e.callWorkflowId === callWorkflowId) || finishedExternal.includes(callWorkflowId)) return;
+    queue.push({ kind: 'external', callWorkflowId });
+    lastActivity = Date.now();
+    bump();
+  };
+  // Calls that came by signal first (SIGNALS_FIRST); older runs set these handlers after the update's.
+  if (signalsFirst) {
+    setHandler(submitCallSignal, submitBySignal);
+    setHandler(enqueueSignal, enqueueExternal);
+  }
   setHandler(
     callUpdate,
     async ({ envelope, holdMs }) => {
@@ -315,19 +359,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
       },
     },
   );
-  setHandler(submitCallSignal, ({ envelope, holdMs }) => {
-    if (envelope.tenant !== input.tenant) return;
-    const overLimit = unfinished() >= input.maxQueued;
-    if (!known(envelope.correlationId) && (overLimit || auditBehind())) {
-      // A signal cannot be refused: the call ends at once, and the gateway answers "busy".
-      const live: Live = { envelope, phase: 'done', attempt: 0, holders: 0, attendedUntil: Date.now() + holdMs };
-      calls.set(envelope.correlationId, live);
-      const message = overLimit ? `too many unfinished calls on this ordering key (${unfinished() - 1}, limit ${input.maxQueued})` : `the audit log is behind: ${auditPending()} records wait for its store`;
-      void finish(live, { status: 'failed', reason: 'over_limit', message, attempts: 0 });
-      return;
-    }
-    admit(envelope, Date.now() + holdMs);
-  });
+  if (!signalsFirst) setHandler(submitCallSignal, submitBySignal);
   setHandler(watchUpdate, async ({ ids, holdMs }) => {
     const live = ids.map((id) => calls.get(id)).filter((c): c is Live => c !== undefined);
     const reply = () => {
@@ -416,13 +448,7 @@ export async function keyWorkflow(input: KeyInput): Promise<void> {
   setHandler(keyStateQuery, () => ({ ...(holder !== undefined ? { holder } : {}), queued: queue.map(entryId), running: [...running], draining }));
   setHandler(laneStateQuery, () => ({ ...(holder !== undefined ? { holder } : {}), queued: queue.map(entryId) }));
 
-  // Call workflows (saga steps, idempotent calls) take their turn here as they did in a lane.
-  setHandler(enqueueSignal, ({ callWorkflowId }) => {
-    if (callWorkflowId === holder || queue.some((e) => e.kind === 'external' && e.callWorkflowId === callWorkflowId) || finishedExternal.includes(callWorkflowId)) return;
-    queue.push({ kind: 'external', callWorkflowId });
-    lastActivity = Date.now();
-    bump();
-  });
+  if (!signalsFirst) setHandler(enqueueSignal, enqueueExternal);
   setHandler(releaseSignal, ({ callWorkflowId }) => {
     if (holder === callWorkflowId) {
       holder = undefined;

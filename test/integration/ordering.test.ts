@@ -3,13 +3,16 @@
 // `applied` is what took effect and `executions` is every request that reached it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import proto from '@temporalio/proto';
 import { keyWorkflowId } from '../../src/shared/ids.js';
 import { keyRoute } from '../../src/shared/route.js';
 import { acceptanceOf, acceptedBefore, keyHistories, localActivities, mergeableTasks, nondeterminismErrors } from '../support/key-history.js';
+import { firstTaskWithSignalsAndUpdate } from '../support/first-task.js';
 import { waitFor } from '../support/ports.js';
 import { byKey, submit } from '../support/ordering.js';
 import { Stack } from '../support/stack.js';
 
+const EventType = proto.temporal.api.enums.v1.EventType;
 const KEYS = 20;
 const STEPS = 50;
 /** Keys of the local-activity run: fewer, so that each key's steps queue up into batches. */
@@ -134,7 +137,7 @@ describe('per-key order', { timeout: 3_600_000 }, () => {
   });
 });
 
-describe('per-key order on a worker that keeps no workflow in memory', { timeout: 600_000 }, () => {
+describe('per-key order on a worker that keeps 2 workflow runs in memory', { timeout: 600_000 }, () => {
   let stack: Stack;
 
   before(async () => {
@@ -144,8 +147,13 @@ describe('per-key order on a worker that keeps no workflow in memory', { timeout
       // (two workflow tasks without a command: its start, its end) and queues its audit record.
       syncWaitMs: 0,
       configure: (config) => {
-        // Every workflow task is run by rebuilding the run from its history, as a restarted worker does.
-        config.worker.maxCachedWorkflows = 0;
+        // Room for 2 runs of the 8 keys' (the least the SDK takes): nearly every workflow task is
+        // run by rebuilding its run from history, as a restarted worker does. (With no cache at all
+        // the SDK drops each run's first task, which then comes 10 s late: README,
+        // worker.maxCachedWorkflows. Its calls arrive meanwhile, by signal, and core merged 2-13
+        // tasks a run instead of 50-90.)
+        config.worker.maxCachedWorkflows = 2;
+        config.worker.maxConcurrentWorkflowTasks = 2;
         // Audit batches leave every 100 ms, so that many of them meet the merged tasks.
         config.audit = { flushMs: 100 };
         const url = config.servers.find((server) => server.id === 'fixture')!.url;
@@ -163,7 +171,7 @@ describe('per-key order on a worker that keeps no workflow in memory', { timeout
     // at once, and later replays of the same history do not (docs/architecture.md, "Replays that
     // merge workflow tasks"). Before the main loop acted on settled state and audit batches left by
     // timer, 1-3 of 8 such keys stopped for good after a worker kill; here, with no workflow kept
-    // in memory, every task is such a rebuild.
+    // in memory, nearly every task is such a rebuild.
     const KEYS_HERE = 8;
     const STEPS_HERE = 40;
     const clients = await Promise.all(Array.from({ length: KEYS_HERE }, () => stack.client()));
@@ -204,6 +212,40 @@ describe('per-key order on a worker that keeps no workflow in memory', { timeout
     const total = merged.reduce((a, b) => a + b, 0);
     assert.ok(total >= KEYS_HERE / 2, `tasks that a rebuilt run merges: ${merged.join(', ')}`);
     await Promise.all(clients.map((c) => c.close()));
+  });
+});
+
+describe("a key's first workflow task with calls by signal and by update", { timeout: 300_000 }, () => {
+  let stack: Stack;
+
+  before(async () => {
+    stack = await new Stack({ withEverything: false }).start();
+  });
+
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it('admits the calls in the order they arrived: the signals, then the update sent after them', async () => {
+    // The gateway sends a call by signal when its update does not get through (a worker down, a
+    // first task that timed out), and goes on by update once one does: a run's first task then
+    // carries both. The SDK holds them in one buffer per kind until their handlers are set
+    // (workflows/key.ts, SIGNALS_FIRST).
+    const orderingKey = 'first-task';
+    const handle = await firstTaskWithSignalsAndUpdate(stack, orderingKey, 5);
+    await waitFor('six steps applied', () => (stack.fixture.applied.filter((a) => a.key === orderingKey).length >= 6 ? true : undefined), 60_000, 100);
+    // The case this test is about happened: the first completed task accepted the update, with
+    // every signal already in history before it.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const firstCompleted = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+    const accepted = events.findIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+    const signals = events.map((e, i) => (e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED ? i : -1)).filter((i) => i >= 0);
+    assert.equal(signals.length, 5);
+    assert.ok(signals.every((i) => i < firstCompleted) && accepted > firstCompleted && events.slice(firstCompleted + 1, accepted).every((e) => e.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), 'the update was accepted by the first completed task');
+    assert.deepEqual(
+      stack.fixture.applied.filter((a) => a.key === orderingKey).map((a) => a.step),
+      [0, 1, 2, 3, 4, 5],
+    );
   });
 });
 

@@ -10,6 +10,7 @@ import { findTemporalCli } from '../../src/temporal/cli-path.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { callWorkflowId, deadLetterWorkflowId, keyWorkflowId, routeOf, sagaWorkflowId } from '../../src/shared/ids.js';
 import { keyRoute } from '../../src/shared/route.js';
+import { firstTaskWithSignalsAndUpdate } from './first-task.js';
 import { correlationIdOf, Stack } from './stack.js';
 import { waitFor } from './ports.js';
 
@@ -128,6 +129,9 @@ try {
     for (const step of [1, 2]) await fast('fixture.record', { key: 'replay-audit', step: round * 10 + step }, auditKey);
     await waitFor(`audit export ${round}`, async () => ((await exports()) >= round ? true : undefined), 30_000, 250);
   }
+  // A key whose first task carries calls by signal and one by update (signals-first): the worker is down while they arrive.
+  const firstTaskId = (await firstTaskWithSignalsAndUpdate(stack, 'replay-first-task', 3)).workflowId;
+  await waitFor("the first task's calls", () => (stack.fixture.applied.filter((a) => a.key === 'replay-first-task').length >= 4 ? true : undefined), 30_000, 100);
   const shardIds = new Set((await Promise.all(Array.from({ length: 8 }, (_, i) => fast('short.echo', { message: `replay-${i}` })))).map((id) => keyWorkflowId('default', routeOf(id)!)));
   const shardId = [...shardIds][0]!;
 
@@ -136,8 +140,8 @@ try {
 
   for (const [, id, runId] of recorded) if (runId === undefined) await settle(id);
   // Key and shard workflows stay open while idle; terminate them so their histories are complete.
-  for (const id of [keyId, shardId, batchId, auditId]) await stack.temporalClient.workflow.getHandle(id).terminate('recording finished');
-  recorded.push(['key-calls', keyId], ['shard-local-calls', shardId], ['key-calls-batched', batchId, batchRun], ['key-calls-audited', auditId]);
+  for (const id of [keyId, shardId, batchId, auditId, firstTaskId]) await stack.temporalClient.workflow.getHandle(id).terminate('recording finished');
+  recorded.push(['key-calls', keyId], ['shard-local-calls', shardId], ['key-calls-batched', batchId, batchRun], ['key-calls-audited', auditId], ['key-first-task', firstTaskId]);
   // lane.json was recorded by the lane-based build (6ad613c); this build starts no lanes, so it
   // is kept as it is: it proves that the code still replays what that build wrote.
 

@@ -57,6 +57,7 @@ describe('workflow replay', { timeout: 120_000 }, () => {
       'shard-local-calls',
       'key-calls-batched',
       'key-calls-audited',
+      'key-first-task',
     ]) {
       assert.ok(files.includes(`${name}.json`), `missing test/histories/${name}.json`);
     }
