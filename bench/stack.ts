@@ -116,11 +116,12 @@ export class BenchStack {
       ...(this.options.engine
         ? [(async () => {
             // The floor's sandbox runs as Switchyard's worker's does (workers/sandbox.ts).
-            const sandbox = (config as { worker?: { sandboxTimeLimitMs?: number; workflowStackTraces?: boolean } }).worker;
+            const sandbox = (config as { worker?: { sandboxTimeLimitMs?: number; workflowStackTraces?: boolean; workflowThreads?: number } }).worker;
             const child = this.spawn('engine-worker', process.execPath, [
               ...profile('engine-worker'), '--import', 'tsx', ENGINE_WORKER, '--address', this.temporalAddress,
               '--sandbox-time-limit-ms', String(sandbox?.sandboxTimeLimitMs ?? 0),
               ...(sandbox?.workflowStackTraces === true ? ['--workflow-stack-traces'] : []),
+              '--workflow-threads', String(sandbox?.workflowThreads ?? 0),
             ], ROOT);
             // It bundles its workflows first (webpack): slower to start than the prebuilt worker.
             await waitForLine(child, 'engine worker is running', 120_000);

@@ -425,6 +425,14 @@ const ConfigSchemaShape = z
          */
         workflowStackTraces: z.boolean().default(false),
         /**
+         * Threads that run workflow code. 0, the default: the worker's main thread, which saves the
+         * hand-off of every activation to another thread and back (up to 40 % of the worker's CPU
+         * per call, docs/performance.md). 1 or more: a pool of that many worker threads (the SDK's
+         * default is 2), which lets workflow code run beside the activities on a machine with cores
+         * to spare. Stack traces need a pool: their hook would see every promise of the main thread.
+         */
+        workflowThreads: z.number().int().min(0).max(64).default(0),
+        /**
          * Workflow runs the worker keeps in memory between their tasks (the SDK's sticky cache); a
          * run that is not kept is rebuilt from its history at its next task. Unset: the SDK's
          * default, from the memory it may use. 0 keeps none: every task replays its whole history,
@@ -551,6 +559,9 @@ const ConfigSchemaShape = z
   });
 
 export const ConfigSchema = ConfigSchemaShape.superRefine((config, ctx) => {
+    if (config.worker.workflowStackTraces && config.worker.workflowThreads === 0) {
+      ctx.addIssue({ code: 'custom', path: ['worker', 'workflowThreads'], message: 'must be 1 or more when worker.workflowStackTraces is on (the stack capture hooks every promise of the thread it runs on)' });
+    }
     if (config.encryption !== undefined) {
       const { keys, currentKeyId, hashKey } = config.encryption;
       const ids = new Map<string, number>();

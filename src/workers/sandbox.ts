@@ -18,6 +18,15 @@
 // is in its `keyState` and `callView` queries instead. The hook has no switch, so the workflow
 // threads are started here with the same SDK thread module, preceded by a line that marks the
 // hooks as installed and installs only the source-mapped Error stacks (docs/performance.md).
+//
+// The thread (config `worker.workflowThreads`, default 0: the main thread). The SDK runs workflow
+// code in a pool of worker threads and hands every activation over and back with postMessage
+// (structured clone both ways, and a wake-up of each thread). With 0, workflows run in the worker's
+// main thread through the SDK's own main-thread creator (the one its replayer and debug mode use,
+// and so the one the replay test runs), with the promise hook left out as above. Paired bench runs:
+// the worker's CPU per call 0.57-0.82 of the pool's at 32 clients except on one key (batched:
+// unchanged), 0.76-0.93 at one client (docs/performance.md, "Workflows on the main thread"). A pool
+// still serves stack traces, and machines with cores to spare.
 import { createRequire } from 'node:module';
 import { Worker as NodeWorker } from 'node:worker_threads';
 import { Worker } from '@temporalio/worker';
@@ -28,8 +37,10 @@ type Creator = ReturnType<(typeof Worker)['createWorkflowCreator']>;
 export interface SandboxOptions {
   /** Milliseconds one entry into the sandbox may run; 0: no limit. */
   timeLimitMs: number;
-  /** The SDK's per-promise stack capture, for the `__stack_trace` query. */
+  /** The SDK's per-promise stack capture, for the `__stack_trace` query (needs threads > 0). */
   stackTraces: boolean;
+  /** Worker threads for workflow code; 0: the main thread. */
+  threads: number;
 }
 
 // The SDK's internals this depends on (pinned by package-lock; every integration test starts real
@@ -38,6 +49,9 @@ const sdk = createRequire(import.meta.url);
 interface ThreadClient {
   send(request: object): Promise<unknown>;
 }
+const vmShared = sdk('@temporalio/worker/lib/workflow/vm-shared.js') as {
+  globalHandlers: { overridePrepareStackTrace(): void; installed: boolean; promiseHookInstalled: boolean };
+};
 const threadedVm = sdk('@temporalio/worker/lib/workflow/threaded-vm.js') as {
   WorkerThreadClient: new (thread: NodeWorker, logger: CreatorArgs[2], patchActivationCallback: unknown) => ThreadClient;
   ThreadedVMWorkflowCreator: new (clients: ThreadClient[]) => Awaited<Creator>;
@@ -50,8 +64,12 @@ globalHandlers.installed = true;
 require(${JSON.stringify(sdk.resolve('@temporalio/worker/lib/workflow/workflow-worker-thread.js'))});
 `;
 
-/** Builds a Worker class whose sandbox runs as `options` say; the stock Worker when they are the SDK's defaults. */
+/**
+ * Builds a Worker class whose sandbox runs as `options` say; the stock Worker when they are the
+ * SDK's defaults. The pool's size is the create options' `workflowThreadPoolSize` (workers/worker.ts).
+ */
 export function workerClass(options: SandboxOptions): typeof Worker {
+  if (options.stackTraces && options.threads === 0) throw new Error('workflow stack traces need a pool of workflow threads (worker.workflowThreads 1 or more)');
   if (options.timeLimitMs > 0 && options.stackTraces) return Worker;
   return class SwitchyardSandboxWorker extends Worker {
     protected static override async createWorkflowCreator(bundle: CreatorArgs[0], compiled: CreatorArgs[1], logger: CreatorArgs[2]): Creator {
@@ -59,6 +77,16 @@ export function workerClass(options: SandboxOptions): typeof Worker {
       const sandbox = options.timeLimitMs > 0 ? compiled : { ...compiled, isolateExecutionTimeoutMs: undefined as unknown as number };
       // Debug mode runs workflows on the main thread, where the hook is the SDK's to install.
       if (options.stackTraces || sandbox.debugMode) return super.createWorkflowCreator(bundle, sandbox, logger);
+      if (options.threads === 0) {
+        // The SDK's main-thread creator installs the hooks unless they are marked installed: mark
+        // them so, with the source-mapped stacks only (as THREAD_WITHOUT_STACK_TRACES does). A
+        // process has one main thread, so this holds for every worker in it.
+        if (!vmShared.globalHandlers.installed) {
+          vmShared.globalHandlers.overridePrepareStackTrace();
+          vmShared.globalHandlers.installed = true;
+        }
+        return super.createWorkflowCreator(bundle, { ...sandbox, debugMode: true }, logger);
+      }
       // As ThreadedVMWorkflowCreator.create does, with the thread module above.
       const clients = Array.from({ length: sandbox.workflowThreadPoolSize }, () => new threadedVm.WorkerThreadClient(new NodeWorker(THREAD_WITHOUT_STACK_TRACES, { eval: true }), logger, sandbox.patchActivationCallback));
       await Promise.all(

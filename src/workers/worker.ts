@@ -44,8 +44,10 @@ export async function createWorker(deps: WorkerDeps): Promise<{ worker: Worker; 
   if (config.worker.maxCachedWorkflows === 0) {
     deps.log.warn('worker.maxCachedWorkflows is 0: the Temporal SDK then drops the workflow task of a run that ran a local activity, which times out (10 s) and runs again: use 2 or more (README, worker settings)');
   }
-  const worker = await workerClass({ timeLimitMs: limitMs, stackTraces: config.worker.workflowStackTraces }).create({
+  const threads = config.worker.workflowThreads;
+  const worker = await workerClass({ timeLimitMs: limitMs, stackTraces: config.worker.workflowStackTraces, threads }).create({
     connection,
+    ...(threads > 0 ? { workflowThreadPoolSize: threads } : {}),
     ...(limitMs > 0 ? { isolateExecutionTimeout: limitMs } : {}),
     ...(dataConverter ? { dataConverter } : {}),
     namespace: config.temporal.namespace,

@@ -25,7 +25,8 @@ describe('per-key order', { timeout: 3_600_000 }, () => {
   let stack: Stack;
 
   before(async () => {
-    // With the SDK's stack traces on (worker.workflowStackTraces; off by default, see call-path.test.ts),
+    // With the SDK's stack traces on (worker.workflowStackTraces; off by default, see call-path.test.ts)
+    // and a pool of two workflow threads (worker.workflowThreads; 0 by default: the main thread),
     // so that the SDK's own workflow threads run this suite's kills too.
     stack = await new Stack({
       withEverything: false,
@@ -36,6 +37,8 @@ describe('per-key order', { timeout: 3_600_000 }, () => {
       laneHandoffsPerRun: 100,
       configure: (config) => {
         config.worker.workflowStackTraces = true;
+        // Stack traces need a pool of workflow threads (the default runs workflows on the main thread).
+        config.worker.workflowThreads = 2;
         // The fixture again, its calls run as local activities (batched on a key: architecture.md).
         const url = config.servers.find((server) => server.id === 'fixture')!.url;
         config.servers.push({ id: 'local', transport: 'http', url, timeoutMs: 10_000, execution: 'local' });

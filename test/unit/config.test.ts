@@ -111,6 +111,17 @@ describe('gateway.sessions', () => {
   });
 });
 
+describe('worker threads', () => {
+  it('runs workflows on the main thread by default; stack traces need a pool, and the refusal names the key', () => {
+    assert.equal(parse({}).worker.workflowThreads, 0);
+    assert.equal(parse({ worker: { workflowThreads: 2, workflowStackTraces: true } }).worker.workflowThreads, 2);
+    assert.deepEqual(refuse({ worker: { workflowStackTraces: true } }).problems, [
+      'worker.workflowThreads: must be 1 or more when worker.workflowStackTraces is on (the stack capture hooks every promise of the thread it runs on)',
+    ]);
+    assert.match(refuse({ worker: { workflowThreads: -1 } }).problems[0]!, /^worker\.workflowThreads: /);
+  });
+});
+
 describe('unknown keys and wrong types', () => {
   it('audit: on by default in <temporal.dataDir>/audit.db with digests; a bad store or mode names the key and never echoes a URL', () => {
     const config = parseConfig({ source: 'test', raw: {} }, {});
