@@ -106,7 +106,7 @@ export class BenchStack {
         };
       }
     }
-    // One directory per process: the worker's workflow thread writes its own profile.
+    // One directory per process: a worker's workflow threads, if it has a pool, write their own profiles.
     const profile = (name: ProcessName) => (this.options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(this.options.cpuProfileDir, name)}`] : []);
     await Promise.all([
       ...(['worker', 'gateway'] as const).map(async (command) => {
