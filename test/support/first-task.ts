@@ -3,6 +3,8 @@
 // (workflows/key.ts, SIGNALS_FIRST). Drives the workflow directly through Temporal, with the
 // fixture's `record` tool: steps 0..signals-1 by signal, step `signals` by update.
 import type { WorkflowHandle } from '@temporalio/client';
+import { loadConfig } from '../../src/config/load.js';
+import { keySettings } from '../../src/config/schema.js';
 import type { CallEnvelope } from '../../src/shared/envelope.js';
 import { callUpdate, submitCallSignal } from '../../src/shared/messages.js';
 import { keyRoute, keyWorkflowStart } from '../../src/shared/route.js';
@@ -10,14 +12,8 @@ import type { Stack } from './stack.js';
 
 export async function firstTaskWithSignalsAndUpdate(stack: Stack, orderingKey: string, signals: number): Promise<WorkflowHandle> {
   const route = keyRoute('default', orderingKey);
-  const start = keyWorkflowStart('default', route, orderingKey, {
-    shardsPerTenant: 1,
-    shardConcurrency: 1,
-    recentOutcomesMs: 60_000,
-    callsPerRun: 200,
-    maxQueuedPerKey: 100,
-    maxQueuedPerTenant: 100,
-  });
+  // Started as the stack's gateway would start it, from the stack's own config.
+  const start = keyWorkflowStart('default', route, orderingKey, keySettings(loadConfig(stack.configPath, {}, process.cwd()).config));
   const request = (step: number) => ({ envelope: recordEnvelope(route, orderingKey, step), holdMs: 0 });
   // No worker: the run's first task waits, with everything below in it.
   await stack.kill('worker');
