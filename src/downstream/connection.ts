@@ -557,8 +557,17 @@ export class DownstreamConnection extends EventEmitter<DownstreamEvents> {
     });
   }
 
-  /** The broker's own credential on every request, a call's caller's over it on that call's requests. */
-  private async fetchWithCredentials(url: string | URL, init: RequestInit | undefined): Promise<Response> {
+  /**
+   * The broker's own credential on every request, a call's caller's over it on that call's requests.
+   * Each request gets a signal of its own that follows the one it was given: the SDK gives every
+   * request of a 2025 connection its transport's one long-lived signal, fetch adds an 'abort'
+   * listener to it per request that goes only when that request is garbage-collected, and each
+   * add walks the whole list (2,000-4,000 listeners at 32 clients, about 0.1 ms a call:
+   * docs/performance.md, "The tool request inside the worker"). AbortSignal.any adds no listener
+   * to its source, and its signal goes with the request.
+   */
+  private async fetchWithCredentials(url: string | URL, given: RequestInit | undefined): Promise<Response> {
+    const init = given?.signal ? { ...given, signal: AbortSignal.any([given.signal]) } : given;
     const own = this.credentials !== undefined ? await this.credentials.connectionHeaders(this.config) : {};
     const caller = callHeaders.getStore();
     if (Object.keys(own).length === 0 && caller === undefined) return fetch(url, init);

@@ -64,6 +64,34 @@ describe('downstream connection across protocol eras', { timeout: 60_000 }, () =
     assert.ok(modern.refusedInitializes > refused, 'the legacy initialize reached the server and was refused');
   });
 
+  it('gives each request of a 2025 connection a signal of its own, which closing the connection still aborts', async () => {
+    const connection = await connect(legacy.url, 'legacy');
+    // The signal each request reaches fetch with (the connection calls the global fetch).
+    const signals: AbortSignal[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (input, init) => {
+      if (init?.signal) signals.push(init.signal);
+      return realFetch(input, init);
+    };
+    try {
+      for (let i = 0; i < 5; i++) await connection.callTool('add', { a: i, b: 1 }, { timeoutMs: 5_000 });
+      assert.ok(signals.length >= 5, `a signal with every request (${signals.length})`);
+      // Shared, the transport's one signal would collect a listener per request (downstream/connection.ts).
+      assert.equal(new Set(signals).size, signals.length, 'no two requests share a signal');
+
+      const sent = signals.length;
+      const slow = connection.callTool('slow', { ms: 10_000, tag: 'own-signal' }, { timeoutMs: 20_000 });
+      await waitFor('the slow call to reach the server', () => legacy.executionsOf('slow').find((e) => e.args.tag === 'own-signal'));
+      const inFlight = signals.slice(sent);
+      assert.ok(inFlight.length >= 1);
+      await connection.close();
+      await assert.rejects(slow);
+      assert.ok(inFlight.every((signal) => signal.aborted), 'closing the connection aborted the request in flight');
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+  });
+
   it('protocol: 2026-07-28 connects to a modern server and refuses a 2025-only one', async () => {
     const pinned = await connect(modern.url, '2026-07-28');
     assert.equal(pinned.status().era, '2026-07-28');
