@@ -36,8 +36,10 @@ export interface PhaseResult {
   heldWatch?: HeldWatchFigures;
   /** engine-key-signal-watch*: share of calls sent by signal, watches per call, ResourceExhausted count. */
   signalWatch?: SignalWatchFigures;
-  /** CPU seconds each process used during the phase. */
+  /** CPU seconds each process used during the phase and the deferred work it left (until settled). */
   cpuSeconds: Record<string, number>;
+  /** How long after its last call the phase's deferred work took to finish (BenchStack.settle), ms. */
+  settleMs?: number;
   /** Largest resident set seen while the phase ran (sampled every 100 ms), MiB. */
   peakRssMiB: Record<string, number>;
 }

@@ -126,15 +126,20 @@ async function main(): Promise<number> {
         } finally {
           clearInterval(sampler);
         }
-        const to = new Date(Date.now() + 1);
         sample();
         const benchCpu = process.cpuUsage(benchCpuBefore);
-        const cpuSeconds: Record<string, number> = Object.fromEntries(processes.map((name) => [name, round((readProc(stack.pid(name))?.cpuSeconds ?? 0) - before[name]!)]));
+        // The work the phase left behind (timers, audit exports) is charged to it, and kept out of the next.
+        const settled = await stack.settle(processes);
+        const to = new Date(Date.now() + 1);
+        const cpuSeconds: Record<string, number> = Object.fromEntries(processes.map((name) => [name, round(settled.cpuSeconds[name]! - before[name]!)]));
         cpuSeconds.bench = round((benchCpu.user + benchCpu.system) / 1e6);
         // Read after the CPU figures are taken: fetching histories costs the server CPU too.
         const sources = costSources(mode, { calls, warmup, concurrency: c });
         const history = historySample > 0 && sources.length > 0 ? await measureHistoryCost(client, sources, { from, to }, historySample) : undefined;
-        await Promise.all(keyWorkflowIds.map((id) => client!.workflow.getHandle(id).terminate('bench phase over').catch(() => undefined)));
+        if (keyWorkflowIds.length > 0) {
+          await Promise.all(keyWorkflowIds.map((id) => client!.workflow.getHandle(id).terminate('bench phase over').catch(() => undefined)));
+          await stack.settle(processes); // so that the next phase does not pay for ending these
+        }
         const phase: PhaseResult = {
           mode,
           concurrency: c,
@@ -148,6 +153,7 @@ async function main(): Promise<number> {
           ...(heldWatch ? { heldWatch } : {}),
           ...(signalWatch ? { signalWatch } : {}),
           cpuSeconds,
+          settleMs: settled.ms,
           peakRssMiB: Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])),
         };
         phases.push(phase);
@@ -156,7 +162,7 @@ async function main(): Promise<number> {
             `${history ? `, ${history.eventsPerCall} events, ${history.bytesPerCall} history bytes and ${history.actionsPerCall} actions per call` : ''}` +
             `${heldWatch ? `, overflow ${heldWatch.overflowShare}, ResourceExhausted retries ${heldWatch.resourceExhaustedRetriesPerCall} per call` : ''}` +
             `${signalWatch ? `, by signal ${signalWatch.signalShare}, watches ${signalWatch.watchesPerCall} per call, ResourceExhausted ${signalWatch.resourceExhausted}, peak in flight ${signalWatch.peakInFlight}` : ''}` +
-            `${run.firstError ? ` (${run.firstError.slice(0, 200)})` : ''}; cpu s ${JSON.stringify(cpuSeconds)}\n`,
+            `${run.firstError ? ` (${run.firstError.slice(0, 200)})` : ''}; cpu s ${JSON.stringify(cpuSeconds)}; settled in ${settled.ms} ms\n`,
         );
       }
     }

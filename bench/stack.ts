@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
+import { loadConfig } from '../src/config/load.js';
 import { devServerArgs } from '../src/temporal/dev-server.js';
 import { Jaeger } from '../test/support/jaeger.js';
 import { freePort } from '../test/support/ports.js';
@@ -52,6 +53,8 @@ export class BenchStack {
   echoUrl = '';
   gatewayUrl = '';
   temporalAddress = '';
+  /** How long a phase's work can trail its last call: a key workflow's audit records wait up to audit.flushMs to be exported. */
+  private trailMs = 0;
 
   constructor(private readonly options: StackOptions) {}
 
@@ -94,6 +97,8 @@ export class BenchStack {
     );
     const configPath = join(dir, 'switchyard.yaml');
     writeFileSync(configPath, stringify(config));
+    const { audit } = loadConfig(configPath, {}, dir).config;
+    this.trailMs = audit.enabled ? audit.flushMs : 0;
     if (this.options.otel) {
       this.jaeger = await new Jaeger().start();
       for (const name of ['gateway', 'worker'] as const) {
@@ -132,6 +137,38 @@ export class BenchStack {
 
   pid(name: ProcessName): number | undefined {
     return this.children.get(name)?.pid;
+  }
+
+  /**
+   * Waits until the work a phase left behind is done: at least as long as that work can trail the
+   * phase's last call (a key workflow exports its audit records by timer, audit.flushMs later),
+   * and then until Temporal and the workers together use less than SETTLE_SHARE of a core over two
+   * SETTLE_WINDOW_MS windows in a row (or SETTLE_MAX_MS in all). Returns how long that took and
+   * each process's CPU seconds where the last quiet stretch began, so that the phase is charged its
+   * deferred work and not the idle time after it. Without it a phase paid for the one before:
+   * after 128 distinct keys, 128 audit exports (a timer, an activity and two workflow tasks each)
+   * landed in the next phase (docs/performance.md, "Phases that paid for the one before").
+   */
+  async settle(names: readonly ProcessName[]): Promise<{ ms: number; cpuSeconds: Record<string, number> }> {
+    const read = () => Object.fromEntries(names.map((name) => [name, readProc(this.pid(name))?.cpuSeconds ?? 0]));
+    const busy = (cpu: Record<string, number>) => WATCHED.reduce((sum, name) => sum + (cpu[name] ?? 0), 0);
+    const began = Date.now();
+    let previous = read();
+    let quietFrom: Record<string, number> | undefined;
+    let quiet = 0;
+    while ((quiet < 2 || Date.now() - began < this.trailMs) && Date.now() - began < SETTLE_MAX_MS) {
+      await new Promise((done) => setTimeout(done, SETTLE_WINDOW_MS));
+      const now = read();
+      if ((busy(now) - busy(previous)) / (SETTLE_WINDOW_MS / 1000) < SETTLE_SHARE) {
+        quietFrom ??= previous;
+        quiet++;
+      } else {
+        quietFrom = undefined;
+        quiet = 0;
+      }
+      previous = now;
+    }
+    return { ms: Date.now() - began, cpuSeconds: quietFrom ?? previous };
   }
 
   async stop(): Promise<void> {
@@ -223,6 +260,12 @@ export interface ProcSample {
   cpuSeconds: number;
 }
 
+/** The processes whose deferred work a phase waits out (settle). */
+const WATCHED = ['temporal', 'worker', 'engine-worker'] as const;
+const SETTLE_WINDOW_MS = 500;
+/** Idle, the dev server and the workers used 0-10 % of a core together (500 ms windows). */
+const SETTLE_SHARE = 0.2;
+const SETTLE_MAX_MS = 20_000;
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** Memory and CPU of a live process from /proc (Linux); undefined once it is gone. */

@@ -92,6 +92,8 @@ describe('bench smoke', () => {
       assert.deepEqual(Object.keys(phase.floorRatios ?? {}).sort(), [...floors].sort(), `${name}: floor ratios`);
       for (const ratio of Object.values(phase.floorRatios ?? {})) assert.ok(ratio > 0 && Number.isFinite(ratio), `${name}: ratio ${ratio}`);
       assert.ok(phase.cpuSeconds.temporal !== undefined && phase.cpuSeconds['engine-worker'] !== undefined, `${name}: CPU of every process`);
+      // Audit off here, so nothing trails a phase: two quiet windows settle it (BenchStack.settle).
+      assert.ok(phase.settleMs !== undefined && phase.settleMs >= 1_000 && phase.settleMs < 20_000, `${name}: settled in ${phase.settleMs} ms`);
     }
     // Shapes whose cost is exact: a workflow per call is one start and one activity (or one task
     // of local activities); an unordered Switchyard call adds the outcome's search-attribute upsert.
